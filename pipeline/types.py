@@ -1,0 +1,133 @@
+"""Core types: the frozen values that flow from one stage to the next.
+
+sources → Document → chunking → Chunk → store/retrieval → Hit → answering → Answer.
+Every span is a pair of character offsets into ``Document.text`` (the decoded file),
+so ``doc.text[start:end]`` is always the exact text shown or cited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+def content_id(*parts: object, length: int = 16) -> str:
+    """Parts → a short, deterministic hex id (same content, same id, across rebuilds)."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(str(part).encode("utf-8"))
+        h.update(b"\x1f")  # unit separator: ("ab", "c") and ("a", "bc") differ
+    return h.hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range ``[start, end)`` into a document's text."""
+
+    start: int
+    end: int
+
+    def slice(self, text: str) -> str:
+        return text[self.start : self.end]
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """A file read and decoded, before cleaning.
+
+    ``text`` is the decoded file, or for HTML the extracted main text; ``title_hint`` and
+    ``date_hint`` come from markup (HTML metadata) when there is any.
+    """
+
+    source: str
+    text: str
+    sha256: str
+    encoding: str
+    format: str
+    title_hint: str | None = None
+    date_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source file, decoded.
+
+    ``text`` is the decoded file (for HTML: the extracted main text). ``kept`` lists the
+    blocks that cleaning kept (boilerplate removed), as spans into ``text``.
+    ``meta`` carries ``encoding``, ``format``, ``sha256`` and, when ``text`` differs
+    from the file's UTF-8 bytes, ``text_path`` (where the index stores ``text``).
+    """
+
+    id: str
+    source: str
+    text: str
+    title: str
+    date: str | None
+    lang: str
+    kept: tuple[Span, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrieval unit: a few consecutive sentences of one document.
+
+    Invariant: ``doc.text[start:end] == text``. ``sentences`` are the sentence spans
+    (absolute offsets) inside the chunk; ``context`` (title, previous sentence) may be
+    embedded with the chunk but is never part of its span.
+    """
+
+    id: str
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    context: str = ""
+    sentences: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that was not indexed, and why (one line a user can act on)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score, 1-based rank and which retrievers found it."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    origin: str
+    source: str = ""
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A cited span: the ``n`` of its ``[n]`` marker and exact offsets into the source."""
+
+    n: int
+    source: str
+    doc_id: str
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of ``ask``: answer text with ``[n]`` markers, its citations and the hits."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]
+    abstained: bool
+    timings_ms: Mapping[str, float] = field(default_factory=dict)

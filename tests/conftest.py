@@ -1,0 +1,44 @@
+"""Shared fixtures: the seeds, settings, and a fast model-free embedder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.embedding import HashingEmbedder
+from pipeline.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+
+@pytest.fixture(autouse=True)
+def _no_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests see defaults only: no belegt.toml, no BELEGT_ variables from the caller's shell."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("BELEGT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("BELEGT_CONFIG", str(tmp_path / "no-such-config.toml"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    """A writable copy of seeds/ (tests edit and delete files in it)."""
+    dst = tmp_path / "seeds"
+    shutil.copytree(SEEDS, dst)
+    return dst
+
+
+@pytest.fixture
+def hashing() -> HashingEmbedder:
+    return HashingEmbedder(64)

