@@ -49,7 +49,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(json.dumps({
             "index": report.index_dir, "documents": report.documents, "chunks": report.chunks,
             "added": report.added, "changed": report.changed, "removed": report.removed,
-            "embedded": report.embedded, "reused_vectors": report.reused_vectors, "up_to_date": report.up_to_date,
+            "embedded": report.embedded, "chunks_embedded": report.chunks_embedded, "up_to_date": report.up_to_date,
             "duplicate_groups": report.duplicate_groups, "encodings": report.encodings,
             "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
         }, ensure_ascii=False, indent=2))

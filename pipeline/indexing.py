@@ -17,13 +17,13 @@ from typing import Sequence
 
 import numpy as np
 
-from . import dedup
+from . import dedup, lexical
 from .chunking import chunk_document
 from .cleaning import clean
 from .embedding import Embedder, embed_batched, make_embedder
 from .settings import Settings
 from .sources import discover, file_sha256, load
-from .store import GenerationWriter, IndexReader, NewChunk, build_lock, current_dir
+from .store import GenerationWriter, IndexReader, NewChunk, NewSentence, build_lock, current_dir
 from .types import Chunk, Document, SkippedFile, content_id
 
 
@@ -39,7 +39,7 @@ class BuildReport:
     removed: tuple[str, ...]
     unchanged: int
     embedded: int
-    reused_vectors: int
+    chunks_embedded: int
     duplicate_groups: tuple[tuple[str, ...], ...]
     skipped: tuple[SkippedFile, ...]
     encodings: dict[str, str] = field(default_factory=dict)
@@ -58,7 +58,9 @@ class BuildReport:
             lines.append(f"Full rebuild: {self.full_rebuild_reason}.")
         lines.append(f"Documents: {self.documents} ({len(self.added)} new, {len(self.changed)} changed, "
                      f"{len(self.removed)} removed, {self.unchanged} unchanged)")
-        lines.append(f"Chunks: {self.chunks} ({self.embedded} embedded, {self.reused_vectors} vectors reused)")
+        lines.append(f"Chunks: {self.chunks} ({self.chunks_embedded} embedded, "
+                     f"{self.chunks - self.chunks_embedded} carried over or reused)")
+        lines.append(f"Texts embedded: {self.embedded} (chunks and sentences, each distinct text once)")
         lines.append(f"Near-duplicate groups: {len(self.duplicate_groups)}")
         for g in self.duplicate_groups:
             lines.append("  - " + " ≈ ".join(g))
@@ -149,18 +151,28 @@ def _build(
     removed = sorted(s for s in old_sources if s not in seen_sources)
 
     if old is not None and reusable and not fresh and not removed:
-        return _report(index_dir, old_sources, old, skipped, (), (), (), len(keep_ids), 0, encodings, "", True, t0)
+        return _report(index_dir, old_sources, old, skipped, (), (), (), len(keep_ids), 0, 0, encodings, "", True, t0)
 
-    # Chunk every new document, then embed only inputs no earlier build embedded.
-    chunked = [(doc, chunk_document(doc, settings.chunking)) for doc in fresh]
+    # Chunk every new document, then embed only inputs (chunks and sentences) that no
+    # earlier build embedded; identical inputs are embedded once.
+    with_context = settings.embedder.with_context
+    prepared = []
     keys: dict[str, str] = {}
-    for _, chunks in chunked:
-        for c in chunks:
-            text = embed_input(c, settings.embedder.with_context)
-            keys.setdefault(content_id(embedder.id, text, length=24), text)
-    known = old.vector_rows_by_key(list(keys)) if (old is not None and old.embedder_id == embedder.id) else {}
-    todo = [k for k in keys if k not in known]
-    vectors: dict[str, np.ndarray] = {}
+
+    def key_of(text: str) -> str:
+        key = content_id(embedder.id, text, length=24)
+        keys.setdefault(key, text)
+        return key
+
+    for doc in fresh:
+        chunks = chunk_document(doc, settings.chunking)
+        new_chunks = [NewChunk(c, key_of(embed_input(c, with_context)), " ".join(lexical.terms(c.text, doc.lang)))
+                      for c in chunks]
+        spans = sorted({s for c in chunks for s in c.sentences}, key=lambda s: (s.start, s.end))
+        new_sentences = [NewSentence(s, key_of(s.slice(doc.text))) for s in spans]
+        prepared.append((doc, new_chunks, new_sentences))
+    vectors = old.vectors_by_key(list(keys)) if (old is not None and old.embedder_id == embedder.id) else {}
+    todo = [k for k in keys if k not in vectors]
     if todo:
         bar = _bar(len(todo), "Embedding", progress)
         fresh_vecs = embed_batched(embedder, [keys[k] for k in todo], "passage", settings.embedder.batch_size,
@@ -168,19 +180,20 @@ def _build(
         if bar:
             bar.close()
         vectors.update(zip(todo, fresh_vecs))
-    for k, row in known.items():
-        vectors[k] = np.asarray(old.vectors[row], dtype=np.float32)  # type: ignore[union-attr]
+
+    def stack(items: Sequence[NewChunk] | Sequence[NewSentence]) -> np.ndarray:
+        if not items:
+            return np.zeros((0, embedder.dim), np.float32)
+        return np.stack([vectors[i.embed_key] for i in items])
 
     writer = GenerationWriter(index_dir, embedder.dim)
     try:
         if old is not None and keep_ids:
             writer.copy_documents(old, keep_ids)
-        for doc, chunks in chunked:
-            new_chunks = [NewChunk(c, content_id(embedder.id, embed_input(c, settings.embedder.with_context), length=24))
-                          for c in chunks]
-            mat = np.stack([vectors[n.embed_key] for n in new_chunks]) if new_chunks else np.zeros((0, embedder.dim), np.float32)
+        for doc, new_chunks, new_sentences in prepared:
             kept_text = "\n".join(s.slice(doc.text) for s in doc.kept)
-            writer.add_document(doc, dedup.signature(kept_text, settings.dedup), new_chunks, mat)
+            writer.add_document(doc, dedup.signature(kept_text, settings.dedup), new_chunks, stack(new_chunks),
+                                new_sentences, stack(new_sentences))
         groups = dedup.group(writer.kept_texts(), writer.signatures(), settings.dedup)
         writer.set_duplicate_groups(dedup.group_ids(groups))
         manifest = {
@@ -203,8 +216,10 @@ def _build(
         raise
     new = IndexReader.open(index_dir)
     try:
+        todo_set = set(todo)
+        chunks_embedded = sum(1 for _, cs, _ in prepared for c in cs if c.embed_key in todo_set)
         return _report(index_dir, new.sources(), new, skipped, added, changed, removed, len(keep_ids), len(todo),
-                       encodings, reason, False, t0)
+                       chunks_embedded, encodings, reason, False, t0)
     finally:
         new.close()
 
@@ -219,6 +234,7 @@ def _report(
     removed: Sequence[str],
     unchanged: int,
     embedded: int,
+    chunks_embedded: int,
     encodings: dict[str, str],
     reason: str,
     up_to_date: bool,
@@ -236,7 +252,7 @@ def _report(
         removed=tuple(removed),
         unchanged=unchanged,
         embedded=embedded,
-        reused_vectors=chunks - embedded,
+        chunks_embedded=chunks_embedded,
         duplicate_groups=groups,
         skipped=tuple(skipped),
         encodings=encodings,

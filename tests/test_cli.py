@@ -28,7 +28,7 @@ def test_build_seeds_then_nothing_to_do(seeds_copy: Path, tmp_path: Path) -> Non
     assert "Embedding" in first.stderr  # the progress bar
     second = run("build", "--index", "idx", cwd=tmp_path)  # paths come from the manifest
     assert second.returncode == 0, second.stderr
-    assert "up to date" in second.stdout and "0 embedded" in second.stdout
+    assert "up to date" in second.stdout and "Texts embedded: 0" in second.stdout
 
 
 def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:

@@ -42,8 +42,14 @@ def test_round_trip(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) 
     assert ids[0][0] == 0
     # no pickle anywhere: every file is JSON, SQLite, .npy (no object dtype) or FAISS
     files = sorted(p.name for p in reader.dir.iterdir())
-    assert files == ["index.sqlite3", "manifest.json", "vectors.faiss", "vectors.npy"]
+    assert files == ["index.sqlite3", "manifest.json", "sentence_vectors.npy", "vectors.faiss", "vectors.npy"]
     np.load(reader.dir / "vectors.npy", allow_pickle=False)
+    sv = np.load(reader.dir / "sentence_vectors.npy", allow_pickle=False)
+    n_sentences = len({(c.doc_id, s) for c in chunks for s in c.sentences})
+    assert sv.shape == (n_sentences, 64)
+    # lexical: every chunk row is searchable by its stemmed terms
+    assert reader.lexical_search('"unterzeichn"', 50)
+    assert reader.document_frequency("grabmai") >= 1
     reader.close()
 
 

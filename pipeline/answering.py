@@ -1,0 +1,234 @@
+"""Answering: a question and its hits → an ``Answer`` quoting cited sentences, or an honest refusal.
+
+No LLM by default. Every sentence of the top passages is a candidate; each is scored by
+its embedding similarity to the question, the share of the question's (idf-weighted)
+terms it contains, and whether it holds what the question asks for (a name for "who",
+a date for "when", a number for "how many"). The best one or two sentences, each from a
+different passage and never two near-identical ones from duplicate documents, become
+the answer with ``[n]`` markers; each citation is that sentence's exact span.
+
+Abstention: when the best sentence's support falls below ``abstain_below`` — or the
+question names something (a capitalised term) that occurs nowhere in the index — the
+answer says the sources do not contain it, in the question's language.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Sequence
+
+from . import lexical
+from .settings import AnswerSettings
+from .types import Answer, Citation, Hit, Span
+
+REFUSALS = {
+    "de": "Die Quellen enthalten dazu keine Angaben.",
+    "en": "The sources do not say.",
+}
+
+_ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("number", re.compile(r"^\s*(how (many|much)|wie (viele?|hoch|groß|gross)|wieviele?)\b", re.I)),
+    ("date", re.compile(
+        r"^\s*(when|on what date|what date|in (what|which) year|since (when|what year|which year)|wann|seit wann|"
+        r"an welchem (tag|datum)|in welchem jahr|seit welchem jahr)\b", re.I)),
+    ("person", re.compile(r"^\s*(who|whom|whose|wer|wem|wen|wessen)\b", re.I)),
+)
+_MONTHS = (
+    r"januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|"
+    r"january|february|march|may|june|july|october|december"
+)
+_DATE = re.compile(
+    rf"\b(1[89]\d\d|20\d\d)\b|\b\d{{1,2}}\.\s*({_MONTHS})\b|\b\d{{1,2}}\.\d{{1,2}}\.|\b({_MONTHS})\b|"
+    r"\b(gestern|heute|vorletzte[nr]? woche|vergangenen woche|kommenden jahr|nächsten jahres|yesterday|today|last week)\b",
+    re.I,
+)
+_NUMBER = re.compile(
+    r"\d|\b(zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|hundert|tausend|million|milliarde|"
+    r"two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|dozen)\w*\b",
+    re.I,
+)
+# A name: two capitalised words in a row, not sentence-initial, outside a list of common nouns is too
+# costly to keep; titles and parentheses around affiliations are the strongest cue in news text.
+_PERSON = re.compile(
+    r"\b(Prof\.|Dr\.|Oberbürgermeister|Bürgermeister|CEO|CFO|Manager|Rektor|Dezernent|Herr|Frau|Mr\.|Mrs\.|Ms\.)\s*"
+    r"|\b[A-ZÄÖÜ][a-zäöüß]+\s+(?:[A-Z]\.\s+)?[A-ZÄÖÜ][a-zäöüß]+\s*[(,]"
+    r"|\b[A-ZÄÖÜ][a-zäöüß]+\s+[A-ZÄÖÜ][a-zäöüß]+\b(?=\s*(?:,|\(|und|and|sagt|erklärt|erläutert|ergänzt))",
+)
+_CAPITALISED = re.compile(r"(?<![\w.])([A-ZÄÖÜ][\w-]+)")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate sentence of one hit, with its features and overall score."""
+
+    hit: Hit
+    span: Span
+    text: str
+    dense: float
+    coverage: float
+    type_match: float
+    score: float
+
+
+def question_language(question: str) -> str:
+    """A question → 'de' or 'en' (the languages refusals are written in)."""
+    return _question_identifier().classify(question)[0]
+
+
+@lru_cache(maxsize=1)
+def _question_identifier():  # type: ignore[no-untyped-def]
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(REFUSALS))
+    return identifier
+
+
+def answer_type(question: str) -> str | None:
+    """A question → what kind of answer it wants: 'person', 'date', 'number', or None."""
+    for kind, pattern in _ANSWER_TYPES:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def has_type(text: str, kind: str | None) -> bool:
+    """Does a sentence hold an answer of that kind? (No kind: always.)"""
+    if kind == "number":
+        return bool(_NUMBER.search(text))
+    if kind == "date":
+        return bool(_DATE.search(text))
+    if kind == "person":
+        return bool(_PERSON.search(text))
+    return True
+
+
+def weighted_terms(question: str, df: Callable[[str], int], n_docs: int) -> list[tuple[set[str], float]]:
+    """A question → per content word: (its stems in de and en, idf weight); words absent from the index weigh 0."""
+    out = []
+    stop = lexical.stopwords()
+    for word in dict.fromkeys(t for t in lexical.tokens(question) if t not in stop):
+        stems = set(lexical.query_terms(word))
+        freq = max((df(s) for s in stems), default=0)
+        idf = math.log(1 + (n_docs - freq + 0.5) / (freq + 0.5)) if freq else 0.0
+        out.append((stems, idf))
+    return out
+
+
+def coverage(weighted: Sequence[tuple[set[str], float]], sentence_terms: set[str]) -> float:
+    """Idf-weighted share of the question's words found in a sentence (0..1)."""
+    total = sum(w for _, w in weighted)
+    if total == 0:
+        return 0.0
+    return sum(w for stems, w in weighted if stems & sentence_terms) / total
+
+
+def unknown_names(question: str, df: Callable[[str], int]) -> list[str]:
+    """Capitalised words of a question (not its first word) that occur nowhere in the index.
+
+    "Who signed for Siemens …?" over a corpus without Siemens: nothing in it can answer.
+    """
+    words = _CAPITALISED.findall(question)
+    first = re.match(r"\s*([\w-]+)", question)
+    out = []
+    for word in words:
+        if first and word == first.group(1):
+            continue
+        folded = lexical.fold(word)
+        if folded in lexical.stopwords():
+            continue
+        if not any(df(s) for s in lexical.query_terms(word)):
+            out.append(word)
+    return out
+
+
+def score_sentences(
+    question: str,
+    hits: Sequence[Hit],
+    texts: Callable[[Hit], str],
+    df: Callable[[str], int],
+    n_docs: int,
+    settings: AnswerSettings,
+) -> list[Scored]:
+    """Hits → every sentence of the top passages, scored, best first."""
+    weighted = weighted_terms(question, df, n_docs)
+    kind = answer_type(question)
+    out: list[Scored] = []
+    seen: set[tuple[str, int]] = set()
+    for hit in hits[: settings.from_passages]:
+        doc_text = texts(hit)
+        for i, span in enumerate(hit.chunk.sentences):
+            if (hit.chunk.doc_id, span.start) in seen:
+                continue
+            seen.add((hit.chunk.doc_id, span.start))
+            text = span.slice(doc_text)
+            dense = hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0
+            cov = coverage(weighted, set(lexical.terms(text, "de")) | set(lexical.terms(text, "en")))
+            typed = 1.0 if has_type(text, kind) else 0.0
+            rank_prior = 1.0 / hit.rank
+            score = (
+                settings.dense_weight * dense
+                + settings.coverage_weight * cov
+                + settings.type_weight * (typed if kind else 0.0)
+                + settings.rank_weight * rank_prior
+            )
+            out.append(Scored(hit, span, text, dense, cov, typed, score))
+    return sorted(out, key=lambda s: -s.score)
+
+
+def support(best: Scored, settings: AnswerSettings) -> float:
+    """The best sentence → how well it supports an answer (compared with ``abstain_below``)."""
+    return best.dense + settings.coverage_weight * best.coverage - (settings.type_weight if best.type_match == 0 else 0)
+
+
+def answer(
+    question: str,
+    hits: Sequence[Hit],
+    texts: Callable[[Hit], str],
+    df: Callable[[str], int],
+    n_docs: int,
+    settings: AnswerSettings,
+) -> Answer:
+    """A question and its hits → the extractive Answer (citations numbered in answer order)."""
+    lang = question_language(question)
+    scored = score_sentences(question, hits, texts, df, n_docs, settings)
+    missing = unknown_names(question, df)
+    if not scored or missing or support(scored[0], settings) < settings.abstain_below:
+        return Answer(question=question, text=REFUSALS[lang], citations=(), hits=tuple(hits), abstained=True)
+    chosen = [scored[0]]
+    for cand in scored[1:]:
+        if len(chosen) >= settings.max_sentences:
+            break
+        if cand.score < scored[0].score - settings.second_sentence_margin:
+            break
+        if any(_same_fact(cand, c) for c in chosen):
+            continue
+        chosen.append(cand)
+    # Quote in reading order within a passage, passages in rank order.
+    chosen.sort(key=lambda c: (c.hit.rank, c.span.start))
+    citations = []
+    parts = []
+    for n, c in enumerate(chosen, start=1):
+        citations.append(Citation(n=n, source=c.hit.source, doc_id=c.hit.chunk.doc_id, chunk_id=c.hit.chunk.id,
+                                  start=c.span.start, end=c.span.end, text=c.text, score=round(c.score, 4)))
+        parts.append(f"{_quote(c.text)} [{n}]")
+    return Answer(question=question, text=" ".join(parts), citations=tuple(citations), hits=tuple(hits),
+                  abstained=False)
+
+
+def _same_fact(a: Scored, b: Scored) -> bool:
+    """Two candidate sentences say the same (same passage, or near-identical in duplicate documents)."""
+    if a.hit.chunk.id == b.hit.chunk.id and a.span == b.span:
+        return True
+    if a.hit.group != b.hit.group:
+        return False
+    ta, tb = set(lexical.terms(a.text, "de")), set(lexical.terms(b.text, "de"))
+    return bool(ta and tb) and len(ta & tb) / min(len(ta), len(tb)) >= 0.6
+
+
+def _quote(text: str) -> str:
+    """A cited sentence → one line (line breaks inside a sentence become spaces)."""
+    return re.sub(r"\s*\n\s*", " ", text)

@@ -1,0 +1,94 @@
+"""The Python facade: build an index, open it, ask questions, get ``Answer`` values.
+
+    >>> import pipeline
+    >>> pipeline.build(["seeds"], "index")            # doctest: +SKIP
+    >>> idx = pipeline.open_index("index")            # doctest: +SKIP
+    >>> idx.ask("who signed the Duisburg declaration?").to_dict()   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from . import answering, lexical
+from .embedding import Embedder
+from .retrieval import Retriever
+from .settings import Settings
+from .store import IndexReader
+from .types import Answer, Hit
+
+
+class Index:
+    """An open index: ``search`` for passages, ``ask`` for a cited answer."""
+
+    def __init__(self, index_dir: str | os.PathLike[str], settings: Settings | None = None,
+                 embedder: Embedder | None = None) -> None:
+        self.dir = Path(index_dir)
+        self.settings = settings or Settings()
+        self.reader = IndexReader.open(index_dir)
+        self.retriever = Retriever(self.reader, embedder, self.settings.retrieval)
+        self._texts: dict[str, str] = {}
+        self._df: dict[str, int] = {}
+        self.n_chunks = int(self.reader.manifest.get("counts", {}).get("chunks", 0))
+
+    def text_of(self, doc_id: str) -> str:
+        """A document id → its decoded text (cached)."""
+        if doc_id not in self._texts:
+            self._texts[doc_id] = self.reader.document(doc_id).text
+        return self._texts[doc_id]
+
+    def df(self, term: str) -> int:
+        if term not in self._df:
+            self._df[term] = self.reader.document_frequency(term)
+        return self._df[term]
+
+    def search(self, question: str, k: int | None = None) -> list[Hit]:
+        """A question → the best passages (hybrid retrieval), best first."""
+        return self.retriever.search(question, k)
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        """A question → an Answer: quoted sentences with exact citations, or an abstention."""
+        t0 = time.perf_counter()
+        hits = self.retriever.search(question, k)
+        t1 = time.perf_counter()
+        result = answering.answer(question, hits, lambda h: self.text_of(h.chunk.doc_id), self.df, self.n_chunks,
+                                  self.settings.answer)
+        t2 = time.perf_counter()
+        timings = {**self.retriever.timings_ms, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
+        return Answer(question=result.question, text=result.text, citations=result.citations, hits=result.hits,
+                      abstained=result.abstained, timings_ms={k: round(v, 2) for k, v in timings.items()})
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def open_index(index_dir: str | os.PathLike[str] = "index", settings: Settings | None = None,
+               embedder: Embedder | None = None) -> Index:
+    """An index directory → an open Index (fails with what to run if it is missing or mismatched)."""
+    return Index(index_dir, settings, embedder)
+
+
+def answer_to_dict(answer: Answer, **extra: Any) -> dict[str, Any]:
+    """An Answer → the JSON contract: question, answer, abstained, citations[], passages[], timings_ms."""
+    return {
+        **extra,
+        "question": answer.question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "citations": [
+            {"n": c.n, "source": c.source, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "start": c.start,
+             "end": c.end, "text": c.text, "score": c.score}
+            for c in answer.citations
+        ],
+        "passages": [
+            {"rank": h.rank, "source": h.source, "doc_id": h.chunk.doc_id, "chunk_id": h.chunk.id,
+             "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text, "score": round(h.score, 6),
+             "origin": h.origin, "group": h.group,
+             "duplicates": [{"source": s, "start": a, "end": b} for s, a, b in h.duplicates]}
+            for h in answer.hits
+        ],
+        "timings_ms": dict(answer.timings_ms),
+    }

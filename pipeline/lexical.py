@@ -1,0 +1,72 @@
+"""Lexical analysis: text → index terms for BM25 (SQLite FTS5), German-aware.
+
+Case folding (``ß`` → ``ss``), accents folded (``ä`` → ``a``) and Snowball stemming, whose
+German stemmer also reads ``ae``/``oe``/``ue`` as umlauts: "Bürgermeister",
+"Buergermeister" and "BÜRGERMEISTER" meet in one term. Documents are stemmed in their
+own language; a question is stemmed both ways (its language is a guess on few words).
+Stopwords come from bm25s's lists.
+
+Why FTS5 over bm25s (both measured, see benchmarks/RESULTS.md): FTS5 lives in the index's
+SQLite file, so it is written atomically with the chunks, carried over row by row in an
+incremental build and never held in memory whole.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Iterable
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+STEMMERS = {"de": "german", "en": "english", "fr": "french", "es": "spanish", "it": "italian", "nl": "dutch"}
+QUESTION_LANGS = ("de", "en")
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """German and English stopwords, folded like the terms they are compared with."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_GERMAN
+
+    return frozenset(fold(w) for w in (*STOPWORDS_GERMAN, *STOPWORDS_EN_PLUS))
+
+
+@lru_cache(maxsize=8)
+def _stemmer(lang: str):  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer(STEMMERS.get(lang, "english"))
+
+
+def fold(word: str) -> str:
+    """A word → case- and accent-folded (``Größe`` → ``grosse``); umlauts lose their dots."""
+    folded = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(ch for ch in folded if not unicodedata.combining(ch))
+
+
+def tokens(text: str) -> list[str]:
+    """Text → folded word tokens (stopwords kept)."""
+    return [fold(t) for t in _TOKEN.findall(text)]
+
+
+def terms(text: str, lang: str) -> list[str]:
+    """Text in a language → stemmed, folded index terms without stopwords."""
+    stop = stopwords()
+    words = [t for t in tokens(text) if t not in stop]
+    return _stemmer(lang).stemWords(words) if words else []
+
+
+def query_terms(question: str, langs: Iterable[str] = QUESTION_LANGS) -> list[str]:
+    """A question → its distinct terms, stemmed in each candidate language (order kept)."""
+    stop = stopwords()
+    words = [t for t in tokens(question) if t not in stop]
+    seen: dict[str, None] = {}
+    for lang in langs:
+        for term in _stemmer(lang).stemWords(words) if words else []:
+            seen.setdefault(term, None)
+    return list(seen)
+
+
+def match_expression(query: list[str]) -> str:
+    """Terms → an FTS5 MATCH expression that ORs them (each quoted: no FTS syntax gets through)."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in query)
