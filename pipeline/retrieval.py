@@ -109,13 +109,18 @@ class Retriever:
 
     def fuse(self, candidates: Sequence[Candidate]) -> list[tuple[Candidate, float, str]]:
         """Candidates → (candidate, fused score, origin), best first."""
+        s = self.settings
         by_row = {c.row: c for c in candidates}
-        dense = [c.row for c in sorted(candidates, key=lambda c: -c.dense)]
-        lex = [c.row for c in sorted((c for c in candidates if c.lexical is not None), key=lambda c: -c.lexical)]  # type: ignore[operator]
-        fused = rrf([(dense, self.settings.dense_weight), (lex, self.settings.lexical_weight)], self.settings.rrf_k)
-        lexical_rows = set(lex)
+        lexical_rows = {c.row for c in candidates if c.lexical is not None}
+        if s.fusion == "rrf":
+            dense = [c.row for c in sorted(candidates, key=lambda c: -c.dense)]
+            lex = [c.row for c in sorted((by_row[r] for r in lexical_rows), key=lambda c: -(c.lexical or 0.0))]
+            fused = rrf([(dense, s.dense_weight), (lex, s.lexical_weight)], s.rrf_k)
+        else:
+            top = max((c.lexical or 0.0 for c in candidates), default=0.0) or 1.0
+            fused = {c.row: s.dense_weight * c.dense + s.lexical_weight * (c.lexical or 0.0) / top for c in candidates}
         ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [(by_row[r], s, "dense+lexical" if r in lexical_rows else "dense") for r, s in ranked]
+        return [(by_row[r], score, "dense+lexical" if r in lexical_rows else "dense") for r, score in ranked]
 
     def rerank(self, query: str, ranked: list[tuple[Candidate, float, str]]) -> list[tuple[Candidate, float, str]]:
         """The fused list → its head re-ordered by the cross-encoder (scores become the model's)."""
