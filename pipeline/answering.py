@@ -18,7 +18,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Protocol, Sequence
 
 from . import lexical
 from .settings import AnswerSettings
@@ -113,33 +113,56 @@ def has_type(text: str, kind: str | None) -> bool:
     return True
 
 
-def weighted_terms(question: str, df: Callable[[str], int], n_docs: int) -> list[tuple[set[str], float]]:
-    """A question → per content word: (its stems in de and en, idf weight); words absent from the index weigh 0."""
+class Corpus(Protocol):
+    """What answering needs to know about the index."""
+
+    n_chunks: int
+
+    def text_of(self, doc_id: str) -> str: ...
+
+    def df(self, term: str) -> int: ...
+
+    def chunk_containing(self, doc_id: str, span: Span) -> str: ...
+
+
+def idf(freq: int, n: int) -> float:
+    """BM25's idf; a term absent from the index weighs as much as the rarest present one."""
+    freq = max(freq, 1)
+    return math.log(1 + (n - freq + 0.5) / (freq + 0.5))
+
+
+def matches(stems: set[str], terms: set[str]) -> bool:
+    """Does a word (its stems) occur among a sentence's terms? German compounds count by their head:
+    "Dezernent" is in "Digitalisierungsdezernent"."""
+    if stems & terms:
+        return True
+    return any(len(s) >= 5 and t.endswith(s) for s in stems for t in terms)
+
+
+def weighted_terms(question: str, corpus: Corpus) -> list[tuple[set[str], float]]:
+    """A question → per content word: (its stems in de and en, idf weight)."""
     out = []
     stop = lexical.stopwords()
     for word in dict.fromkeys(t for t in lexical.tokens(question) if t not in stop):
         stems = set(lexical.query_terms(word))
-        freq = max((df(s) for s in stems), default=0)
-        idf = math.log(1 + (n_docs - freq + 0.5) / (freq + 0.5)) if freq else 0.0
-        out.append((stems, idf))
+        if stems:
+            out.append((stems, idf(max(corpus.df(s) for s in stems), corpus.n_chunks)))
     return out
 
 
-def coverage(weighted: Sequence[tuple[set[str], float]], sentence_terms: set[str]) -> float:
+def coverage(weighted: Sequence[tuple[set[str], float]], terms: set[str]) -> float:
     """Idf-weighted share of the question's words found in a sentence (0..1)."""
     total = sum(w for _, w in weighted)
-    if total == 0:
-        return 0.0
-    return sum(w for stems, w in weighted if stems & sentence_terms) / total
+    return sum(w for stems, w in weighted if matches(stems, terms)) / total if total else 0.0
 
 
-def names(question: str, df: Callable[[str], int]) -> tuple[list[set[str]], list[str]]:
-    """Capitalised words of a question (not its first word) → (stems of those in the index, those absent).
+def names(question: str, corpus: Corpus) -> tuple[list[tuple[set[str], float]], list[str]]:
+    """Capitalised words of a question (not its first word) → ((stems, idf) of those in the index, those absent).
 
     They are what the question is about (Duisburg, Huawei, Absichtserklärung, Siemens).
     """
     first = re.match(r"\s*([\w-]+)", question)
-    known: list[set[str]] = []
+    known: list[tuple[set[str], float]] = []
     absent: list[str] = []
     for word in dict.fromkeys(_CAPITALISED.findall(question)):
         if (first and word == first.group(1)) or lexical.fold(word) in lexical.stopwords():
@@ -147,42 +170,43 @@ def names(question: str, df: Callable[[str], int]) -> tuple[list[set[str]], list
         stems = set(lexical.query_terms(word))
         if not stems:
             continue
-        (known.append(stems) if any(df(t) for t in stems) else absent.append(word))
+        freq = max(corpus.df(t) for t in stems)
+        if freq:
+            known.append((stems, idf(freq, corpus.n_chunks)))
+        else:
+            absent.append(word)
     return known, absent
 
 
-def score_sentences(
-    question: str,
-    hits: Sequence[Hit],
-    texts: Callable[[Hit], str],
-    df: Callable[[str], int],
-    n_docs: int,
-    settings: AnswerSettings,
-) -> list[Scored]:
-    """Hits → every sentence of the top passages, scored, best first."""
-    weighted = weighted_terms(question, df, n_docs)
+def score_sentences(question: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSettings) -> list[Scored]:
+    """Hits → every sentence of the top passages (and the sentences just after them), scored, best first."""
+    weighted = weighted_terms(question, corpus)
     kind = answer_type(question)
-    known, _ = names(question, df)
+    known, _ = names(question, corpus)
     out: list[Scored] = []
     seen: set[tuple[str, int]] = set()
     top_score = hits[0].score if hits else 0.0
     for hit in hits[: settings.from_passages]:
-        doc_text = texts(hit)
-        for i, span in enumerate(hit.chunk.sentences):
+        doc_text = corpus.text_of(hit.chunk.doc_id)
+        spans = hit.chunk.sentences + hit.following
+        sentence_terms = [_terms(sp.slice(doc_text)) for sp in spans]
+        for i, span in enumerate(spans):
             if (hit.chunk.doc_id, span.start) in seen:
                 continue
             seen.add((hit.chunk.doc_id, span.start))
             text = span.slice(doc_text)
-            terms = _terms(text)
-            # A sentence may lean on the one before it ("Unterzeichnet wurde diese Vereinbarung …").
-            context_terms = terms | (_terms(hit.chunk.sentences[i - 1].slice(doc_text)) if i else set())
+            terms = sentence_terms[i]
+            # A sentence leans on the ones before it ("Unterzeichnet wurde diese Vereinbarung …").
+            context = terms.union(*sentence_terms[max(0, i - 2) : i])
+            total = sum(w for _, w in known)
+            grounded = sum(w for stems, w in known if matches(stems, context)) / total if known else 1.0
             dense = hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0
             cov = coverage(weighted, terms)
-            grounded = sum(1 for stems in known if stems & context_terms) / len(known) if known else 1.0
             typed = 1.0 if has_type(text, kind) else 0.0
             score = (
                 settings.dense_weight * dense
                 + settings.coverage_weight * cov
+                + settings.grounding_weight * grounded
                 + settings.type_weight * (typed if kind else 0.0)
                 + settings.passage_weight * (hit.score - top_score)
             )
@@ -194,21 +218,15 @@ def _terms(text: str) -> set[str]:
     return set(lexical.terms(text, "de")) | set(lexical.terms(text, "en"))
 
 
-def answer(
-    question: str,
-    hits: Sequence[Hit],
-    texts: Callable[[Hit], str],
-    df: Callable[[str], int],
-    n_docs: int,
-    settings: AnswerSettings,
-) -> Answer:
+def answer(question: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSettings) -> Answer:
     """A question and its hits → the extractive Answer (citations numbered in answer order)."""
     lang = question_language(question)
     kind = answer_type(question)
-    known, absent = names(question, df)
-    scored = score_sentences(question, hits, texts, df, n_docs, settings)
-    # What may be quoted: holds the kind of answer asked for and is about what the question names.
-    eligible = [c for c in scored if (not kind or c.type_match) and c.grounded >= settings.min_grounding]
+    known, absent = names(question, corpus)
+    scored = score_sentences(question, hits, corpus, settings)
+    # A who/when/how-many question is answered only by a sentence that holds that kind of
+    # answer and is about what the question names.
+    eligible = [c for c in scored if not kind or (c.type_match and c.grounded >= settings.min_grounding)]
     # Every name in the question is unknown to the index: nothing here is about it.
     about_nothing_known = bool(absent) and not known
     if about_nothing_known or not eligible or eligible[0].score < settings.abstain_below:
@@ -227,7 +245,9 @@ def answer(
     citations = []
     parts = []
     for n, c in enumerate(chosen, start=1):
-        citations.append(Citation(n=n, source=c.hit.source, doc_id=c.hit.chunk.doc_id, chunk_id=c.hit.chunk.id,
+        inside = c.hit.chunk.start <= c.span.start and c.span.end <= c.hit.chunk.end
+        chunk_id = c.hit.chunk.id if inside else corpus.chunk_containing(c.hit.chunk.doc_id, c.span)
+        citations.append(Citation(n=n, source=c.hit.source, doc_id=c.hit.chunk.doc_id, chunk_id=chunk_id,
                                   start=c.span.start, end=c.span.end, text=c.text, score=round(c.score, 4)))
         parts.append(f"{_quote(c.text)} [{n}]")
     return Answer(question=question, text=" ".join(parts), citations=tuple(citations), hits=tuple(hits),

@@ -18,7 +18,7 @@ from .embedding import Embedder
 from .retrieval import Retriever
 from .settings import Settings
 from .store import IndexReader
-from .types import Answer, Hit
+from .types import Answer, Hit, Span
 
 
 class Index:
@@ -45,6 +45,9 @@ class Index:
             self._df[term] = self.reader.document_frequency(term)
         return self._df[term]
 
+    def chunk_containing(self, doc_id: str, span: Span) -> str:
+        return self.reader.chunk_containing(doc_id, span)
+
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         """A question → the best passages (hybrid retrieval), best first."""
         return self.retriever.search(question, k)
@@ -54,8 +57,7 @@ class Index:
         t0 = time.perf_counter()
         hits = self.retriever.search(question, k)
         t1 = time.perf_counter()
-        result = answering.answer(question, hits, lambda h: self.text_of(h.chunk.doc_id), self.df, self.n_chunks,
-                                  self.settings.answer)
+        result = answering.answer(question, hits, self, self.settings.answer)
         t2 = time.perf_counter()
         timings = {**self.retriever.timings_ms, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
         return Answer(question=result.question, text=result.text, citations=result.citations, hits=result.hits,

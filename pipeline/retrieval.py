@@ -78,7 +78,7 @@ class Retriever:
         ranked = self.fuse(candidates)
         if self.settings.reranker and ranked:
             ranked = self.rerank(query, ranked)
-        hits = self._collapse_duplicates(ranked)[:k]
+        hits = [self._with_following(h, qv) for h in self._collapse_duplicates(ranked)[:k]]
         t2 = time.perf_counter()
         self.timings_ms = {"embed_query": (t1 - t0) * 1000, "search": (t2 - t1) * 1000}
         return hits
@@ -132,6 +132,17 @@ class Retriever:
         scores = self._reranker.predict([(query, c.chunk.text) for c, _, _ in head])
         order = sorted(range(len(head)), key=lambda i: -float(scores[i]))
         return [(head[i][0], float(scores[i]), head[i][2] + "+rerank") for i in order] + ranked[len(head) :]
+
+    def _with_following(self, hit: Hit, qv: np.ndarray) -> Hit:
+        """A hit → the same hit with the sentences right after its chunk (an answer often follows its lead-in)."""
+        n = self.settings.follow_sentences
+        if n <= 0:
+            return hit
+        rows, spans = self.reader.following_sentences(hit.chunk.doc_id, hit.chunk.end, n)
+        if not rows:
+            return hit
+        scores = np.asarray(self.reader.sentence_vectors[rows], dtype=np.float32) @ qv
+        return replace(hit, following=tuple(spans), sentence_scores=hit.sentence_scores + tuple(float(x) for x in scores))
 
     def _collapse_duplicates(self, ranked: list[tuple[Candidate, float, str]]) -> list[Hit]:
         hits: list[Hit] = []

@@ -91,6 +91,9 @@ class RetrievalSettings(BaseModel):
         0.0, ge=0, le=1,
         description="Dense score of a chunk = (1 - w) · chunk similarity + w · its best sentence's similarity.",
     )
+    follow_sentences: int = Field(
+        2, ge=0, description="Sentences after each passage that answering may also quote (an answer often follows its lead-in)."
+    )
     reranker: str | None = Field(
         None,
         description=(
@@ -108,9 +111,13 @@ class AnswerSettings(BaseModel):
     coverage_weight: float = Field(0.3, ge=0, description="Sentence score: weight of the idf-weighted share of question words it contains.")
     type_weight: float = Field(0.05, ge=0, description="Sentence score: bonus when it holds what the question asks for (name, date, number).")
     passage_weight: float = Field(1.0, ge=0, description="Sentence score: weight of its passage's retrieval score (relative to the best passage).")
+    grounding_weight: float = Field(0.1, ge=0, description="Sentence score: weight of the idf-weighted share of the question's names in it or just before it.")
     min_grounding: float = Field(
         0.5, ge=0, le=1,
-        description="Share of the question's names (capitalised words found in the index) a quoted sentence or the one before it must contain.",
+        description=(
+            "A question asking who/when/how many/how much is answered only by a sentence that, with the two "
+            "before it, holds at least this idf-weighted share of the question's names (capitalised words found in the index)."
+        ),
     )
     second_sentence_margin: float = Field(0.05, ge=0, description="Quote a second sentence only if it scores within this of the best.")
     abstain_below: float = Field(

@@ -191,6 +191,22 @@ class IndexReader:
         )
         return [rows[(s.start, s.end)] for s in spans]
 
+    def following_sentences(self, doc_id: str, after: int, n: int) -> tuple[list[int], list[Span]]:
+        """The n sentences of a document that start at or after offset ``after`` → (rows, spans)."""
+        found = self.db.execute(
+            'SELECT row, start, "end" FROM sentences WHERE doc_id = ? AND start >= ? ORDER BY start LIMIT ?',
+            (doc_id, after, n),
+        ).fetchall()
+        return [r for r, _, _ in found], [Span(a, b) for _, a, b in found]
+
+    def chunk_containing(self, doc_id: str, span: Span) -> str:
+        """A sentence span → the id of the first chunk of its document that contains it."""
+        row = self.db.execute(
+            'SELECT id FROM chunks WHERE doc_id = ? AND start <= ? AND "end" >= ? ORDER BY start LIMIT 1',
+            (doc_id, span.start, span.end),
+        ).fetchone()
+        return row[0] if row else ""
+
     def lexical_search(self, match: str, k: int) -> list[tuple[int, float]]:
         """An FTS5 MATCH expression → (chunk row, BM25 score; higher is better) of the k best chunks."""
         if not match:

@@ -101,8 +101,9 @@ class Hit:
 
     ``group`` is its near-duplicate group (its doc id when alone); ``duplicates`` lists
     ``(source, start, end)`` of near-identical passages in other documents of the group,
-    collapsed into this one; ``sentence_scores`` are the question's similarity to each of
-    ``chunk.sentences``.
+    collapsed into this one; ``following`` are the sentences right after the chunk (answer
+    candidates, not part of the passage); ``sentence_scores`` are the question's similarity
+    to each of ``chunk.sentences + following``.
     """
 
     chunk: Chunk
@@ -112,6 +113,7 @@ class Hit:
     source: str = ""
     group: str = ""
     duplicates: tuple[tuple[str, int, int], ...] = ()
+    following: tuple[Span, ...] = ()
     sentence_scores: tuple[float, ...] = ()
 
 
