@@ -29,15 +29,21 @@ REFUSALS = {
     "en": "The sources do not say.",
 }
 
+_ROLES = (
+    r"(ober)?bürgermeister\w*|\w*dezernent\w*|rektor\w*|präsident\w*|minister\w*|direktor\w*|sprecher\w*|"
+    r"geschäftsführer\w*|manager\w*|vorsitzende\w*|ceo|cfo|cto|mayor|executive|rector|president|director|"
+    r"spokes\w*|chair\w*|founder|gründer\w*|leiter\w*|chef\w*|person|people|politiker\w*"
+)
 _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("person", re.compile(r"^\W*((by|for|to|with) )?(who|whom|whose)\b|^\W*((von|für|mit|an) )?(wer|wem|wen|wessen)\b", re.I)),
     ("money", re.compile(
         r"\b(budget|euros?|dollars?|cost|costs|price|invest\w*|money|funding|geld|kost\w*|preis|"
         r"investi\w*|etat|fördermittel\w*|summe)\b", re.I)),
-    ("number", re.compile(r"^\s*(how (many|much)|wie (viele?|hoch|groß|gross)|wieviele?)\b", re.I)),
+    ("number", re.compile(r"\b(how (many|much)|wie (viele?|hoch|groß|gross)|wieviele?|anzahl|number of)\b", re.I)),
     ("date", re.compile(
-        r"^\s*(when|on what date|what date|in (what|which) year|since (when|what year|which year)|wann|seit wann|"
-        r"an welchem (tag|datum)|in welchem jahr|seit welchem jahr)\b", re.I)),
-    ("person", re.compile(r"^\s*(who|whom|whose|wer|wem|wen|wessen)\b", re.I)),
+        r"\b(when|what date|which date|(what|which) year|since when|wann|seit wann|welchem (tag|datum|jahr)|"
+        r"welchen (tag|datum)|welches datum)\b", re.I)),
+    ("person", re.compile(rf"\b(which|what|welche[rsnm]?)\s+(\w+\s+)?({_ROLES})\b", re.I)),
 )
 _MONTHS = (
     r"januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|"
@@ -62,6 +68,11 @@ _PERSON = re.compile(
     r"|\b[A-ZÄÖÜ][a-zäöüß]+\s+[A-ZÄÖÜ][a-zäöüß]+\b(?=\s*(?:,|\(|und|and|sagt|erklärt|erläutert|ergänzt))",
 )
 _CAPITALISED = re.compile(r"(?<![\w.])([A-ZÄÖÜ][\w-]+)")
+_DETERMINERS = frozenset(
+    "der die das den dem des ein eine einen einem einer eines kein keine welche welcher welches welchen welchem "
+    "dieser diese dieses diesen diesem jede jeder jedes jeden sein seine seiner ihr ihre ihrer unser unsere "
+    "the a an this that these those which what whose its his her their our my your any each every no".split()
+)
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,8 @@ class Corpus(Protocol):
 
     def chunk_containing(self, doc_id: str, span: Span) -> str: ...
 
+    def sentences_before(self, doc_id: str, start: int, n: int) -> list[Span]: ...
+
 
 def idf(freq: int, n: int) -> float:
     """BM25's idf; a term absent from the index weighs as much as the rarest present one."""
@@ -157,23 +170,31 @@ def coverage(weighted: Sequence[tuple[set[str], float]], terms: set[str]) -> flo
 
 
 def names(question: str, corpus: Corpus) -> tuple[list[tuple[set[str], float]], list[str]]:
-    """Capitalised words of a question (not its first word) → ((stems, idf) of those in the index, those absent).
+    """Capitalised words of a question (not its first word) → ((stems, idf) of those in the index, names absent).
 
-    They are what the question is about (Duisburg, Huawei, Absichtserklärung, Siemens).
+    The known ones are what the question is about (Duisburg, Huawei, Absichtserklärung).
+    An absent one counts as a missing *name* only where a name stands: after a preposition
+    or verb, without article ("für Siemens", "with Microsoft", "did Munich"). After an
+    article or another capitalised word it is more likely a noun or a translation the
+    index words differently ("welcher Partei", "the Lord Mayor", "Huawei Germany").
     """
-    first = re.match(r"\s*([\w-]+)", question)
+    words = re.findall(r"[\w-]+", question)
     known: list[tuple[set[str], float]] = []
     absent: list[str] = []
-    for word in dict.fromkeys(_CAPITALISED.findall(question)):
-        if (first and word == first.group(1)) or lexical.fold(word) in lexical.stopwords():
+    for i, word in enumerate(words):
+        if i == 0 or not _CAPITALISED.fullmatch(word) or lexical.fold(word) in lexical.stopwords():
             continue
         stems = set(lexical.query_terms(word))
         if not stems:
             continue
         freq = max(corpus.df(t) for t in stems)
         if freq:
-            known.append((stems, idf(freq, corpus.n_chunks)))
-        else:
+            if all(stems != k for k, _ in known):
+                known.append((stems, idf(freq, corpus.n_chunks)))
+            continue
+        before = words[i - 1]
+        adjective = len(before) > 3 and before.endswith(("e", "en", "er", "es", "em"))  # "städtischen Tochterfirmen"
+        if before[0].islower() and lexical.fold(before) not in _DETERMINERS and not _NUMBER.fullmatch(before) and not adjective:
             absent.append(word)
     return known, absent
 
@@ -188,7 +209,10 @@ def score_sentences(question: str, hits: Sequence[Hit], corpus: Corpus, settings
     top_score = hits[0].score if hits else 0.0
     for hit in hits[: settings.from_passages]:
         doc_text = corpus.text_of(hit.chunk.doc_id)
+        # The sentences before the passage count for grounding the passage's first sentences.
+        lead = corpus.sentences_before(hit.chunk.doc_id, hit.chunk.start, settings.grounding_window)
         spans = hit.chunk.sentences + hit.following
+        lead_terms = [_terms(sp.slice(doc_text)) for sp in lead]
         sentence_terms = [_terms(sp.slice(doc_text)) for sp in spans]
         for i, span in enumerate(spans):
             if (hit.chunk.doc_id, span.start) in seen:
@@ -197,7 +221,8 @@ def score_sentences(question: str, hits: Sequence[Hit], corpus: Corpus, settings
             text = span.slice(doc_text)
             terms = sentence_terms[i]
             # A sentence leans on the ones before it ("Unterzeichnet wurde diese Vereinbarung …").
-            context = terms.union(*sentence_terms[max(0, i - 2) : i])
+            window = (lead_terms + sentence_terms[:i])[-settings.grounding_window :] if settings.grounding_window else []
+            context = terms.union(*window)
             total = sum(w for _, w in known)
             grounded = sum(w for stems, w in known if matches(stems, context)) / total if known else 1.0
             dense = hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0
@@ -227,9 +252,8 @@ def answer(question: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerS
     # A who/when/how-many question is answered only by a sentence that holds that kind of
     # answer and is about what the question names.
     eligible = [c for c in scored if not kind or (c.type_match and c.grounded >= settings.min_grounding)]
-    # Every name in the question is unknown to the index: nothing here is about it.
-    about_nothing_known = bool(absent) and not known
-    if about_nothing_known or not eligible or eligible[0].score < settings.abstain_below:
+    # The question names someone or something the index never mentions: nothing here is about it.
+    if absent or not eligible or eligible[0].score < settings.abstain_below:
         return Answer(question=question, text=REFUSALS[lang], citations=(), hits=tuple(hits), abstained=True)
     chosen = [eligible[0]]
     for cand in eligible[1:]:

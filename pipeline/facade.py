@@ -48,6 +48,9 @@ class Index:
     def chunk_containing(self, doc_id: str, span: Span) -> str:
         return self.reader.chunk_containing(doc_id, span)
 
+    def sentences_before(self, doc_id: str, start: int, n: int) -> list[Span]:
+        return self.reader.sentences_before(doc_id, start, n)
+
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         """A question → the best passages (hybrid retrieval), best first."""
         return self.retriever.search(question, k)

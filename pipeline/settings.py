@@ -112,11 +112,13 @@ class AnswerSettings(BaseModel):
     type_weight: float = Field(0.05, ge=0, description="Sentence score: bonus when it holds what the question asks for (name, date, number).")
     passage_weight: float = Field(1.0, ge=0, description="Sentence score: weight of its passage's retrieval score (relative to the best passage).")
     grounding_weight: float = Field(0.1, ge=0, description="Sentence score: weight of the idf-weighted share of the question's names in it or just before it.")
+    grounding_window: int = Field(4, ge=0, description="Sentences before a candidate that count towards its grounding.")
     min_grounding: float = Field(
         0.5, ge=0, le=1,
         description=(
-            "A question asking who/when/how many/how much is answered only by a sentence that, with the two "
-            "before it, holds at least this idf-weighted share of the question's names (capitalised words found in the index)."
+            "A question asking who/when/how many/how much is answered only by a sentence that, with the "
+            "grounding_window sentences before it, holds at least this idf-weighted share of the question's names "
+            "(capitalised words found in the index)."
         ),
     )
     second_sentence_margin: float = Field(0.05, ge=0, description="Quote a second sentence only if it scores within this of the best.")

@@ -199,6 +199,14 @@ class IndexReader:
         ).fetchall()
         return [r for r, _, _ in found], [Span(a, b) for _, a, b in found]
 
+    def sentences_before(self, doc_id: str, start: int, n: int) -> list[Span]:
+        """The n sentences of a document that end at or before offset ``start``, in text order."""
+        found = self.db.execute(
+            'SELECT start, "end" FROM sentences WHERE doc_id = ? AND "end" <= ? ORDER BY start DESC LIMIT ?',
+            (doc_id, start, n),
+        ).fetchall()
+        return [Span(a, b) for a, b in reversed(found)]
+
     def chunk_containing(self, doc_id: str, span: Span) -> str:
         """A sentence span → the id of the first chunk of its document that contains it."""
         row = self.db.execute(
