@@ -60,12 +60,16 @@ _NUMBER = re.compile(
     r"two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|dozen)\w*\b",
     re.I,
 )
-# A name: two capitalised words in a row, not sentence-initial, outside a list of common nouns is too
-# costly to keep; titles and parentheses around affiliations are the strongest cue in news text.
-_PERSON = re.compile(
-    r"\b(Prof\.|Dr\.|Oberbürgermeister|Bürgermeister|CEO|CFO|Manager|Rektor|Dezernent|Herr|Frau|Mr\.|Mrs\.|Ms\.)\s*"
-    r"|\b[A-ZÄÖÜ][a-zäöüß]+\s+(?:[A-Z]\.\s+)?[A-ZÄÖÜ][a-zäöüß]+\s*[(,]"
-    r"|\b[A-ZÄÖÜ][a-zäöüß]+\s+[A-ZÄÖÜ][a-zäöüß]+\b(?=\s*(?:,|\(|und|and|sagt|erklärt|erläutert|ergänzt))",
+# Person cues in news text: a title or role before a name, or a capitalised pair (first and
+# last name) followed by an affiliation in parentheses, a comma or "und"/"sagt" — unless an
+# article stands before it, as before German nouns ("die Stadt Duisburg und …").
+_PERSON_TITLE = re.compile(
+    r"\b(Prof\.|Dr\.|Oberbürgermeister(in)?|Bürgermeister(in)?|CEO|CFO|Manager(in)?|Rektor(in)?|"
+    r"\w*[dD]ezernent(in)?|Herr|Frau|Mr\.|Mrs\.|Ms\.)\s+[A-ZÄÖÜ]"
+)
+_PERSON_PAIR = re.compile(
+    r"(?P<before>\w+\s+)?\b[A-ZÄÖÜ][a-zäöüß]+\s+(?:[A-Z]\.\s+)?[A-ZÄÖÜ][a-zäöüß]+"
+    r"(?=\s*(?:\(|,|\bund\b|\band\b|\bsagt|\berklärt|\berläutert|\bergänzt|\bsaid|\bsays))"
 )
 _CAPITALISED = re.compile(r"(?<![\w.])([A-ZÄÖÜ][\w-]+)")
 _DETERMINERS = frozenset(
@@ -120,7 +124,12 @@ def has_type(text: str, kind: str | None) -> bool:
     if kind == "date":
         return bool(_DATE.search(text))
     if kind == "person":
-        return bool(_PERSON.search(text))
+        if _PERSON_TITLE.search(text):
+            return True
+        return any(
+            not m.group("before") or lexical.fold(m.group("before").strip()) not in _DETERMINERS
+            for m in _PERSON_PAIR.finditer(text)
+        )
     return True
 
 
@@ -264,8 +273,11 @@ def answer(question: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerS
         if any(_same_fact(cand, c) for c in chosen):
             continue
         chosen.append(cand)
-    # Quote in reading order within a passage, passages in rank order.
-    chosen.sort(key=lambda c: (c.hit.rank, c.span.start))
+    # Best first; two sentences of one passage keep their reading order.
+    best_of_passage: dict[str, float] = {}
+    for c in chosen:
+        best_of_passage[c.hit.chunk.id] = max(best_of_passage.get(c.hit.chunk.id, c.score), c.score)
+    chosen.sort(key=lambda c: (-best_of_passage[c.hit.chunk.id], c.span.start))
     citations = []
     parts = []
     for n, c in enumerate(chosen, start=1):

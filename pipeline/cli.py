@@ -14,6 +14,8 @@ from typing import Sequence
 from .settings import Settings
 from .store import IndexError_, IndexReader
 
+MAX_QUESTION_CHARS = 2000
+
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict = {}
@@ -58,6 +60,83 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 1 if report.skipped else 0
 
 
+def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .facade import open_index
+
+    return open_index(args.index, _settings(args))
+
+
+def _check_question(question: str) -> str:
+    question = question.strip()
+    if not question:
+        raise ValueError("the question is empty; ask something, e.g. python -m pipeline ask \"who signed the Duisburg declaration?\"")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValueError(f"the question has {len(question)} characters; at most {MAX_QUESTION_CHARS} are read")
+    return question
+
+
+def _read_questions(path: str) -> list[tuple[str, str]]:
+    """A JSONL file of {"id", "question"} → (id, question) pairs; bad lines fail naming the line."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{n}: not JSON ({err.msg})") from err
+            if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
+                raise ValueError(f"{path}:{n}: each line needs a string field 'question' (and an 'id')")
+            out.append((str(obj.get("id", n)), obj["question"]))
+    return out
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    if bool(args.question) == bool(args.questions):
+        raise ValueError("give one question, or --questions FILE.jsonl")
+    index = _open(args)
+    if args.questions:
+        for qid, question in _read_questions(args.questions):
+            try:
+                answer = index.ask(_check_question(question), args.k)
+                print(json.dumps(answer.to_dict() | {"id": qid}, ensure_ascii=False), flush=True)
+            except ValueError as err:
+                print(json.dumps({"id": qid, "question": question, "error": str(err)}, ensure_ascii=False), flush=True)
+        return 0
+    answer = index.ask(_check_question(" ".join(args.question)), args.k)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.text)
+    if answer.citations:
+        print()
+    for c in answer.citations:
+        doc = index.reader.document(c.doc_id)
+        meta = ", ".join(x for x in (doc.title, doc.date or "") if x)
+        print(f"[{c.n}] {c.source}, characters {c.start}–{c.end}" + (f" — {meta}" if meta else ""))
+        print("    " + c.text.replace("\n", " "))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate, failures, load_qa
+
+    items = load_qa(args.qa)
+    index = _open(args)
+    metrics, results = evaluate(items, lambda q: index.ask(q, args.k), k=args.k or 5)
+    if args.json:
+        print(json.dumps(metrics | {"failures": failures(results)}, ensure_ascii=False, indent=2))
+        return 0
+    width = max(len(k) for k in metrics)
+    for key, value in metrics.items():
+        print(f"{key:<{width}}  {value}")
+    if args.details:
+        print()
+        print("\n".join(failures(results)) or "no failures")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import chat_app
 
@@ -76,6 +155,22 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true", help="no progress bars")
     b.set_defaults(func=cmd_build)
 
+    a = sub.add_parser("ask", help="answer a question with cited passages")
+    a.add_argument("question", nargs="*", help="the question")
+    a.add_argument("--questions", help="a JSONL file of {\"id\", \"question\"}: one JSON answer per line")
+    a.add_argument("--index", default="index")
+    a.add_argument("--k", type=int, help="passages to retrieve (default: retrieval.top_k)")
+    a.add_argument("--json", action="store_true", help="print the JSON contract")
+    a.set_defaults(func=cmd_ask)
+
+    e = sub.add_parser("eval", help="retrieval, answer and citation metrics on a QA file")
+    e.add_argument("qa", help="JSONL: {id, question, answerable, evidence: [{source, text}], answers: [...]}")
+    e.add_argument("--index", default="index")
+    e.add_argument("--k", type=int)
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--details", action="store_true", help="list the questions that missed something")
+    e.set_defaults(func=cmd_eval)
+
     s = sub.add_parser("serve", help="start the chat (same as python chat_app.py)")
     s.add_argument("--index", default="index")
     s.add_argument("--host", default="127.0.0.1")
@@ -88,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (IndexError_, ValueError) as err:
+    except (IndexError_, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
