@@ -42,3 +42,20 @@ def seeds_copy(tmp_path: Path) -> Path:
 @pytest.fixture
 def hashing() -> HashingEmbedder:
     return HashingEmbedder(64)
+
+
+@pytest.fixture(scope="session")
+def seeds_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeds indexed once per session with the real default embedder (slow tests only)."""
+    from pipeline.indexing import build
+
+    index = tmp_path_factory.mktemp("seeds-index") / "index"
+    build([str(SEEDS)], index, settings=Settings(), progress=False)
+    return index
+
+
+@pytest.fixture(scope="session")
+def seeds_open(seeds_index: Path):  # type: ignore[no-untyped-def]
+    from pipeline.facade import open_index
+
+    return open_index(seeds_index, Settings())

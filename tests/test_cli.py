@@ -44,3 +44,43 @@ def test_skipped_files_set_exit_code_1(tmp_path: Path) -> None:
     result = run("build", "docs", "--index", "idx", "--embedder", "hashing:16", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "docs/b.txt: empty file" in result.stdout
+
+
+@pytest.mark.slow
+def test_ask_json_and_many_questions(seeds_index: Path, tmp_path: Path) -> None:
+    import json
+
+    one = run("ask", "--index", str(seeds_index), "--json", "who signed the Duisburg declaration?", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    data = json.loads(one.stdout)
+    assert "Anton Grabmaier" in data["answer"] and data["citations"][0]["n"] == 1
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text('{"id": "a", "question": "Wer ist Bürgermeister von Raunheim?"}\n'
+                     '{"id": "b", "question": "Wie viele Einwohner hat Duisburg?"}\n'
+                     '{"id": "c", "question": "   "}\n', "utf-8")
+    many = run("ask", "--index", str(seeds_index), "--questions", str(qfile), cwd=tmp_path)
+    assert many.returncode == 0, many.stderr
+    lines = [json.loads(line) for line in many.stdout.splitlines()]
+    assert [x["id"] for x in lines] == ["a", "b", "c"]
+    assert "Thomas Jühe" in lines[0]["answer"] and lines[1]["abstained"] and "error" in lines[2]
+    text = run("ask", "--index", str(seeds_index), "Wer ist Bürgermeister von Raunheim?", cwd=tmp_path)
+    assert "Thomas Jühe" in text.stdout and "[1] " in text.stdout and "characters" in text.stdout
+
+
+@pytest.mark.slow
+def test_eval_prints_the_metrics(seeds_index: Path, tmp_path: Path) -> None:
+    result = run("eval", str(ROOT / "benchmarks" / "qa_seeds.jsonl"), "--index", str(seeds_index), "--details",
+                 cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    for key in ("hit@1", "hit@5", "mrr", "answer_accuracy", "citation_validity", "citation_support",
+                "abstention_precision", "abstention_recall", "latency_p50_ms", "latency_p95_ms"):
+        assert key in result.stdout
+
+
+def test_bad_questions_get_a_clear_error(tmp_path: Path) -> None:
+    built = run("build", str(ROOT / "seeds"), "--index", "idx", "--embedder", "hashing:16", "--quiet", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    for args in (["ask", "--index", "idx", ""], ["ask", "--index", "idx", "x" * 100_000],
+                 ["ask", "--index", "nowhere", "hi"], ["eval", "missing.jsonl", "--index", "idx"]):
+        result = run(*args, cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.startswith("error: ") and "Traceback" not in result.stderr

@@ -1,0 +1,144 @@
+"""Answering: question analysis, typed and grounded sentence choice, refusals, exact citations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from pipeline.answering import REFUSALS, answer, answer_type, has_type, names, question_language
+from pipeline.settings import AnswerSettings
+from pipeline.types import Chunk, Hit, Span
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("Who signed the Duisburg declaration?", "person"),
+        ("Wer hat die Absichtserklärung unterzeichnet?", "person"),
+        ("Welcher Dezernent hielt einen Vortrag?", "person"),
+        ("Which Huawei executive said that?", "person"),
+        ("When was the memorandum signed?", "date"),
+        ("Seit welchem Jahr ist Huawei in Deutschland tätig?", "date"),
+        ("In how many countries is Huawei active?", "number"),
+        ("Wie viele Einwohner hat Duisburg?", "number"),
+        ("What was the budget in euros?", "money"),
+        ("Wie viel Geld investiert ZTE?", "money"),
+        ("Welche Funktion hat Sun Jie bei ZTE?", None),
+    ],
+)
+def test_answer_type(question: str, kind: str | None) -> None:
+    assert answer_type(question) == kind
+
+
+@pytest.mark.parametrize(
+    "text, kind, expected",
+    [
+        ("Unterzeichnet wurde sie von Oberbürgermeister Sören Link und Ernest Zhang (Huawei).", "person", True),
+        ("erläutert Manfred Ockel, Bürgermeister der Stadt Kelsterbach.", "person", True),
+        ("Die Stadt Duisburg und der Technologiekonzern Huawei haben vereinbart.", "person", False),
+        ("Der Rat hat am 7. Mai 2018 beschlossen.", "date", True),
+        ("Das geschah in der vergangenen Woche.", "date", True),
+        ("Die Stadt baut Straßenlaternen.", "date", False),
+        ("Huawei beschäftigt 79.000 Mitarbeiter.", "number", True),
+        ("Das Projekt kostet 5 Mio. Euro.", "money", True),
+        ("Das Projekt hat drei Partner.", "money", False),
+    ],
+)
+def test_has_type(text: str, kind: str, expected: bool) -> None:
+    assert has_type(text, kind) is expected
+
+
+def test_question_language() -> None:
+    assert question_language("Who signed the declaration?") == "en"
+    assert question_language("Wer hat die Erklärung unterzeichnet?") == "de"
+
+
+@dataclass
+class FakeCorpus:
+    texts: dict[str, str]
+    vocabulary: set[str] = field(default_factory=set)
+    n_chunks: int = 100
+
+    def text_of(self, doc_id: str) -> str:
+        return self.texts[doc_id]
+
+    def df(self, term: str) -> int:
+        return 3 if term in self.vocabulary else 0
+
+    def chunk_containing(self, doc_id: str, span: Span) -> str:
+        return "c-" + doc_id
+
+    def sentences_before(self, doc_id: str, start: int, n: int) -> list[Span]:
+        return []
+
+
+def test_missing_names_are_told_from_nouns() -> None:
+    corpus = FakeCorpus({}, {"duisburg", "absichtserklar", "absichtserklarung"})
+    assert names("Wer hat für Siemens die Duisburger Absichtserklärung unterzeichnet?", corpus)[1] == ["Siemens"]
+    assert names("Welcher Partei gehört er an?", corpus)[1] == []  # a noun after an article
+    assert names("What did Munich agree with Microsoft?", corpus)[1] == ["Munich", "Microsoft"]
+    assert names("Who is the Lord Mayor of Duisburg?", corpus)[1] == []
+
+
+DOC = (
+    "Im Rahmen der Veranstaltung erfolgte die Unterzeichnung der Absichtserklärung zur Smart City Duisburg. "
+    "Diese hat zum Ziel, die Lebensqualität zu verbessern. "
+    "Unterzeichnet wurde diese Vereinbarung von Oberbürgermeister Sören Link und Ernest Zhang (Huawei)."
+)
+
+
+def sentence_spans(text: str) -> tuple[Span, ...]:
+    out, start = [], 0
+    for part in text.split(". "):
+        end = start + len(part) + (1 if not part.endswith(".") else 0)
+        out.append(Span(start, min(end, len(text))))
+        start = end + 1
+    return tuple(out)
+
+
+def make_hit(doc_id: str, text: str, scores: tuple[float, ...], rank: int = 1, group: str = "") -> Hit:
+    spans = sentence_spans(text)
+    chunk = Chunk(id="c-" + doc_id, doc_id=doc_id, start=0, end=len(text), text=text, sentences=spans)
+    return Hit(chunk=chunk, score=0.9, rank=rank, origin="dense", source=f"{doc_id}.txt", group=group or doc_id,
+               sentence_scores=scores)
+
+
+def test_who_question_quotes_the_sentence_with_names_and_cites_it_exactly() -> None:
+    corpus = FakeCorpus({"d": DOC}, {"duisburg", "absichtserklar", "absichtserklarung", "unterzeichn"})
+    hit = make_hit("d", DOC, (0.90, 0.80, 0.85))
+    result = answer("Wer hat die Duisburger Absichtserklärung unterzeichnet?", [hit], corpus, AnswerSettings())
+    assert not result.abstained
+    assert "Sören Link" in result.text and "[1]" in result.text
+    cite = result.citations[0]
+    assert DOC[cite.start : cite.end] == cite.text and cite.text.startswith("Unterzeichnet wurde")
+    assert cite.source == "d.txt" and cite.n == 1
+
+
+def test_refusal_in_the_question_language() -> None:
+    corpus = FakeCorpus({"d": DOC}, {"duisburg"})
+    hit = make_hit("d", DOC, (0.9, 0.8, 0.85))
+    de = answer("Wie viele Einwohner hat Duisburg?", [hit], corpus, AnswerSettings())
+    en = answer("How many inhabitants does Duisburg have?", [hit], corpus, AnswerSettings())
+    assert de.abstained and de.text == REFUSALS["de"] and de.citations == ()
+    assert en.abstained and en.text == REFUSALS["en"]
+
+
+def test_a_question_about_an_unknown_name_is_refused() -> None:
+    corpus = FakeCorpus({"d": DOC}, {"duisburg", "absichtserklar", "absichtserklarung"})
+    hit = make_hit("d", DOC, (0.9, 0.8, 0.85))
+    assert answer("Wer hat für Siemens die Duisburger Absichtserklärung unterzeichnet?", [hit], corpus,
+                  AnswerSettings()).abstained
+
+
+def test_no_hits_means_abstention() -> None:
+    assert answer("Wer hat unterzeichnet?", [], FakeCorpus({}), AnswerSettings()).abstained
+
+
+def test_the_same_fact_from_duplicate_documents_is_cited_once() -> None:
+    a = "In Shenzhen unterzeichneten Sören Link und Yan Lida ein Memorandum of Understanding."
+    b = "In Shenzhen unterzeichneten Sören Link und Yan Lida gestern ein Memorandum of Understanding."
+    corpus = FakeCorpus({"a": a, "b": b}, {"shenzh", "shenzhen", "memorandum"})
+    hits = [make_hit("a", a, (0.9,), rank=1, group="g"), make_hit("b", b, (0.9,), rank=2, group="g")]
+    result = answer("Wer unterzeichnete in Shenzhen das Memorandum?", hits, corpus, AnswerSettings(max_sentences=2))
+    assert len(result.citations) == 1
