@@ -11,6 +11,7 @@ Metrics (answerable questions unless said otherwise):
 - citation validity (all citations): the source file, read as UTF-8, holds the cited text
   at the cited offsets;
 - citation support: some citation's span contains an evidence text of its source;
+- cited characters per answer: how much text a reader checks (tight citations are quick to verify);
 - abstention precision/recall over the unanswerable questions, and the false-abstention rate;
 - latency p50/p95 of ``ask``.
 """
@@ -153,6 +154,9 @@ def metrics(results: Sequence[QAResult], k: int = 5) -> dict[str, Any]:
         "answer_accuracy": share([r.correct for r in ans]),
         "citation_validity": round(sum(r.citations_valid for r in results) / total_cits, 4) if total_cits else None,
         "citation_support": share([r.supported for r in ans]),
+        # How much text a reader must check per answer: tight citations are quick to verify.
+        "cited_chars_per_answer": round(float(np.mean([sum(len(c.text) for c in r.answer.citations)
+                                                        for r in results if not r.answer.abstained] or [0])), 1),
         "abstention_precision": share([not r.item.answerable for r in abstained]),
         "abstention_recall": share([r.answer.abstained for r in una]),
         "false_abstention_rate": share([r.answer.abstained for r in ans]),

