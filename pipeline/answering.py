@@ -146,6 +146,8 @@ class Corpus(Protocol):
 
     def sentences_before(self, doc_id: str, start: int, n: int) -> list[Span]: ...
 
+    def similarities(self, query: str, texts: Sequence[str]) -> list[float]: ...
+
 
 def idf(freq: int, n: int) -> float:
     """BM25's idf; a term absent from the index weighs as much as the rarest present one."""
@@ -159,6 +161,46 @@ def matches(stems: set[str], terms: set[str]) -> bool:
     if stems & terms:
         return True
     return any(len(s) >= 5 and t.endswith(s) for s in stems for t in terms)
+
+
+_COUNT_TRIGGER = re.compile(r"\b(how many|wie viele|wieviele|number of|anzahl (der|an))\s+", re.I)
+_QUANTITY = re.compile(
+    r"(?<![\w.])(\d[\d.,]*|[Zz]wei|[Dd]rei|[Vv]ier|[Ff]ünf|[Ss]echs|[Ss]ieben|[Aa]cht|[Nn]eun|[Zz]ehn|[Ee]lf|[Zz]wölf|"
+    r"[Hh]undert|[Tt]ausend|[Tt]wo|[Tt]hree|[Ff]our|[Ff]ive|[Ss]ix|[Ss]even|[Ee]ight|[Nn]ine|[Tt]en|[Hh]undred|[Tt]housand)\s+"
+    r"((?:[\w]+-?\s+(?:und|and)\s+(?=[A-ZÄÖÜ]))?[\w-]+)",
+)
+
+
+def counted_thing(question: str) -> str | None:
+    """'How many smart street lights will …' → 'smart street lights': what a how-many question counts."""
+    m = _COUNT_TRIGGER.search(question)
+    if not m:
+        return None
+    words = []
+    for word in re.findall(r"[\w-]+", question[m.end() :]):
+        # Up to the verb: a stopword ("will", "hat") ends it; an English past form ("attended") is kept
+        # and ends it, because "people attended" says more than "people".
+        if lexical.fold(word) in lexical.stopwords() or len(words) == 3:
+            break
+        words.append(word)
+        if word.endswith("ed"):
+            break
+    return " ".join(words) or None
+
+
+def quantities(text: str) -> list[str]:
+    """A sentence → what each number in it counts, with the word after ('180.000 Mitarbeiter und').
+
+    Dates are not counts: ordinals ("9. Juli") and years ("seit 2001") are left out.
+    """
+    out = []
+    for m in _QUANTITY.finditer(text):
+        number, thing = m.group(1), m.group(2)
+        if re.fullmatch(r"1[89]\d\d|20\d\d", number) or number.endswith("."):
+            continue
+        rest = re.match(r"\s+([\w-]+)", text[m.end() :])
+        out.append(thing + (" " + rest.group(1) if rest else ""))
+    return out
 
 
 def weighted_terms(question: str, corpus: Corpus) -> list[tuple[set[str], float]]:
@@ -213,6 +255,8 @@ def score_sentences(question: str, hits: Sequence[Hit], corpus: Corpus, settings
     weighted = weighted_terms(question, corpus)
     kind = answer_type(question)
     known, _ = names(question, corpus)
+    counted = counted_thing(question) if kind == "number" else None
+    count_match = _count_matches(counted, hits, corpus, settings) if counted else {}
     out: list[Scored] = []
     seen: set[tuple[str, int]] = set()
     top_score = hits[0].score if hits else 0.0
@@ -221,8 +265,10 @@ def score_sentences(question: str, hits: Sequence[Hit], corpus: Corpus, settings
         # The sentences before the passage count for grounding the passage's first sentences.
         lead = corpus.sentences_before(hit.chunk.doc_id, hit.chunk.start, settings.grounding_window)
         spans = hit.chunk.sentences + hit.following
-        lead_terms = [_terms(sp.slice(doc_text)) for sp in lead]
-        sentence_terms = [_terms(sp.slice(doc_text)) for sp in spans]
+        lead_texts = [sp.slice(doc_text) for sp in lead]
+        texts = [sp.slice(doc_text) for sp in spans]
+        lead_terms = [_terms(t) for t in lead_texts]
+        sentence_terms = [_terms(t) for t in texts]
         for i, span in enumerate(spans):
             if (hit.chunk.doc_id, span.start) in seen:
                 continue
@@ -230,13 +276,15 @@ def score_sentences(question: str, hits: Sequence[Hit], corpus: Corpus, settings
             text = span.slice(doc_text)
             terms = sentence_terms[i]
             # A sentence leans on the ones before it ("Unterzeichnet wurde diese Vereinbarung …").
-            window = (lead_terms + sentence_terms[:i])[-settings.grounding_window :] if settings.grounding_window else []
-            context = terms.union(*window)
+            context = terms.union(*_antecedents(text, lead_texts + texts[:i], lead_terms + sentence_terms[:i],
+                                                 settings.grounding_window))
             total = sum(w for _, w in known)
             grounded = sum(w for stems, w in known if matches(stems, context)) / total if known else 1.0
             dense = hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0
             cov = coverage(weighted, terms)
             typed = 1.0 if has_type(text, kind) else 0.0
+            if counted:  # the number must count what the question counts: countries ~ "170 Ländern"
+                typed = 1.0 if count_match.get(text, 0.0) >= settings.count_match else 0.0
             score = (
                 settings.dense_weight * dense
                 + settings.coverage_weight * cov
@@ -246,6 +294,45 @@ def score_sentences(question: str, hits: Sequence[Hit], corpus: Corpus, settings
             )
             out.append(Scored(hit, span, text, dense, cov, typed, grounded, score))
     return sorted(out, key=lambda s: -s.score)
+
+
+def _count_matches(counted: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSettings) -> dict[str, float]:
+    """Sentence text → how close the thing counted next to one of its numbers is to what the question counts.
+
+    One embedding call for all candidates: cross-lingual ("countries" ~ "Ländern"), and a
+    number next to something else ("79.000 Mitarbeiter" for street lights) does not count.
+    """
+    phrases: dict[str, list[str]] = {}
+    for hit in hits[: settings.from_passages]:
+        doc_text = corpus.text_of(hit.chunk.doc_id)
+        for span in hit.chunk.sentences + hit.following:
+            text = span.slice(doc_text)
+            phrases[text] = quantities(text)
+    flat = sorted({p for ps in phrases.values() for p in ps})
+    if not flat:
+        return {}
+    sims = dict(zip(flat, corpus.similarities(counted, flat)))
+    return {text: max((sims[p] for p in ps), default=0.0) for text, ps in phrases.items()}
+
+
+_LEANS_BACK = re.compile(
+    r"\b(dies(e[rsmn]?)?|dabei|dazu|damit|hierzu|hierbei|hierfür|dafür|darauf|daher|deshalb|ebenfalls|"
+    r"this|these|those|such|thereby|therefore)\b|^\W*(er|sie|es|he|she|it|they)\b",
+    re.IGNORECASE,
+)
+
+
+def _antecedents(text: str, before: Sequence[str], before_terms: Sequence[set[str]], limit: int) -> list[set[str]]:
+    """The terms of the sentences a sentence refers back to: the one before it, and further back for as
+    long as each sentence reached leans on its predecessor ("diese Vereinbarung", "dabei", "this")."""
+    out: list[set[str]] = []
+    current = text
+    for j in range(len(before) - 1, max(-1, len(before) - 1 - limit), -1):
+        if out and not _LEANS_BACK.search(current):
+            break
+        out.append(before_terms[j])
+        current = before[j]
+    return out
 
 
 def _terms(text: str) -> set[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from . import answering, lexical
 from .embedding import Embedder
@@ -50,6 +50,11 @@ class Index:
 
     def sentences_before(self, doc_id: str, start: int, n: int) -> list[Span]:
         return self.reader.sentences_before(doc_id, start, n)
+
+    def similarities(self, query: str, texts: Sequence[str]) -> list[float]:
+        """A short query and short texts → cosine similarities by the index's embedder."""
+        q = self.retriever.embedder.embed([query], "query")[0]
+        return [float(x) for x in self.retriever.embedder.embed(list(texts), "passage") @ q]
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         """A question → the best passages (hybrid retrieval), best first."""

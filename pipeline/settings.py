@@ -112,6 +112,13 @@ class AnswerSettings(BaseModel):
     type_weight: float = Field(0.05, ge=0, description="Sentence score: bonus when it holds what the question asks for (name, date, number).")
     passage_weight: float = Field(1.0, ge=0, description="Sentence score: weight of its passage's retrieval score (relative to the best passage).")
     grounding_weight: float = Field(0.1, ge=0, description="Sentence score: weight of the idf-weighted share of the question's names in it or just before it.")
+    count_match: float = Field(
+        0.85, ge=0, le=1,
+        description=(
+            "A how-many question is answered only by a number next to what it counts: embedding similarity of "
+            "the counted words ('countries') to the words after a number ('170 Ländern') must reach this."
+        ),
+    )
     grounding_window: int = Field(4, ge=0, description="Sentences before a candidate that count towards its grounding.")
     min_grounding: float = Field(
         0.5, ge=0, le=1,
