@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 from . import lexical
 from .settings import AnswerSettings
-from .types import Answer, Citation, Hit, Span
+from .types import Answer, Chunk, Citation, Hit, Span
 
 REFUSALS = {
     "de": "Die Quellen enthalten dazu keine Angaben.",
@@ -375,6 +375,30 @@ def answer(question: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerS
         parts.append(f"{_quote(c.text)} [{n}]")
     return Answer(question=question, text=" ".join(parts), citations=tuple(citations), hits=tuple(hits),
                   abstained=False)
+
+
+def cited_first(hits: Sequence[Hit], citations: Sequence[Citation], chunk_of: Callable[[str], Chunk | None],
+                k: int) -> tuple[Hit, ...]:
+    """Hits → the passages holding the citations first (in citation order), then the rest; ranks renumbered.
+
+    The passage a reader should look at first is the one the answer quotes. A cited sentence
+    just after a retrieved passage brings its own passage along.
+    """
+    by_chunk = {h.chunk.id: h for h in hits}
+    ordered: list[Hit] = []
+    for c in citations:
+        if any(h.chunk.id == c.chunk_id for h in ordered):
+            continue
+        hit = by_chunk.get(c.chunk_id)
+        if hit is None:
+            chunk = chunk_of(c.chunk_id)
+            base = next((h for h in hits if h.chunk.doc_id == c.doc_id), None)
+            if chunk is None or base is None:
+                continue
+            hit = replace(base, chunk=chunk, origin="answer", duplicates=(), following=(), sentence_scores=())
+        ordered.append(hit)
+    ordered += [h for h in hits if all(h.chunk.id != o.chunk.id for o in ordered)]
+    return tuple(replace(h, rank=i) for i, h in enumerate(ordered[:k], start=1))
 
 
 def _same_fact(a: Scored, b: Scored) -> bool:

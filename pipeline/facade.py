@@ -66,9 +66,12 @@ class Index:
         hits = self.retriever.search(question, k)
         t1 = time.perf_counter()
         result = answering.answer(question, hits, self, self.settings.answer)
+        shown = tuple(hits)
+        if self.settings.answer.cited_passages_first and result.citations:
+            shown = answering.cited_first(hits, result.citations, self.reader.chunk_by_id, len(hits))
         t2 = time.perf_counter()
         timings = {**self.retriever.timings_ms, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
-        return Answer(question=result.question, text=result.text, citations=result.citations, hits=result.hits,
+        return Answer(question=result.question, text=result.text, citations=result.citations, hits=shown,
                       abstained=result.abstained, timings_ms={k: round(v, 2) for k, v in timings.items()})
 
     def close(self) -> None:

@@ -129,6 +129,9 @@ class AnswerSettings(BaseModel):
         ),
     )
     second_sentence_margin: float = Field(0.05, ge=0, description="Quote a second sentence only if it scores within this of the best.")
+    cited_passages_first: bool = Field(
+        True, description="List the passages the answer quotes first (answer-aware reranking of the passages shown)."
+    )
     abstain_below: float = Field(
         0.0,
         description="Abstain when the best sentence's support is below this (calibrated on benchmarks/qa_seeds.jsonl).",

@@ -264,6 +264,12 @@ class IndexReader:
         by_row = {r[0]: _chunk(r) for r in _in_batches(self.db, sql + " WHERE row IN ({})", list(rows))}
         return [by_row[r] for r in rows]
 
+    def chunk_by_id(self, chunk_id: str) -> Chunk | None:
+        row = self.db.execute(
+            'SELECT row, id, doc_id, start, "end", text, context, sentences FROM chunks WHERE id = ?', (chunk_id,)
+        ).fetchone()
+        return _chunk(row) if row else None
+
     def duplicate_groups(self) -> dict[str, str]:
         """doc id → near-duplicate group id, for documents in a group."""
         return dict(self.db.execute("SELECT id, dup_group FROM documents WHERE dup_group IS NOT NULL"))

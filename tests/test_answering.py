@@ -72,6 +72,9 @@ class FakeCorpus:
     def sentences_before(self, doc_id: str, start: int, n: int) -> list[Span]:
         return []
 
+    def similarities(self, query: str, texts):  # type: ignore[no-untyped-def]
+        return [0.0 for _ in texts]
+
 
 def test_missing_names_are_told_from_nouns() -> None:
     corpus = FakeCorpus({}, {"duisburg", "absichtserklar", "absichtserklarung"})
@@ -142,3 +145,38 @@ def test_the_same_fact_from_duplicate_documents_is_cited_once() -> None:
     hits = [make_hit("a", a, (0.9,), rank=1, group="g"), make_hit("b", b, (0.9,), rank=2, group="g")]
     result = answer("Wer unterzeichnete in Shenzhen das Memorandum?", hits, corpus, AnswerSettings(max_sentences=2))
     assert len(result.citations) == 1
+
+
+def test_counted_thing_and_quantities() -> None:
+    from pipeline.answering import counted_thing, quantities
+
+    assert counted_thing("How many smart street lights will Huawei install?") == "smart street lights"
+    assert counted_thing("In how many countries is Huawei active?") == "countries"
+    assert counted_thing("About how many people attended the conference?") == "people attended"
+    assert counted_thing("Wie viele Beschäftigte hat Huawei?") == "Beschäftigte"
+    assert counted_thing("Wer hat unterzeichnet?") is None
+    text = "Seit 2001 hat Huawei am 9. Juli 180.000 Mitarbeiter und ist in 170 Ländern tätig; 16 Forschungs- und Entwicklungscluster."
+    assert quantities(text) == ["Mitarbeiter und", "Ländern tätig", "Forschungs- und Entwicklungscluster"]
+
+
+def test_a_count_of_something_else_is_not_an_answer() -> None:
+    text = "Huawei beschäftigt 79.000 Mitarbeiter in Duisburg."
+
+    class Similar(FakeCorpus):
+        def similarities(self, query: str, texts):  # type: ignore[no-untyped-def]
+            return [0.9 if ("Mitarbeiter" in t and query == "employees") else 0.7 for t in texts]
+
+    corpus = Similar({"d": text}, {"huawei", "duisburg"})
+    hit = make_hit("d", text, (0.9,))
+    assert not answer("How many employees does Huawei have in Duisburg?", [hit], corpus, AnswerSettings()).abstained
+    assert answer("How many street lights does Huawei have in Duisburg?", [hit], corpus, AnswerSettings()).abstained
+
+
+def test_cited_passages_come_first() -> None:
+    from pipeline.answering import cited_first
+    from pipeline.types import Citation
+
+    a, b = make_hit("a", DOC, (0.5, 0.5, 0.5), rank=1), make_hit("b", DOC, (0.9, 0.9, 0.9), rank=2)
+    cite = Citation(1, "b.txt", "b", b.chunk.id, 0, 10, DOC[:10], 1.0)
+    ordered = cited_first([a, b], [cite], lambda cid: None, 5)
+    assert [h.chunk.doc_id for h in ordered] == ["b", "a"] and [h.rank for h in ordered] == [1, 2]
