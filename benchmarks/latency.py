@@ -1,5 +1,7 @@
 """Warm-process latency of ``ask``: every QA question asked several times in one process.
 
+The first pass is reported on its own: later rounds may hit the per-process phrase cache.
+
     .venv/bin/python benchmarks/latency.py
 
 Target (issue 3): p95 < 100 ms for one question in a warm process, query embedding included.
@@ -29,14 +31,17 @@ def run() -> tuple[list[dict], str]:
         build([str(SEEDS)], Path(tmp) / "idx", progress=False)
         index = open_index(Path(tmp) / "idx")
         index.ask("warm up")
-        parts: dict[str, list[float]] = {}
-        for _ in range(REPEAT):
-            for q in questions:
-                for key, ms in index.ask(q).timings_ms.items():
-                    parts.setdefault(key, []).append(ms)
-    rows = [{"stage": k, "n": len(v), "p50_ms": float(np.percentile(v, 50)), "p95_ms": float(np.percentile(v, 95)),
-             "max_ms": float(np.max(v))} for k, v in parts.items()]
-    return rows, table(rows, ["stage", "n", "p50_ms", "p95_ms", "max_ms"])
+        rows = []
+        # First pass: every question new to the process (no per-process caches hit); then repeats.
+        for label, rounds in (("first ask of each question", 1), (f"{REPEAT - 1} more rounds", REPEAT - 1)):
+            parts: dict[str, list[float]] = {}
+            for _ in range(rounds):
+                for q in questions:
+                    for key, ms in index.ask(q).timings_ms.items():
+                        parts.setdefault(key, []).append(ms)
+            rows += [{"pass": label, "stage": k, "n": len(v), "p50_ms": float(np.percentile(v, 50)),
+                      "p95_ms": float(np.percentile(v, 95)), "max_ms": float(np.max(v))} for k, v in parts.items()]
+    return rows, table(rows, ["pass", "stage", "n", "p50_ms", "p95_ms", "max_ms"])
 
 
 if __name__ == "__main__":

@@ -299,20 +299,25 @@ def score_sentences(question: str, hits: Sequence[Hit], corpus: Corpus, settings
 def _count_matches(counted: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSettings) -> dict[str, float]:
     """Sentence text → how close the thing counted next to one of its numbers is to what the question counts.
 
-    One embedding call for all candidates: cross-lingual ("countries" ~ "Ländern"), and a
-    number next to something else ("79.000 Mitarbeiter" for street lights) does not count.
+    One embedding call, for the few sentences with numbers that are most similar to the question:
+    cross-lingual ("countries" ~ "170 Ländern"), and a number next to something else
+    ("79.000 Mitarbeiter" for street lights) does not count.
     """
-    phrases: dict[str, list[str]] = {}
+    found: dict[str, tuple[float, list[str]]] = {}
     for hit in hits[: settings.from_passages]:
         doc_text = corpus.text_of(hit.chunk.doc_id)
-        for span in hit.chunk.sentences + hit.following:
+        for i, span in enumerate(hit.chunk.sentences + hit.following):
             text = span.slice(doc_text)
-            phrases[text] = quantities(text)
-    flat = sorted({p for ps in phrases.values() for p in ps})
+            phrases = quantities(text)
+            if phrases:
+                dense = hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0
+                found[text] = (max(dense, found.get(text, (dense, []))[0]), phrases)
+    top = sorted(found.items(), key=lambda kv: -kv[1][0])[: settings.count_candidates]
+    flat = sorted({p for _, (_, ps) in top for p in ps})
     if not flat:
         return {}
     sims = dict(zip(flat, corpus.similarities(counted, flat)))
-    return {text: max((sims[p] for p in ps), default=0.0) for text, ps in phrases.items()}
+    return {text: max(sims[p] for p in ps) for text, (_, ps) in top}
 
 
 _LEANS_BACK = re.compile(

@@ -32,6 +32,7 @@ class Index:
         self.retriever = Retriever(self.reader, embedder, self.settings.retrieval)
         self._texts: dict[str, str] = {}
         self._df: dict[str, int] = {}
+        self._phrase_vectors: dict[str, Any] = {}
         self.n_chunks = int(self.reader.manifest.get("counts", {}).get("chunks", 0))
 
     def text_of(self, doc_id: str) -> str:
@@ -52,9 +53,19 @@ class Index:
         return self.reader.sentences_before(doc_id, start, n)
 
     def similarities(self, query: str, texts: Sequence[str]) -> list[float]:
-        """A short query and short texts → cosine similarities by the index's embedder."""
-        q = self.retriever.embedder.embed([query], "query")[0]
-        return [float(x) for x in self.retriever.embedder.embed(list(texts), "passage") @ q]
+        """A short query and short texts → cosine similarities by the index's embedder.
+
+        Passage vectors of short phrases are cached (bounded): the corpus is fixed, so the
+        same phrases come back with other questions.
+        """
+        embedder = self.retriever.embedder
+        q = embedder.embed([query], "query")[0]
+        todo = [t for t in dict.fromkeys(texts) if t not in self._phrase_vectors]
+        if todo:
+            if len(self._phrase_vectors) > 4096:
+                self._phrase_vectors.clear()
+            self._phrase_vectors.update(zip(todo, embedder.embed(todo, "passage")))
+        return [float(self._phrase_vectors[t] @ q) for t in texts]
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         """A question → the best passages (hybrid retrieval), best first."""

@@ -78,7 +78,7 @@ class Retriever:
         ranked = self.fuse(candidates)
         if self.settings.reranker and ranked:
             ranked = self.rerank(query, ranked)
-        hits = [self._with_following(h, qv) for h in self._collapse_duplicates(ranked)[:k]]
+        hits = [self._with_following(h, qv) for h in self._collapse_duplicates(ranked, k)]
         t2 = time.perf_counter()
         self.timings_ms = {"embed_query": (t1 - t0) * 1000, "search": (t2 - t1) * 1000}
         return hits
@@ -97,10 +97,11 @@ class Retriever:
             return []
         chunks = self.reader.chunks(rows)
         chunk_sims = np.asarray(self.reader.vectors[rows], dtype=np.float32) @ qv
+        sentence_row = self.reader.sentence_rows_of({c.doc_id for c in chunks})
         w = self.settings.sentence_weight
         out = []
         for row, chunk, sim in zip(rows, chunks, chunk_sims):
-            srows = self.reader.sentence_rows(chunk.doc_id, chunk.sentences)
+            srows = [sentence_row[(chunk.doc_id, s.start, s.end)] for s in chunk.sentences]
             ssims = np.asarray(self.reader.sentence_vectors[srows], dtype=np.float32) @ qv if srows else np.zeros(0)
             best = float(ssims.max()) if len(ssims) else float(sim)
             out.append(Candidate(row, chunk, (1 - w) * float(sim) + w * best, tuple(float(x) for x in ssims),
@@ -144,10 +145,13 @@ class Retriever:
         scores = np.asarray(self.reader.sentence_vectors[rows], dtype=np.float32) @ qv
         return replace(hit, following=tuple(spans), sentence_scores=hit.sentence_scores + tuple(float(x) for x in scores))
 
-    def _collapse_duplicates(self, ranked: list[tuple[Candidate, float, str]]) -> list[Hit]:
+    def _collapse_duplicates(self, ranked: list[tuple[Candidate, float, str]], k: int) -> list[Hit]:
+        """The fused list → its first k hits, near-identical passages of duplicate documents folded in."""
         hits: list[Hit] = []
         term_sets: list[set[str]] = []
         for cand, score, origin in ranked:
+            if len(hits) == k:
+                break
             group = self.groups.get(cand.chunk.doc_id, cand.chunk.doc_id)
             terms = set(lexical.terms(cand.chunk.text, "de"))
             dup_of = next(

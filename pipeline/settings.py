@@ -119,6 +119,7 @@ class AnswerSettings(BaseModel):
             "the counted words ('countries') to the words after a number ('170 Ländern') must reach this."
         ),
     )
+    count_candidates: int = Field(4, ge=1, description="Sentences with numbers (most similar first) whose counted words are compared.")
     grounding_window: int = Field(4, ge=0, description="Sentences before a candidate that count towards its grounding.")
     min_grounding: float = Field(
         0.5, ge=0, le=1,

@@ -183,6 +183,11 @@ class IndexReader:
             self._sentence_vectors = np.load(self.dir / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
         return self._sentence_vectors
 
+    def sentence_rows_of(self, doc_ids: set[str]) -> dict[tuple[str, int, int], int]:
+        """Documents → (doc id, start, end) → row of each of their sentences, in one query."""
+        sql = 'SELECT doc_id, start, "end", row FROM sentences WHERE doc_id IN ({})'
+        return {(d, a, b): r for d, a, b, r in _in_batches(self.db, sql, sorted(doc_ids))}
+
     def sentence_rows(self, doc_id: str, spans: Sequence[Span]) -> list[int]:
         """A document's sentence spans → their rows in ``sentence_vectors``."""
         rows = dict(
