@@ -95,7 +95,7 @@ def split_sentences(text: str, block: Span, lang: str, settings: ChunkingSetting
     pieces = _repair(segment, pieces)
     out: list[Span] = []
     for a, b in pieces:
-        span = _trim(text, start + a, start + b)
+        span = Span.trimmed(text, start + a, start + b)
         if span.end > span.start:
             out.extend(_cut_long(text, span, settings.max_sentence_chars))
     return out
@@ -192,14 +192,6 @@ def _quoted_ranges(segment: str, max_len: int = 2000) -> list[tuple[int, int]]:
     return [(a, b) for a, b in ranges if b - a <= max_len]
 
 
-def _trim(text: str, start: int, end: int) -> Span:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return Span(start, end)
-
-
 def _cut_long(text: str, span: Span, limit: int) -> list[Span]:
     if span.end - span.start <= limit:
         return [span]
@@ -214,7 +206,7 @@ def _windows(text: str, start: int, end: int, limit: int) -> Iterator[Span]:
         if stop < end:
             cut = text.rfind(" ", pos + limit // 2, stop)
             stop = cut if cut > pos else stop
-        piece = _trim(text, pos, stop)
+        piece = Span.trimmed(text, pos, stop)
         if piece.end > piece.start:
             yield piece
         pos = stop

@@ -99,7 +99,7 @@ def clean(src: SourceText, settings: CleaningSettings) -> Document:
                 in_contact = False
             if is_boilerplate(line):
                 continue
-        kept.append(_trim(text, start, end))
+        kept.append(Span.trimmed(text, start, end))
     kept_text = "\n".join(s.slice(text) for s in kept)
     title = src.title_hint or _title(text, kept)
     return Document(
@@ -131,14 +131,6 @@ def _lines(text: str) -> Iterator[tuple[int, int]]:
         body = line.rstrip("\r\n\u2028\u2029\x0b\x0c\x1c\x1d\x1e\x85")
         yield pos, pos + len(body)
         pos += len(line)
-
-
-def _trim(text: str, start: int, end: int) -> Span:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return Span(start, end)
 
 
 def _title(text: str, kept: list[Span]) -> str:

@@ -77,18 +77,13 @@ def _check_question(question: str) -> str:
 
 def _read_questions(path: str) -> list[tuple[str, str]]:
     """A JSONL file of {"id", "question"} → (id, question) pairs; bad lines fail naming the line."""
+    from .evaluation import read_jsonl
+
     out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{n}: not JSON ({err.msg})") from err
-            if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
-                raise ValueError(f"{path}:{n}: each line needs a string field 'question' (and an 'id')")
-            out.append((str(obj.get("id", n)), obj["question"]))
+    for n, obj in read_jsonl(path):
+        if not isinstance(obj.get("question"), str):
+            raise ValueError(f"{path}:{n}: each line needs a string field 'question' (and an 'id')")
+        out.append((str(obj.get("id", n)), obj["question"]))
     return out
 
 

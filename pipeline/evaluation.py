@@ -22,7 +22,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -43,9 +43,8 @@ class QAItem:
     lang: str = ""
 
 
-def load_qa(path: str | Path) -> list[QAItem]:
-    """A JSONL file → QA items; malformed lines fail with file, line and field named."""
-    items = []
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A JSONL file → (line number, object) for each non-blank line; bad lines fail naming file and line."""
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
             if not line.strip():
@@ -54,23 +53,32 @@ def load_qa(path: str | Path) -> list[QAItem]:
                 obj = json.loads(line)
             except json.JSONDecodeError as err:
                 raise QAFileError(f"{path}:{n}: not JSON ({err.msg})") from err
-            for key in ("id", "question"):
-                if not isinstance(obj.get(key), str) or not obj[key].strip():
-                    raise QAFileError(f"{path}:{n}: field '{key}' must be a non-empty string")
-            evidence = obj.get("evidence", [])
-            if not isinstance(evidence, list) or any(
-                not isinstance(e, dict) or not isinstance(e.get("text"), str) for e in evidence
-            ):
-                raise QAFileError(f"{path}:{n}: field 'evidence' must be a list of {{\"source\", \"text\"}} objects")
-            answers = obj.get("answers", [])
-            if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
-                raise QAFileError(f"{path}:{n}: field 'answers' must be a list of strings")
-            answerable = obj.get("answerable", bool(evidence))
-            items.append(QAItem(
-                id=obj["id"], question=obj["question"], answerable=bool(answerable),
-                evidence=tuple((str(e.get("source", "")), e["text"]) for e in evidence),
-                answers=tuple(answers), lang=str(obj.get("lang", "")),
-            ))
+            if not isinstance(obj, dict):
+                raise QAFileError(f"{path}:{n}: each line must be a JSON object")
+            yield n, obj
+
+
+def load_qa(path: str | Path) -> list[QAItem]:
+    """A JSONL file → QA items; malformed lines fail with file, line and field named."""
+    items = []
+    for n, obj in read_jsonl(path):
+        for key in ("id", "question"):
+            if not isinstance(obj.get(key), str) or not obj[key].strip():
+                raise QAFileError(f"{path}:{n}: field '{key}' must be a non-empty string")
+        evidence = obj.get("evidence", [])
+        if not isinstance(evidence, list) or any(
+            not isinstance(e, dict) or not isinstance(e.get("text"), str) for e in evidence
+        ):
+            raise QAFileError(f"{path}:{n}: field 'evidence' must be a list of {{\"source\", \"text\"}} objects")
+        answers = obj.get("answers", [])
+        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+            raise QAFileError(f"{path}:{n}: field 'answers' must be a list of strings")
+        answerable = obj.get("answerable", bool(evidence))
+        items.append(QAItem(
+            id=obj["id"], question=obj["question"], answerable=bool(answerable),
+            evidence=tuple((str(e.get("source", "")), e["text"]) for e in evidence),
+            answers=tuple(answers), lang=str(obj.get("lang", "")),
+        ))
     return items
 
 

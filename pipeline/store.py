@@ -188,14 +188,6 @@ class IndexReader:
         sql = 'SELECT doc_id, start, "end", row FROM sentences WHERE doc_id IN ({})'
         return {(d, a, b): r for d, a, b, r in _in_batches(self.db, sql, sorted(doc_ids))}
 
-    def sentence_rows(self, doc_id: str, spans: Sequence[Span]) -> list[int]:
-        """A document's sentence spans → their rows in ``sentence_vectors``."""
-        rows = dict(
-            ((a, b), r)
-            for r, a, b in self.db.execute('SELECT row, start, "end" FROM sentences WHERE doc_id = ?', (doc_id,))
-        )
-        return [rows[(s.start, s.end)] for s in spans]
-
     def following_sentences(self, doc_id: str, after: int, n: int) -> tuple[list[int], list[Span]]:
         """The n sentences of a document that start at or after offset ``after`` → (rows, spans)."""
         found = self.db.execute(

@@ -31,6 +31,15 @@ class Span:
     def slice(self, text: str) -> str:
         return text[self.start : self.end]
 
+    @staticmethod
+    def trimmed(text: str, start: int, end: int) -> "Span":
+        """[start, end) of text → the same range without leading and trailing whitespace."""
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        return Span(start, end)
+
 
 @dataclass(frozen=True)
 class SourceText:
