@@ -276,4 +276,4 @@ def _bar(total: int, desc: str, enabled: bool):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
     # tqdm shows rate and ETA; on a non-terminal it still prints its final line.
-    return tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit="text", file=sys.stderr, dynamic_ncols=True)
