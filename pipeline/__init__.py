@@ -1,11 +1,12 @@
 """belegt: documents → cited answers. The public facade lives here."""
 
+from .facade import Index, open_index
 from .indexing import BuildReport, build
 from .settings import Settings, load_settings
 from .store import EmbedderMismatch, IndexBusy, IndexError_, IndexMissing
 from .types import Answer, Chunk, Citation, Document, Hit, SkippedFile
 
 __all__ = [
-    "Answer", "BuildReport", "Chunk", "Citation", "Document", "EmbedderMismatch", "Hit", "IndexBusy",
-    "IndexError_", "IndexMissing", "Settings", "SkippedFile", "build", "load_settings",
+    "Answer", "BuildReport", "Chunk", "Citation", "Document", "EmbedderMismatch", "Hit", "Index", "IndexBusy",
+    "IndexError_", "IndexMissing", "Settings", "SkippedFile", "build", "load_settings", "open_index",
 ]
