@@ -35,7 +35,8 @@ _ROLES = (
     r"spokes\w*|chair\w*|founder|gründer\w*|leiter\w*|chef\w*|person|people|politiker\w*"
 )
 _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("person", re.compile(r"^\W*((by|for|to|with) )?(who|whom|whose)\b|^\W*((von|für|mit|an) )?(wer|wem|wen|wessen)\b", re.I)),
+    ("person", re.compile(
+        r"^\W*((and|also|und|auch) )?((by|for|to|with|von|für|mit|an) )?(who|whom|whose|wer|wem|wen|wessen)\b", re.I)),
     ("money", re.compile(
         r"\b(budget|euros?|dollars?|cost|costs|price|invest\w*|money|funding|geld|kost\w*|preis|"
         r"investi\w*|etat|fördermittel\w*|summe)\b", re.I)),
@@ -250,9 +251,15 @@ def names(question: str, corpus: Corpus) -> tuple[list[tuple[set[str], float]], 
     return known, absent
 
 
-def score_sentences(question: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSettings) -> list[Scored]:
-    """Hits → every sentence of the top passages (and the sentences just after them), scored, best first."""
-    weighted = weighted_terms(question, corpus)
+def score_sentences(question: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSettings,
+                    searched: str | None = None) -> list[Scored]:
+    """Hits → every sentence of the top passages (and the sentences just after them), scored, best first.
+
+    ``searched`` is the question as retrieval saw it (a follow-up with words carried over from
+    the conversation): its words count for overlap; what the answer must hold comes from the
+    question itself.
+    """
+    weighted = weighted_terms(searched or question, corpus)
     kind = answer_type(question)
     known, _ = names(question, corpus)
     counted = counted_thing(question) if kind == "number" else None
@@ -344,12 +351,13 @@ def _terms(text: str) -> set[str]:
     return set(lexical.terms(text, "de")) | set(lexical.terms(text, "en"))
 
 
-def answer(question: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSettings) -> Answer:
+def answer(question: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSettings,
+           searched: str | None = None) -> Answer:
     """A question and its hits → the extractive Answer (citations numbered in answer order)."""
     lang = question_language(question)
     kind = answer_type(question)
     known, absent = names(question, corpus)
-    scored = score_sentences(question, hits, corpus, settings)
+    scored = score_sentences(question, hits, corpus, settings, searched)
     # A who/when/how-many question is answered only by a sentence that holds that kind of
     # answer and is about what the question names.
     eligible = [c for c in scored if not kind or (c.type_match and c.grounded >= settings.min_grounding)]

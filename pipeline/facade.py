@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import answering, lexical
+from . import answering, dialogue
 from .embedding import Embedder
 from .retrieval import Retriever
 from .settings import Settings
@@ -71,12 +71,17 @@ class Index:
         """A question → the best passages (hybrid retrieval), best first."""
         return self.retriever.search(question, k)
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        """A question → an Answer: quoted sentences with exact citations, or an abstention."""
+    def ask(self, question: str, k: int | None = None, history: Sequence[str] = ()) -> Answer:
+        """A question → an Answer: quoted sentences with exact citations, or an abstention.
+
+        ``history``: the user's earlier questions in this conversation (oldest first); a
+        follow-up is searched together with what it leans on.
+        """
         t0 = time.perf_counter()
-        hits = self.retriever.search(question, k)
+        searched = dialogue.standalone(question, history)
+        hits = self.retriever.search(searched, k)
         t1 = time.perf_counter()
-        result = answering.answer(question, hits, self, self.settings.answer)
+        result = answering.answer(question, hits, self, self.settings.answer, searched)
         shown = tuple(hits)
         if self.settings.answer.cited_passages_first and result.citations:
             shown = answering.cited_first(hits, result.citations, self.reader.chunk_by_id, len(hits))

@@ -31,7 +31,9 @@ def stopwords() -> frozenset[str]:
     """German and English stopwords, folded like the terms they are compared with."""
     from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_GERMAN
 
-    return frozenset(fold(w) for w in (*STOPWORDS_GERMAN, *STOPWORDS_EN_PLUS))
+    # Question words carry no content to match ("wer" and "wann" are missing from the lists).
+    questions = "wer wem wen wessen was wann wo wohin woher wie warum weshalb welche welcher welches welchen welchem"
+    return frozenset(fold(w) for w in (*STOPWORDS_GERMAN, *STOPWORDS_EN_PLUS, *questions.split()))
 
 
 @lru_cache(maxsize=8)
