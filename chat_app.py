@@ -1,24 +1,33 @@
-"""The Gradio app: a thin shell over the library (every decision lives in ``pipeline``).
+"""The Gradio chat: a thin shell over the library (every decision lives in ``pipeline``).
 
-    python chat_app.py [--index DIR] [--host 127.0.0.1] [--port 7860]
+    python chat_app.py [--index DIR] [--host 127.0.0.1] [--port 7860] [--auth USER:PASSWORD]
 
-One question box; the answer with its [n] markers; beside it each cited sentence
-highlighted inside its passage, with file, title, date and character offsets. The named
-API endpoint ``/ask`` returns the JSON contract of ``ask --json``. Document text is
-always escaped: a passage holding ``<script>`` shows as text.
+Left: the conversation; answers appear progressively, their [n] markers link to the
+passages. Right: the passages the answer cites, the cited sentence highlighted inside
+its passage, with file, title, date and offsets; the same report in a syndicated copy is
+listed under it, not as a second source. Retrieved-but-uncited passages stay behind a
+setting. Uploads are checked, stored under ``DIR/uploads`` and indexed incrementally.
+Likes and dislikes go to ``DIR/feedback.jsonl``. The named endpoint ``/ask`` returns the
+JSON contract of ``ask --json``. Document text is always escaped.
 """
 
-from __future__ import annotations
 
 import argparse
 import html
+import json
 import os
+import re
 import sys
-from typing import Any, Sequence
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence
 
 from pipeline.facade import Index, open_index
-from pipeline.store import IndexError_
-from pipeline.types import Answer
+from pipeline.indexing import add_files
+from pipeline.settings import RetrievalSettings, Settings
+from pipeline.store import IndexBusy, IndexError_
+from pipeline.types import Answer, Hit
 
 EXAMPLES = [
     "who signed the Duisburg declaration?",
@@ -27,58 +36,171 @@ EXAMPLES = [
     "When was the Gelsenkirchen agreement signed?",
 ]
 MAX_QUESTION_CHARS = 2000
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
 
 
-def render_answer(index: Index, answer: Answer) -> str:
-    """An Answer → HTML: the answer text, then each citation highlighted inside its passage."""
+def escape_markdown(text: str) -> str:
+    """Document text → Markdown that shows it literally (no markup, no links, no HTML)."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def answer_markdown(answer: Answer) -> str:
+    """An Answer → chat Markdown: quoted text escaped, each [n] a link to its passage."""
+    parts = re.split(r"(\[\d+\])", answer.text)
+    out = []
+    for part in parts:
+        m = re.fullmatch(r"\[(\d+)\]", part)
+        out.append(f"[\\[{m.group(1)}\\]](#cite-{m.group(1)})" if m else escape_markdown(part))
+    return "".join(out)
+
+
+def _passage_html(index: Index, hit: Hit, marks: Sequence[tuple[int, int, int]], anchor: str) -> str:
+    """A passage → HTML with the cited spans highlighted; its duplicates in other documents below it."""
     esc = html.escape
-    parts = [f"<div class='answer'><p>{esc(answer.text)}</p></div>"]
-    for c in answer.citations:
-        doc = index.reader.document(c.doc_id)
-        passage = next((h.chunk for h in answer.hits if h.chunk.id == c.chunk_id), None)
-        start, end = (passage.start, passage.end) if passage else (c.start, c.end)
-        start, end = min(start, c.start), max(end, c.end)
-        text = doc.text
-        body = (esc(text[start : c.start]) + f"<mark>{esc(text[c.start : c.end])}</mark>" + esc(text[c.end : end]))
-        meta = " · ".join(esc(x) for x in (doc.title, doc.date or "") if x)
-        parts.append(
-            f"<div class='citation' id='cite-{c.n}'><b>[{c.n}]</b> <code>{esc(c.source)}</code> "
-            f"characters {c.start}–{c.end}<br><small>{meta}</small><p>{body}</p></div>"
-        )
+    doc = index.reader.document(hit.chunk.doc_id)
+    start = min([hit.chunk.start, *(a for _, a, _ in marks)])
+    end = max([hit.chunk.end, *(b for _, _, b in marks)])
+    body, pos = [], start
+    for n, a, b in sorted(marks, key=lambda m: m[1]):
+        body.append(esc(doc.text[pos:a]) + f"<mark title='[{n}]'>{esc(doc.text[a:b])}</mark>")
+        pos = b
+    body.append(esc(doc.text[pos:end]))
+    meta = " · ".join(esc(x) for x in (doc.title, doc.date or "") if x)
+    label = " ".join(f"[{n}]" for n, _, _ in marks)
+    dups = "".join(f"<li>also reported in <code>{esc(s)}</code>, characters {a}–{b}</li>" for s, a, b in hit.duplicates)
+    return (
+        f"<div class='passage' id='{anchor}'><b>{esc(label)}</b> <code>{esc(hit.source)}</code> "
+        f"characters {start}–{end}<br><small>{meta}</small>"
+        f"<p style='white-space: pre-wrap'>{''.join(body)}</p>" + (f"<ul>{dups}</ul>" if dups else "") + "</div>"
+    )
+
+
+def render_sources(index: Index, answer: Answer, show_retrieved: bool = False) -> str:
+    """An Answer → the sources panel: cited passages first (highlighted), the rest behind a toggle."""
+    if answer.abstained:
+        parts = ["<p><i>No passage supports an answer.</i></p>"]
+    else:
+        parts = []
+    cited_ids = []
+    for hit in answer.hits:
+        marks = [(c.n, c.start, c.end) for c in answer.citations if c.chunk_id == hit.chunk.id]
+        if marks:
+            cited_ids.append(hit.chunk.id)
+            parts.append(_passage_html(index, hit, marks, f"cite-{marks[0][0]}"))
+    rest = [h for h in answer.hits if h.chunk.id not in cited_ids]
+    if show_retrieved and rest:
+        inner = "".join(_passage_html(index, h, [], f"passage-{h.rank}") for h in rest)
+        parts.append(f"<details><summary>{len(rest)} more retrieved, not cited</summary>{inner}</details>")
     return "\n".join(parts)
 
 
-def make_app(index_dir: str):  # type: ignore[no-untyped-def]
+def render_answer(index: Index, answer: Answer) -> str:
+    """An Answer → HTML of the answer text and its cited passages (used by tests and the sources panel)."""
+    return f"<div class='answer'><p>{html.escape(answer.text)}</p></div>\n" + render_sources(index, answer)
+
+
+class ChatBackend:
+    """The app's state: the open index (reopened after uploads) and where feedback goes."""
+
+    def __init__(self, index_dir: str, settings: Settings | None = None) -> None:
+        self.index_dir = index_dir
+        self.settings = settings or Settings()
+        self.index = open_index(index_dir, self.settings)
+        self._lock = threading.Lock()
+
+    def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
+            lexical_weight: float | None = None) -> Answer:
+        question = question.strip()[:MAX_QUESTION_CHARS]
+        retrieval = None
+        if lexical_weight is not None:
+            retrieval = self.settings.retrieval.model_copy(update={"lexical_weight": float(lexical_weight)})
+        return self.index.ask(question, k, history=list(history), retrieval=retrieval)
+
+    def upload(self, paths: Sequence[str]) -> str:
+        """Uploaded temp files → a status line; the index is rebuilt incrementally and reopened."""
+        with self._lock:
+            try:
+                report, rejected = add_files(paths, self.index_dir, self.settings)
+            except IndexBusy as err:
+                return f"Not added: {err}"
+            self.index = open_index(self.index_dir, self.settings)
+        lines = [f"Indexed: {len(report.added)} new, {len(report.changed)} changed; "
+                 f"{report.documents} documents, {report.chunks} passages."]
+        lines += [f"Not added: {s.path} — {s.reason}" for s in (*rejected, *report.skipped)]
+        return "\n\n".join(escape_markdown(line) for line in lines)
+
+    def feedback(self, record: dict[str, Any]) -> None:
+        with self._lock, open(Path(self.index_dir) / "feedback.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}, ensure_ascii=False) + "\n")
+
+
+def make_app(index_dir: str, settings: Settings | None = None):  # type: ignore[no-untyped-def]
     """An index directory → the Gradio Blocks app."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from an offline tool
     import gradio as gr
 
-    index = open_index(index_dir)
+    backend = ChatBackend(index_dir, settings)
+    defaults = backend.settings.retrieval
+
+    def respond(message: str, history: list[dict[str, Any]], top_k: int, lexical_weight: float,
+                show_retrieved: bool) -> Iterator[tuple[list[dict[str, Any]], str, str]]:
+        message = (message or "").strip()
+        if not message:
+            yield history, gr.skip(), ""
+            return
+        earlier = [m["content"] for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
+        history = [*history, {"role": "user", "content": escape_markdown(message)}]
+        yield history, gr.skip(), ""
+        answer = backend.ask(message, earlier, int(top_k), lexical_weight)
+        text = answer_markdown(answer)
+        sources = render_sources(backend.index, answer, show_retrieved)
+        words = text.split(" ")
+        step = max(1, len(words) // 8)
+        for i in range(step, len(words) + step, step):  # the answer appears progressively
+            yield [*history, {"role": "assistant", "content": " ".join(words[:i])}], sources, ""
+            time.sleep(0.02)
+
+    def on_like(history: list[dict[str, Any]], data: gr.LikeData) -> None:
+        i = data.index if isinstance(data.index, int) else data.index[0]
+        question = next((m["content"] for m in reversed(history[:i]) if m.get("role") == "user"), "")
+        backend.feedback({"question": question, "answer": history[i].get("content"), "helpful": bool(data.liked)})
+
+    def on_upload(files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:
+        if not files:
+            return ""
+        return backend.upload([f if isinstance(f, str) else f.name for f in files])
 
     def ask(question: str) -> dict[str, Any]:
-        question = (question or "").strip()[:MAX_QUESTION_CHARS]
-        if not question:
+        """A question → the JSON contract of `ask --json` (answer, citations with exact offsets, passages)."""
+        if not (question or "").strip():
             return {"error": "empty question"}
-        return index.ask(question).to_dict()
-
-    def show(question: str) -> tuple[str, dict[str, Any]]:
-        question = (question or "").strip()[:MAX_QUESTION_CHARS]
-        if not question:
-            return "<p>Ask a question about the indexed documents.</p>", {}
-        answer = index.ask(question)
-        return render_answer(index, answer), answer.to_dict()
+        return backend.ask(question).to_dict()
 
     with gr.Blocks(title="belegt") as app:
         gr.Markdown("# belegt\nAnswers from your documents, each sentence cited to the character.")
-        question = gr.Textbox(label="Question", placeholder=EXAMPLES[0])
-        gr.Examples(EXAMPLES, inputs=question)
-        view = gr.HTML()
-        with gr.Accordion("JSON", open=False):
-            data = gr.JSON()
-        question.submit(show, question, [view, data], api_visibility="private")
-        api_in = gr.Textbox(visible=False)
-        api_out = gr.JSON(visible=False)
-        api_in.submit(ask, api_in, api_out, api_name="ask")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Conversation", height=520, sanitize_html=True, elem_id="chat",
+                                  feedback_options=("Like", "Dislike"))
+                box = gr.Textbox(label="Question", placeholder=EXAMPLES[0], submit_btn=True, elem_id="question")
+                gr.Examples(EXAMPLES, inputs=box)
+                with gr.Accordion("Settings", open=False):
+                    top_k = gr.Slider(1, 20, value=defaults.top_k, step=1, label="Passages retrieved (top-k)")
+                    lexical = gr.Slider(0.0, 0.2, value=defaults.lexical_weight, step=0.005,
+                                        label="Keyword (BM25) weight beside embeddings (0 = embeddings only)")
+                    show_retrieved = gr.Checkbox(False, label="Show retrieved passages that are not cited")
+                with gr.Accordion("Add documents (.txt, .md, .html)", open=False):
+                    files = gr.File(file_count="multiple", file_types=[".txt", ".md", ".html", ".htm"],
+                                    label="Upload", elem_id="upload")
+                    status = gr.Markdown(elem_id="upload-status")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(elem_id="sources")
+        box.submit(respond, [box, chat, top_k, lexical, show_retrieved], [chat, sources, box],
+                   api_visibility="private")
+        chat.like(on_like, chat, None, api_visibility="private")
+        files.upload(on_upload, files, status, api_visibility="private")
+        gr.api(ask, api_name="ask")
     return app
 
 
@@ -87,13 +209,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--index", default="index")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--auth", default=os.environ.get("BELEGT_AUTH"),
+                   help="USER:PASSWORD for basic sign-in (or set BELEGT_AUTH)")
     args = p.parse_args(argv)
+    auth = None
+    if args.auth:
+        user, sep, password = args.auth.partition(":")
+        if not sep or not user or not password:
+            print("error: --auth takes USER:PASSWORD", file=sys.stderr)
+            return 2
+        auth = (user, password)
     try:
         app = make_app(args.index)
     except IndexError_ as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    app.launch(server_name=args.host, server_port=args.port)
+    app.launch(server_name=args.host, server_port=args.port, auth=auth)
     return 0
 
 

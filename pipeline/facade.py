@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from . import answering, dialogue
 from .embedding import Embedder
 from .retrieval import Retriever
-from .settings import Settings
+from .settings import RetrievalSettings, Settings
 from .store import IndexReader
 from .types import Answer, Hit, Span
 
@@ -71,22 +71,24 @@ class Index:
         """A question → the best passages (hybrid retrieval), best first."""
         return self.retriever.search(question, k)
 
-    def ask(self, question: str, k: int | None = None, history: Sequence[str] = ()) -> Answer:
+    def ask(self, question: str, k: int | None = None, history: Sequence[str] = (),
+            retrieval: RetrievalSettings | None = None) -> Answer:
         """A question → an Answer: quoted sentences with exact citations, or an abstention.
 
         ``history``: the user's earlier questions in this conversation (oldest first); a
-        follow-up is searched together with what it leans on.
+        follow-up is searched together with what it leans on. ``retrieval`` overrides the
+        retrieval settings for this question (the chat's settings panel).
         """
         t0 = time.perf_counter()
         searched = dialogue.standalone(question, history)
-        hits = self.retriever.search(searched, k)
+        hits, timings = self.retriever.search_timed(searched, k, retrieval)
         t1 = time.perf_counter()
         result = answering.answer(question, hits, self, self.settings.answer, searched)
         shown = tuple(hits)
         if self.settings.answer.cited_passages_first and result.citations:
             shown = answering.cited_first(hits, result.citations, self.reader.chunk_by_id, len(hits))
         t2 = time.perf_counter()
-        timings = {**self.retriever.timings_ms, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
+        timings = {**timings, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
         return Answer(question=result.question, text=result.text, citations=result.citations, hits=shown,
                       abstained=result.abstained, timings_ms={k: round(v, 2) for k, v in timings.items()})
 

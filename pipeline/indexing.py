@@ -9,6 +9,8 @@ embedded before reuse that vector, and identical inputs are embedded once.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -277,3 +279,64 @@ def _bar(total: int, desc: str, enabled: bool):  # type: ignore[no-untyped-def]
 
     # tqdm shows rate and ETA; on a non-terminal it still prints its final line.
     return tqdm(total=total, desc=desc, unit="text", file=sys.stderr, dynamic_ncols=True)
+
+
+UPLOADS = "uploads"
+
+
+def safe_name(name: str) -> str:
+    """An uploaded file's name → a plain file name: no folders, no leading dots, no control characters."""
+    base = re.split(r"[\\/]", name)[-1]
+    base = re.sub(r"[^\w.\- ]", "_", base, flags=re.UNICODE).strip(" .")
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, ""
+    stem = stem[:100] or "upload"
+    return f"{stem}.{ext}" if ext else stem
+
+
+def add_files(
+    files: Sequence[str | os.PathLike[str]],
+    index_dir: str | os.PathLike[str],
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    progress: bool = False,
+) -> tuple[BuildReport, tuple[SkippedFile, ...]]:
+    """Files from elsewhere (uploads) → copied into ``index_dir/uploads`` and indexed with the rest.
+
+    Each file is checked first (type, size); rejected ones are returned with a reason and
+    not copied. The index's earlier roots stay, so nothing indexed before is lost.
+    """
+    settings = settings or Settings()
+    folder = Path(index_dir) / UPLOADS
+    folder.mkdir(parents=True, exist_ok=True)
+    rejected: list[SkippedFile] = []
+    limit = settings.sources.max_file_mb * 1024 * 1024
+    for given in files:
+        src = Path(given)
+        name = safe_name(src.name)
+        if not name.lower().endswith(tuple(settings.sources.extensions)):
+            rejected.append(SkippedFile(src.name, f"unsupported type; upload {', '.join(settings.sources.extensions)}"))
+            continue
+        try:
+            size = src.stat().st_size
+        except OSError as err:
+            rejected.append(SkippedFile(src.name, f"cannot read: {err.strerror or err}"))
+            continue
+        if size > limit:
+            rejected.append(SkippedFile(src.name, f"too large ({size / 1048576:.1f} MB > {settings.sources.max_file_mb:g} MB)"))
+            continue
+        dst = folder / name
+        n = 2
+        while dst.exists() and dst.read_bytes() != src.read_bytes():
+            dst = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+            n += 1
+        shutil.copyfile(src, dst)
+    roots: list[str] = []
+    if current_dir(index_dir):
+        reader = IndexReader.open(index_dir)
+        roots = list(reader.manifest.get("roots", []))
+        reader.close()
+    if str(folder) not in roots:
+        roots.append(str(folder))
+    return build(roots, index_dir, settings, embedder, progress), tuple(rejected)

@@ -66,10 +66,17 @@ class Retriever:
         self.sources = {d: s for s, (_, d) in reader.sources().items()}
         self.groups = reader.duplicate_groups()
         self._reranker = None
-        self.timings_ms: dict[str, float] = {}
 
-    def search(self, query: str, k: int | None = None) -> list[Hit]:
-        """A query → the k best hits, best first (k defaults to ``top_k``)."""
+    def search(self, query: str, k: int | None = None, settings: RetrievalSettings | None = None) -> list[Hit]:
+        """A query → the k best hits, best first (k defaults to ``top_k``; ``settings`` override for this query)."""
+        return self.search_timed(query, k, settings)[0]
+
+    def search_timed(
+        self, query: str, k: int | None = None, settings: RetrievalSettings | None = None
+    ) -> tuple[list[Hit], dict[str, float]]:
+        """Like ``search``, with the milliseconds spent embedding the query and searching."""
+        if settings is not None and settings != self.settings:
+            return self._with_settings(settings).search_timed(query, k)
         k = k or self.settings.top_k
         t0 = time.perf_counter()
         qv = self.embedder.embed([query], "query")[0]
@@ -80,8 +87,14 @@ class Retriever:
             ranked = self.rerank(query, ranked)
         hits = [self._with_following(h, qv) for h in self._collapse_duplicates(ranked, k)]
         t2 = time.perf_counter()
-        self.timings_ms = {"embed_query": (t1 - t0) * 1000, "search": (t2 - t1) * 1000}
-        return hits
+        return hits, {"embed_query": (t1 - t0) * 1000, "search": (t2 - t1) * 1000}
+
+    def _with_settings(self, settings: RetrievalSettings) -> "Retriever":
+        """The same retriever (shared reader, embedder, reranker) with other settings."""
+        other = object.__new__(Retriever)
+        other.__dict__.update(self.__dict__)
+        other.settings = settings
+        return other
 
     def candidates(self, query: str, qv: np.ndarray) -> list[Candidate]:
         """A query and its vector → the union of dense and lexical candidates, each scored both ways."""

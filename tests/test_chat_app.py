@@ -13,6 +13,9 @@ from pipeline.facade import open_index
 from pipeline.indexing import build
 from pipeline.sources import verify_source_span
 
+from conftest import SEEDS
+import shutil
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -53,4 +56,77 @@ def test_document_markup_is_shown_as_text(tmp_path: Path) -> None:
     cite = Citation(1, hit.source, doc.id, hit.chunk.id, first.start, first.end, first.slice(doc.text), 1.0)
     page = chat_app.render_answer(index, Answer("q", f"{cite.text} [1]", (cite,), (hit,), False))
     assert "<script>" not in page
-    assert "<mark>Der Bürgermeister Hans Muster sagte &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; etwas.</mark>" in page
+    assert "Der Bürgermeister Hans Muster sagte &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; etwas.</mark>" in page
+
+
+def test_answer_markdown_links_markers_and_escapes_document_text() -> None:
+    from pipeline.types import Answer
+
+    md = chat_app.answer_markdown(Answer("q", "Er sagte <b>*laut*</b> [x](http://evil) [1]", (), (), False))
+    assert "[\\[1\\]](#cite-1)" in md
+    assert "<b>" not in md and "&lt;b&gt;" in md and "\\*laut\\*" in md and "\\[x\\]\\(http" in md
+
+
+def test_uploads_are_checked_and_stay_in_their_folder(tmp_path: Path) -> None:
+    from pipeline.indexing import add_files
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Die Stadt Duisburg baut ein Netz.", "utf-8")
+    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    good = incoming / "neu.md"
+    good.write_text("# Neu\n\nDie Stadt Moers unterzeichnete eine Partnerschaft.", "utf-8")
+    evil = incoming / "..%2F..%2Fevil.txt"
+    evil.write_text("Ein Text, der sich nach oben schreiben wollte.", "utf-8")
+    exe = incoming / "tool.exe"
+    exe.write_bytes(b"MZ\x00\x00")
+    report, rejected = add_files([good, evil, exe], tmp_path / "idx", embedder=HashingEmbedder(32))
+    assert [r.path for r in rejected] == ["tool.exe"] and "unsupported type" in rejected[0].reason
+    stored = sorted(p.name for p in (tmp_path / "idx" / "uploads").iterdir())
+    assert stored == ["_2F.._2Fevil.txt", "neu.md"]
+    assert all(p.resolve().parent == (tmp_path / "idx" / "uploads").resolve() for p in (tmp_path / "idx" / "uploads").iterdir())
+    assert report.documents == 3  # the earlier document is still there
+    assert not (tmp_path / "evil.txt").exists()
+
+
+@pytest.mark.slow
+def test_uploaded_document_is_cited_without_restart(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(next(SEEDS.glob("002_*.txt")), docs)
+    build([docs], tmp_path / "idx", progress=False)
+    backend = chat_app.ChatBackend(str(tmp_path / "idx"))
+    before = backend.ask("Wer hat für die Stadt Moers die Vereinbarung mit Nokia unterzeichnet?")
+    assert before.abstained
+    upload = tmp_path / "moers.txt"
+    upload.write_text(
+        "Moers und Nokia vereinbaren Zusammenarbeit\n\n"
+        "Die Stadt Moers und der Konzern Nokia haben am 3. März 2020 eine Vereinbarung über ein Funknetz geschlossen. "
+        "Unterzeichnet wurde die Vereinbarung von Bürgermeister Christoph Fleischhauer (Stadt Moers) "
+        "und Anna Berg (Nokia).\n", "utf-8")
+    status = backend.upload([str(upload)])
+    assert "1 new" in status
+    after = backend.ask("Wer hat für die Stadt Moers die Vereinbarung mit Nokia unterzeichnet?")
+    assert not after.abstained and "Christoph Fleischhauer" in after.text
+    cite = after.citations[0]
+    assert Path(cite.source).parent.name == "uploads"
+    assert verify_source_span(cite.source, cite.start, cite.end, cite.text)
+
+
+def test_feedback_goes_to_a_jsonl_log_next_to_the_index(tmp_path: Path) -> None:
+    import json
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Die Stadt Duisburg baut ein Netz.", "utf-8")
+    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
+    backend = chat_app.ChatBackend.__new__(chat_app.ChatBackend)
+    backend.index_dir = str(tmp_path / "idx")
+    import threading
+
+    backend._lock = threading.Lock()
+    backend.feedback({"question": "q", "answer": "a", "helpful": True})
+    line = json.loads((tmp_path / "idx" / "feedback.jsonl").read_text("utf-8").splitlines()[0])
+    assert line["helpful"] is True and line["question"] == "q" and "time" in line

@@ -1,0 +1,61 @@
+"""A real browser (Debian's chromium, driven by Playwright) asks the headline question in the chat."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make test installs it as root)"),
+]
+SCREENSHOT = ROOT / "docs" / "chat.png"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(seeds_index: Path):  # type: ignore[no-untyped-def]
+    import chat_app
+
+    app = chat_app.make_app(str(seeds_index))
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+def test_headline_question_in_a_real_browser(app_url: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url, wait_until="networkidle")
+        box = page.locator("#question textarea")
+        box.fill("who signed the Duisburg declaration?")
+        box.press("Enter")
+        mark = page.locator("#sources mark").first
+        mark.wait_for(timeout=60_000)
+        page.locator("#chat a[href='#cite-1']").first.wait_for(timeout=30_000)
+        assert "Anton Grabmaier" in mark.inner_text()
+        assert "[1]" in page.locator("#chat").inner_text()
+        page.wait_for_timeout(500)  # let the progressive answer finish
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        browser.close()
+    assert SCREENSHOT.stat().st_size > 10_000
