@@ -120,7 +120,8 @@ class ChatBackend:
         """Uploaded temp files → a status line; the index is rebuilt incrementally and reopened."""
         with self._lock:
             try:
-                report, rejected = add_files(paths, self.index_dir, self.settings)
+                # progress=True: the embedding bar (tqdm) shows in the app through gr.Progress(track_tqdm=True)
+                report, rejected = add_files(paths, self.index_dir, self.settings, progress=True)
             except IndexBusy as err:
                 return f"Not added: {err}"
             self.index = open_index(self.index_dir, self.settings)

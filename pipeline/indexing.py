@@ -200,7 +200,7 @@ def _build(
         writer.set_duplicate_groups(dedup.group_ids(groups))
         manifest = {
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "embedder": {"id": embedder.id, "dim": embedder.dim, "spec": settings.embedder.model},
+            "embedder": {"id": embedder.id, "dim": embedder.dim, "spec": getattr(embedder, "spec", settings.embedder.model)},
             "settings": shape,
             "roots": [os.fspath(p) for p in paths],
             "sources": {},  # filled below from the written documents

@@ -59,3 +59,42 @@ def test_headline_question_in_a_real_browser(app_url: str) -> None:
         page.screenshot(path=str(SCREENSHOT), full_page=True)
         browser.close()
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_a_script_in_a_document_shows_as_text(tmp_path: Path) -> None:
+    import chat_app
+    from playwright.sync_api import sync_playwright
+
+    from pipeline.embedding import HashingEmbedder
+    from pipeline.indexing import build
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "evil.html.txt").write_text(
+        "Bürgermeister Hans Muster sagte: <script>document.title='pwned'</script> <b>fett</b> **stern**. "
+        "Unterzeichnet wurde die Erklärung von Bürgermeister Hans Muster (Stadt Musterstadt).", "utf-8")
+    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
+    app = chat_app.make_app(str(tmp_path / "idx"))
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+            page.get_by_text("Settings", exact=True).first.click()
+            page.locator("input[type=checkbox]").first.check()
+            box = page.locator("#question textarea")
+            box.fill("Wer hat die Erklärung unterzeichnet? script Muster")
+            box.press("Enter")
+            page.locator("#sources .passage").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(500)
+            sources = page.locator("#sources").inner_text()
+            assert "<script>document.title='pwned'</script>" in sources and "<b>fett</b>" in sources
+            assert page.title() != "pwned"
+            assert page.locator("#sources script").count() == 0
+            assert page.locator("#sources b", has_text="fett").count() == 0
+            browser.close()
+    finally:
+        app.close()

@@ -130,3 +130,30 @@ def test_feedback_goes_to_a_jsonl_log_next_to_the_index(tmp_path: Path) -> None:
     backend.feedback({"question": "q", "answer": "a", "helpful": True})
     line = json.loads((tmp_path / "idx" / "feedback.jsonl").read_text("utf-8").splitlines()[0])
     assert line["helpful"] is True and line["question"] == "q" and "time" in line
+
+
+def test_basic_auth_keeps_strangers_out(tmp_path: Path) -> None:
+    import urllib.error
+    import urllib.request
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Die Stadt Duisburg baut ein Netz.", "utf-8")
+    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
+    app = chat_app.make_app(str(tmp_path / "idx"))
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, auth=("anna", "geheim"))
+    try:
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=10)
+        assert err.value.code in (401, 403)
+        from gradio_client import Client
+
+        client = Client(f"http://127.0.0.1:{port}/", auth=("anna", "geheim"), verbose=False)
+        assert "question" in client.predict("Was baut Duisburg?", api_name="/ask")
+    finally:
+        app.close()
+
+
+def test_cli_refuses_a_malformed_auth_setting(tmp_path: Path) -> None:
+    assert chat_app.main(["--index", str(tmp_path / "none"), "--auth", "only-a-user"]) == 2
