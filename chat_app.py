@@ -39,9 +39,25 @@ MAX_QUESTION_CHARS = 2000
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
 
 
+def message_text(content: Any) -> str:
+    """A chat message's content (a string, or Gradio 6's list of {"type": "text", "text"} blocks) → its text."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(message_text(part) for part in content)
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    return ""
+
+
 def escape_markdown(text: str) -> str:
     """Document text → Markdown that shows it literally (no markup, no links, no HTML)."""
     return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def unescape_markdown(text: str) -> str:
+    """What ``escape_markdown`` made → the plain text again (for logs and follow-up search)."""
+    return html.unescape(re.sub(r"\\(.)", r"\1", text))
 
 
 def answer_markdown(answer: Answer) -> str:
@@ -149,7 +165,8 @@ def make_app(index_dir: str, settings: Settings | None = None):  # type: ignore[
         if not message:
             yield history, gr.skip(), ""
             return
-        earlier = [m["content"] for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
+        # Earlier questions as the user typed them: the chat shows them escaped, the search wants them plain.
+        earlier = [unescape_markdown(message_text(m["content"])) for m in history if m.get("role") == "user"]
         history = [*history, {"role": "user", "content": escape_markdown(message)}]
         yield history, gr.skip(), ""
         answer = backend.ask(message, earlier, int(top_k), lexical_weight)
@@ -163,8 +180,10 @@ def make_app(index_dir: str, settings: Settings | None = None):  # type: ignore[
 
     def on_like(history: list[dict[str, Any]], data: gr.LikeData) -> None:
         i = data.index if isinstance(data.index, int) else data.index[0]
-        question = next((m["content"] for m in reversed(history[:i]) if m.get("role") == "user"), "")
-        backend.feedback({"question": question, "answer": history[i].get("content"), "helpful": bool(data.liked)})
+        question = next((message_text(m["content"]) for m in reversed(history[:i]) if m.get("role") == "user"), "")
+        helpful = data.liked if isinstance(data.liked, bool) else str(data.liked).lower() in ("like", "true")
+        backend.feedback({"question": unescape_markdown(question),
+                          "answer": unescape_markdown(message_text(history[i].get("content"))), "helpful": helpful})
 
     def on_upload(files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:
         if not files:

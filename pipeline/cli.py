@@ -46,7 +46,18 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(f"error: no paths given and no earlier build of {args.index} to take them from; "
                   f"run: python -m pipeline build FOLDER_OR_FILE ... --index {args.index}", file=sys.stderr)
             return 2
-    report = build(paths, args.index, settings=_settings(args), progress=not args.quiet)
+    settings = _settings(args)
+    if not args.embedder:
+        # No --embedder: an existing index keeps the embedder it was built with.
+        try:
+            reader = IndexReader.open(args.index)
+            spec = reader.manifest["embedder"].get("spec")
+            reader.close()
+            if spec:
+                settings = settings.model_copy(update={"embedder": settings.embedder.model_copy(update={"model": spec})})
+        except IndexError_:
+            pass
+    report = build(paths, args.index, settings=settings, progress=not args.quiet)
     if args.json:
         print(json.dumps({
             "index": report.index_dir, "documents": report.documents, "chunks": report.chunks,

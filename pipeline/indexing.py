@@ -336,6 +336,8 @@ def add_files(
     if current_dir(index_dir):
         reader = IndexReader.open(index_dir)
         roots = list(reader.manifest.get("roots", []))
+        # Uploads join the index as it is: same embedder, so nothing is re-embedded.
+        embedder = embedder or make_embedder(reader.manifest["embedder"].get("spec", settings.embedder.model))
         reader.close()
     if str(folder) not in roots:
         roots.append(str(folder))

@@ -101,3 +101,50 @@ def test_a_script_in_a_document_shows_as_text(tmp_path: Path) -> None:
             browser.close()
     finally:
         app.close()
+
+
+def test_upload_and_feedback_through_the_page(tmp_path: Path) -> None:
+    import json
+
+    import chat_app
+    from playwright.sync_api import sync_playwright
+
+    from pipeline.embedding import HashingEmbedder
+    from pipeline.indexing import build
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Unterzeichnet wurde die Erklärung von Bürgermeister Hans Muster (Stadt Musterstadt).", "utf-8")
+    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
+    app = chat_app.make_app(str(tmp_path / "idx"))
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+            box = page.locator("#question textarea")
+            box.fill("Wer hat die Erklärung unterzeichnet?")
+            box.press("Enter")
+            page.locator("#sources .passage").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(800)
+            page.get_by_label("Like", exact=True).first.click()
+            page.wait_for_timeout(800)
+            log = [json.loads(line) for line in (tmp_path / "idx" / "feedback.jsonl").read_text("utf-8").splitlines()]
+            assert log[-1]["helpful"] is True and log[-1]["question"] == "Wer hat die Erklärung unterzeichnet?"
+
+            page.get_by_text("Add documents (.txt, .md, .html)").click()
+            new = tmp_path / "vertrag.txt"
+            new.write_text("Unterzeichnet wurde der Vertrag von Landrätin Erika Beispiel (Kreis Wesel).", "utf-8")
+            page.locator("#upload input[type=file]").set_input_files(str(new))
+            page.locator("#upload-status", has_text="Indexed").wait_for(timeout=60_000)
+            assert "1 new" in page.locator("#upload-status").inner_text()
+            box.fill("Landrätin Erika Beispiel Vertrag")
+            box.press("Enter")
+            page.locator("#sources", has_text="Erika Beispiel").wait_for(timeout=60_000)
+            assert "uploads/vertrag.txt" in page.locator("#sources").inner_text()
+            browser.close()
+    finally:
+        app.close()

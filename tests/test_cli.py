@@ -84,3 +84,12 @@ def test_bad_questions_get_a_clear_error(tmp_path: Path) -> None:
                  ["ask", "--index", "nowhere", "hi"], ["eval", "missing.jsonl", "--index", "idx"]):
         result = run(*args, cwd=tmp_path)
         assert result.returncode == 2 and result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_rebuild_without_embedder_flag_keeps_the_index_embedder(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("Ein Satz über Duisburg.", "utf-8")
+    first = run("build", "docs", "--index", "idx", "--embedder", "hashing:16", "--quiet", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = run("build", "docs", "--index", "idx", "--quiet", cwd=tmp_path)
+    assert again.returncode == 0 and "up to date" in again.stdout and "Full rebuild" not in again.stdout
