@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -59,3 +60,38 @@ def seeds_open(seeds_index: Path):  # type: ignore[no-untyped-def]
     from pipeline.facade import open_index
 
     return open_index(seeds_index, Settings())
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tiny_index(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A few small documents → an index built with the model-free embedder (fast)."""
+    from pipeline.indexing import build
+
+    docs = tmp_path / "docs"
+    docs.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (docs / name).write_text(text, "utf-8")
+    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
+    return tmp_path / "idx"
+
+
+@contextlib.contextmanager
+def serving(index_dir: Path, **launch: object):  # type: ignore[no-untyped-def]
+    """The chat app on a free port of 127.0.0.1 → its URL, for the duration of the block."""
+    import chat_app
+
+    app = chat_app.make_app(str(index_dir))
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, **launch)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()

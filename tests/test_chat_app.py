@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import socket
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,41 +13,24 @@ from pipeline.facade import open_index
 from pipeline.indexing import build
 from pipeline.sources import verify_source_span
 
-from conftest import SEEDS
-import shutil
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import SEEDS, serving, tiny_index
 
 
 @pytest.mark.slow
 def test_ask_endpoint_returns_verifiable_citations(seeds_index: Path) -> None:
     from gradio_client import Client
 
-    app = chat_app.make_app(str(seeds_index))
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True)
-    try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        data = client.predict("who signed the Duisburg declaration?", api_name="/ask")
-        assert not data["abstained"] and "Anton Grabmaier" in data["answer"]
-        for c in data["citations"]:
-            assert verify_source_span(c["source"], c["start"], c["end"], c["text"])
-    finally:
-        app.close()
+    with serving(seeds_index) as url:
+        data = Client(url, verbose=False).predict("who signed the Duisburg declaration?", api_name="/ask")
+    assert not data["abstained"] and "Anton Grabmaier" in data["answer"]
+    for c in data["citations"]:
+        assert verify_source_span(c["source"], c["start"], c["end"], c["text"])
 
 
 def test_document_markup_is_shown_as_text(tmp_path: Path) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "evil.txt").write_text(
-        "Der Bürgermeister Hans Muster sagte <script>alert('x')</script> etwas. "
-        "Unterzeichnet wurde die Erklärung von Bürgermeister Hans Muster (Stadt).", "utf-8")
-    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
-    index = open_index(tmp_path / "idx", embedder=HashingEmbedder(32))
+    idx = tiny_index(tmp_path, {"evil.txt": "Der Bürgermeister Hans Muster sagte <script>alert('x')</script> etwas. "
+                                            "Unterzeichnet wurde die Erklärung von Bürgermeister Hans Muster (Stadt)."})
+    index = open_index(idx)
     hit = index.search("script alert Bürgermeister", 1)[0]
     doc = index.reader.document(hit.chunk.doc_id)
     first = hit.chunk.sentences[0]
@@ -70,10 +53,7 @@ def test_answer_markdown_links_markers_and_escapes_document_text() -> None:
 def test_uploads_are_checked_and_stay_in_their_folder(tmp_path: Path) -> None:
     from pipeline.indexing import add_files
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("Die Stadt Duisburg baut ein Netz.", "utf-8")
-    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
+    tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz."})
     incoming = tmp_path / "in"
     incoming.mkdir()
     good = incoming / "neu.md"
@@ -118,15 +98,7 @@ def test_uploaded_document_is_cited_without_restart(tmp_path: Path) -> None:
 def test_feedback_goes_to_a_jsonl_log_next_to_the_index(tmp_path: Path) -> None:
     import json
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("Die Stadt Duisburg baut ein Netz.", "utf-8")
-    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
-    backend = chat_app.ChatBackend.__new__(chat_app.ChatBackend)
-    backend.index_dir = str(tmp_path / "idx")
-    import threading
-
-    backend._lock = threading.Lock()
+    backend = chat_app.ChatBackend(str(tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz."})))
     backend.feedback({"question": "q", "answer": "a", "helpful": True})
     line = json.loads((tmp_path / "idx" / "feedback.jsonl").read_text("utf-8").splitlines()[0])
     assert line["helpful"] is True and line["question"] == "q" and "time" in line
@@ -136,23 +108,15 @@ def test_basic_auth_keeps_strangers_out(tmp_path: Path) -> None:
     import urllib.error
     import urllib.request
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("Die Stadt Duisburg baut ein Netz.", "utf-8")
-    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
-    app = chat_app.make_app(str(tmp_path / "idx"))
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, auth=("anna", "geheim"))
-    try:
-        with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=10)
-        assert err.value.code in (401, 403)
-        from gradio_client import Client
+    from gradio_client import Client
 
-        client = Client(f"http://127.0.0.1:{port}/", auth=("anna", "geheim"), verbose=False)
+    index = tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz."})
+    with serving(index, auth=("anna", "geheim")) as url:
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(url + "config", timeout=10)
+        assert err.value.code in (401, 403)
+        client = Client(url, auth=("anna", "geheim"), verbose=False)
         assert "question" in client.predict("Was baut Duisburg?", api_name="/ask")
-    finally:
-        app.close()
 
 
 def test_cli_refuses_a_malformed_auth_setting(tmp_path: Path) -> None:
