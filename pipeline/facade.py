@@ -29,6 +29,7 @@ class Index:
         self.dir = Path(index_dir)
         self.settings = settings or Settings()
         self.reader = IndexReader.open(index_dir)
+        self.reader.faiss_index  # load now: a damaged file fails at open, not in the middle of a question
         self.retriever = Retriever(self.reader, embedder, self.settings.retrieval)
         self._texts: dict[str, str] = {}
         self._df: dict[str, int] = {}

@@ -13,7 +13,7 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -25,7 +25,7 @@ from .cleaning import clean
 from .embedding import Embedder, embed_batched, make_embedder
 from .settings import Settings
 from .sources import discover, file_sha256, load
-from .store import GenerationWriter, IndexReader, NewChunk, NewSentence, build_lock, current_dir
+from .store import GenerationWriter, IndexCorrupt, IndexReader, NewChunk, NewSentence, build_lock, current_dir
 from .types import Chunk, Document, SkippedFile, content_id
 
 
@@ -91,9 +91,16 @@ def build(
     embedder = embedder or make_embedder(settings.embedder.model)
     t0 = time.perf_counter()
     with build_lock(index_dir):
-        old = IndexReader(current_dir(index_dir)) if current_dir(index_dir) else None  # type: ignore[arg-type]
+        damaged = ""
         try:
-            return _build(paths, Path(index_dir), settings, embedder, old, progress, t0)
+            old = IndexReader(current_dir(index_dir)) if current_dir(index_dir) else None  # type: ignore[arg-type]
+            if old is not None:
+                old.faiss_index  # a damaged FAISS file shows here, not halfway through the build
+        except IndexCorrupt as err:
+            old, damaged = None, f"the previous index was damaged ({err.what})"
+        try:
+            report = _build(paths, Path(index_dir), settings, embedder, old, progress, t0)
+            return replace(report, full_rebuild_reason=damaged) if damaged else report
         finally:
             if old:
                 old.close()

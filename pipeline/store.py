@@ -77,6 +77,18 @@ class IndexBusy(IndexError_):
     pass
 
 
+class IndexCorrupt(IndexError_):
+    """A file of the index is missing, truncated or edited; ``what`` says which and how."""
+
+    def __init__(self, gen_dir: Path, what: str, roots: Sequence[str] = ()) -> None:
+        self.what = what
+        index_dir = gen_dir.parent
+        super().__init__(
+            f"the index in {index_dir} is damaged: {what}. Nothing was answered from it. Rebuild it: "
+            f"python -m pipeline build {' '.join(roots) or 'SOURCES'} --index {index_dir}"
+        )
+
+
 @dataclass(frozen=True)
 class NewChunk:
     """A chunk to write: the key of the exact text embedded for it, and its lexical terms."""
@@ -133,17 +145,48 @@ class IndexReader:
 
     def __init__(self, gen_dir: Path) -> None:
         self.dir = gen_dir
-        self.manifest: dict[str, Any] = json.loads((gen_dir / "manifest.json").read_text("utf-8"))
+        try:
+            self.manifest: dict[str, Any] = json.loads((gen_dir / "manifest.json").read_text("utf-8"))
+            roots = [str(r) for r in self.manifest.get("roots", [])]
+            dim = int(self.manifest["embedder"]["dim"])
+            n_chunks = int(self.manifest["counts"]["chunks"])
+            str(self.manifest["embedder"]["id"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise IndexCorrupt(gen_dir, f"manifest.json is unreadable or edited ({type(err).__name__}: {err})") from err
         if self.manifest.get("format_version") != FORMAT_VERSION:
             raise IndexError_(
                 f"{gen_dir} has index format {self.manifest.get('format_version')}, this version reads "
                 f"{FORMAT_VERSION}; rebuild it: python -m pipeline build SOURCES --index DIR"
             )
-        uri = f"file:{gen_dir / 'index.sqlite3'}?mode=ro"
-        self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        db_path = gen_dir / "index.sqlite3"
+        if not db_path.is_file():
+            raise IndexCorrupt(gen_dir, "index.sqlite3 is missing", roots)
+        try:
+            self.db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
+            counted = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            n_sentences = self.db.execute("SELECT COUNT(*) FROM sentences").fetchone()[0]
+            self.db.execute("SELECT COUNT(*) FROM documents").fetchone()
+        except sqlite3.DatabaseError as err:
+            raise IndexCorrupt(gen_dir, f"index.sqlite3 is damaged ({err})", roots) from err
+        if counted != n_chunks:
+            raise IndexCorrupt(gen_dir, f"index.sqlite3 has {counted} chunks, the manifest says {n_chunks}", roots)
         self._vectors: np.ndarray | None = None
         self._sentence_vectors: np.ndarray | None = None
         self._faiss = None
+        try:
+            shapes = {name: self._load(name).shape for name in ("vectors.npy", "sentence_vectors.npy")}
+        except (OSError, ValueError) as err:
+            raise IndexCorrupt(gen_dir, f"a vector file is missing or truncated ({err})", roots) from err
+        for name, rows in (("vectors.npy", n_chunks), ("sentence_vectors.npy", n_sentences)):
+            if shapes[name] != (rows, dim):
+                raise IndexCorrupt(gen_dir, f"{name} holds {shapes[name]}, expected ({rows}, {dim})", roots)
+        faiss_file = gen_dir / "vectors.faiss"
+        if not faiss_file.is_file():
+            raise IndexCorrupt(gen_dir, "vectors.faiss is missing", roots)
+        self._roots = roots
+
+    def _load(self, name: str) -> np.ndarray:
+        return np.load(self.dir / name, mmap_mode="r", allow_pickle=False)
 
     @classmethod
     def open(cls, index_dir: str | os.PathLike[str]) -> "IndexReader":
@@ -173,14 +216,14 @@ class IndexReader:
     def vectors(self) -> np.ndarray:
         """All chunk vectors, memory-mapped (row i = chunk row i)."""
         if self._vectors is None:
-            self._vectors = np.load(self.dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
+            self._vectors = self._load("vectors.npy")
         return self._vectors
 
     @property
     def sentence_vectors(self) -> np.ndarray:
         """All sentence vectors, memory-mapped (row i = sentence row i)."""
         if self._sentence_vectors is None:
-            self._sentence_vectors = np.load(self.dir / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+            self._sentence_vectors = self._load("sentence_vectors.npy")
         return self._sentence_vectors
 
     def sentence_rows_of(self, doc_ids: set[str]) -> dict[tuple[str, int, int], int]:
@@ -232,7 +275,14 @@ class IndexReader:
         if self._faiss is None:
             import faiss
 
-            self._faiss = faiss.read_index(str(self.dir / "vectors.faiss"))
+            try:
+                index = faiss.read_index(str(self.dir / "vectors.faiss"))
+            except RuntimeError as err:  # faiss reports truncated or garbled files this way
+                raise IndexCorrupt(self.dir, "vectors.faiss is truncated or damaged", self._roots) from err
+            if index.ntotal != len(self.vectors):
+                raise IndexCorrupt(self.dir, f"vectors.faiss holds {index.ntotal} vectors, expected {len(self.vectors)}",
+                                   self._roots)
+            self._faiss = index
         return self._faiss
 
     def documents(self) -> list[Document]:

@@ -93,3 +93,13 @@ def test_rebuild_without_embedder_flag_keeps_the_index_embedder(tmp_path: Path) 
     assert first.returncode == 0, first.stderr
     again = run("build", "docs", "--index", "idx", "--quiet", cwd=tmp_path)
     assert again.returncode == 0 and "up to date" in again.stdout and "Full rebuild" not in again.stdout
+
+
+def test_a_damaged_index_is_a_clear_error_not_a_wrong_answer(tmp_path: Path) -> None:
+    built = run("build", str(ROOT / "seeds"), "--index", "idx", "--embedder", "hashing:16", "--quiet", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    gen = (tmp_path / "idx" / "current").resolve()
+    (gen / "vectors.faiss").write_bytes((gen / "vectors.faiss").read_bytes()[:100])
+    result = run("ask", "--index", "idx", "Wer hat unterzeichnet?", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "vectors.faiss is truncated or damaged" in result.stderr and "python -m pipeline build" in result.stderr

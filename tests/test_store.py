@@ -103,3 +103,40 @@ def test_reader_keeps_working_while_a_rebuild_replaces_the_index(seeds_copy: Pat
     build([seeds_copy], index, embedder=hashing, progress=False)
     assert len(reader.chunks()) == n  # the old generation's open handles still read
     assert len(IndexReader.open(index).chunks()) > n
+
+
+def _damage(gen: Path, what: str) -> None:
+    if what == "truncated faiss":
+        data = (gen / "vectors.faiss").read_bytes()
+        (gen / "vectors.faiss").write_bytes(data[: len(data) // 3])
+    elif what == "edited manifest":
+        m = json.loads((gen / "manifest.json").read_text("utf-8"))
+        m["counts"]["chunks"] += 5
+        (gen / "manifest.json").write_text(json.dumps(m), "utf-8")
+    elif what == "garbled manifest":
+        (gen / "manifest.json").write_text("{not json", "utf-8")
+    elif what == "missing sqlite":
+        (gen / "index.sqlite3").unlink()
+    elif what == "damaged sqlite":
+        (gen / "index.sqlite3").write_bytes(b"this is not a database" * 100)
+    elif what == "truncated vectors":
+        data = (gen / "vectors.npy").read_bytes()
+        (gen / "vectors.npy").write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("what", ["truncated faiss", "edited manifest", "garbled manifest", "missing sqlite",
+                                  "damaged sqlite", "truncated vectors"])
+def test_a_damaged_index_says_what_is_wrong_and_a_rebuild_repairs_it(
+    seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder, what: str
+) -> None:
+    from pipeline.facade import open_index
+    from pipeline.store import IndexCorrupt
+
+    index = tmp_path / "idx"
+    build([seeds_copy], index, embedder=hashing, progress=False)
+    _damage(IndexReader.open(index).dir, what)
+    with pytest.raises(IndexCorrupt, match=r"is damaged: .*Rebuild it: python -m pipeline build .* --index"):
+        open_index(index, embedder=hashing).search("Duisburg", 3)
+    report = build([seeds_copy], index, embedder=hashing, progress=False)
+    assert "previous index was damaged" in report.full_rebuild_reason and report.documents == 5
+    assert open_index(index, embedder=hashing).search("Duisburg", 3)
