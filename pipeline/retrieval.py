@@ -1,9 +1,10 @@
-"""Retrieval: a question → ranked ``Hit`` values, dense and lexical fused (RRF).
+"""Retrieval: a question → ranked ``Hit`` values, dense and lexical fused.
 
 1. dense: FAISS over chunk vectors; a chunk's dense score also counts its best sentence
    (``sentence_weight``), because one sentence that answers should lift its chunk;
 2. lexical: BM25 (SQLite FTS5) over German/English-stemmed terms;
-3. reciprocal rank fusion with configurable weights, then an optional cross-encoder;
+3. fusion — linear (cosine + weighted, normalised BM25; the default, measured better) or
+   reciprocal rank fusion — with configurable weights, then an optional cross-encoder;
 4. near-duplicate passages (same duplicate group, mostly the same terms) collapse into
    the best one, which lists the others: one fact is not shown as two sources.
 
