@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -148,9 +149,23 @@ def decode(data: bytes) -> tuple[str, str] | str:
     if not candidates:
         return "undecodable: not UTF-8 and no text encoding fits; convert it to UTF-8"
     text, encoding = max(candidates, key=lambda c: _plausibility(c[0]))
+    if encoding in _WESTERN and encoding != "cp1252":
+        # The Latin code pages agree on German letters; call it what German text usually is.
+        try:
+            as_1252 = data.decode("cp1252")
+            if _plausibility(as_1252) >= _plausibility(text):
+                text, encoding = as_1252, "cp1252"
+        except UnicodeDecodeError:
+            pass
+    if _plausibility(text) < _READABLE:
+        return "undecodable: not UTF-8, and no text encoding makes it readable; convert it to UTF-8"
     if _looks_binary(text):
         return "binary file (mostly control characters); only text, Markdown and HTML are indexed"
     return text, encoding
+
+
+_WESTERN = {"cp1250", "cp1252", "latin_1", "iso8859_15", "iso8859_2", "cp850", "mac_roman"}
+_READABLE = 0.85  # share of letters, digits, spaces and punctuation below which decoded bytes are not text
 
 
 def _plausibility(text: str) -> float:
@@ -180,6 +195,10 @@ def _from_html(path: str, html: str, sha: str, encoding: str) -> SourceText | Sk
     except Exception as err:  # trafilatura/lxml raise many types on broken markup
         return SkippedFile(path, f"HTML could not be parsed ({type(err).__name__}: {err})")
     if not text or not text.strip():
+        # trafilatura (lxml) gives up on pathological markup, e.g. thousands of nested tags;
+        # the standard library's streaming parser has no depth limit.
+        text = _plain_html_text(html)
+    if not text or not text.strip():
         return SkippedFile(path, "HTML without main text (nothing left after removing markup and navigation)")
     return SourceText(
         source=path,
@@ -190,6 +209,42 @@ def _from_html(path: str, html: str, sha: str, encoding: str) -> SourceText | Sk
         title_hint=(meta.title if meta else None) or None,
         date_hint=(meta.date if meta else None) or None,
     )
+
+
+class _TextCollector(HTMLParser):
+    """HTML → its visible text, one line per block element (scripts and styles left out)."""
+
+    SKIP = {"script", "style", "noscript", "template", "head"}
+    BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "blockquote"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.SKIP:
+            self.skipping += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and self.skipping:
+            self.skipping -= 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def _plain_html_text(html: str) -> str:
+    collector = _TextCollector()
+    collector.feed(html)
+    collector.close()
+    lines = (" ".join(line.split()) for line in "".join(collector.parts).splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def verify_source_span(source: str, start: int, end: int, text: str) -> bool:

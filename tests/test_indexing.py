@@ -89,3 +89,40 @@ def test_bad_files_are_listed_and_the_rest_is_indexed(seeds_copy: Path, tmp_path
     doc = next(d for d in reader.documents() if d.source.endswith("latin.txt"))
     stored = Path(doc.meta["text_path"]).read_bytes().decode("utf-8")
     assert stored == doc.text and "Brücke über die Ruhr" in stored
+
+
+def test_a_messy_folder_is_indexed_and_every_skip_has_a_reason(tmp_path: Path, hashing: HashingEmbedder) -> None:
+    import random
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ok.txt").write_text("Die Stadt Duisburg baut ein Netz. Das ist gut.", "utf-8")
+    (docs / "empty.txt").write_bytes(b"")
+    (docs / "blank.txt").write_text("  \n\t \n", "utf-8")
+    (docs / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    rng = random.Random(1)
+    (docs / "garbage.txt").write_bytes(bytes(rng.randrange(128, 256) for _ in range(5000)))
+    (docs / "latin1.txt").write_bytes("Über die Brücke gehen täglich Bürger.".encode("latin-1"))
+    (docs / "cp1252.txt").write_bytes("„Smart City“ kostet 5 € – sagt der Bürgermeister.".encode("cp1252"))
+    (docs / "big.txt").write_bytes(b"Ein Satz. " * 5_300_000)  # 53 MB
+    (docs / "longline.txt").write_text("wort " * 1_000_000, "utf-8")  # one 5 MB line
+    nested = "<div>" * 20_000 + "<p>Tief verschachtelter Text über Duisburg.</p>" + "</div>" * 20_000
+    (docs / "nested.html").write_text(f"<html><body>{nested}</body></html>", "utf-8")
+    (docs / "mit leerzeichen und ümlaut.md").write_text("# Titel\n\nEin Text mit Umlaut ä.", "utf-8")
+    (docs / "new\nline.txt").write_text("Ein Name mit Zeilenumbruch.", "utf-8")
+    (docs / "folder.txt").mkdir()  # a directory that looks like a file
+    (docs / "folder.txt" / "inner.txt").write_text("Innen.", "utf-8")
+    report = build([docs, docs / "folder.txt", tmp_path / "missing.txt"], tmp_path / "idx", embedder=hashing,
+                   progress=False)
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert reasons.keys() == {"empty.txt", "blank.txt", "image.txt", "garbage.txt", "big.txt", "missing.txt"}
+    assert "too large" in reasons["big.txt"] and "undecodable" in reasons["garbage.txt"]
+    assert "binary" in reasons["image.txt"] and "no such file" in reasons["missing.txt"]
+    indexed = {Path(s).name for s in IndexReader.open(tmp_path / "idx").sources()}
+    assert indexed == {"ok.txt", "latin1.txt", "cp1252.txt", "longline.txt", "nested.html",
+                       "mit leerzeichen und ümlaut.md", "new\nline.txt", "inner.txt"}
+    assert {Path(p).name: e for p, e in report.encodings.items()} == {"latin1.txt": "cp1252", "cp1252.txt": "cp1252"}
+    reader = IndexReader.open(tmp_path / "idx")
+    nested_doc = next(d for d in reader.documents() if d.source.endswith("nested.html"))
+    assert "Tief verschachtelter Text" in nested_doc.text
+    assert all(len(line) < 300 for line in report.summary().splitlines())  # one line per skipped file
