@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Callable, Protocol, Sequence
 
 from . import lexical
+from .dedup import SAME_REPORT, containment
 from .settings import AnswerSettings
 from .types import Answer, Chunk, Citation, Hit, Span
 
@@ -420,8 +421,7 @@ def _same_fact(a: Scored, b: Scored) -> bool:
         return True
     if a.hit.group != b.hit.group:
         return False
-    ta, tb = set(lexical.terms(a.text, "de")), set(lexical.terms(b.text, "de"))
-    return bool(ta and tb) and len(ta & tb) / min(len(ta), len(tb)) >= 0.6
+    return containment(set(lexical.terms(a.text, "de")), set(lexical.terms(b.text, "de"))) >= SAME_REPORT
 
 
 def _quote(text: str) -> str:

@@ -34,29 +34,22 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_build(args: argparse.Namespace) -> int:
     from .indexing import build
 
-    paths = args.paths
+    try:
+        reader = IndexReader.open(args.index)
+        manifest = reader.manifest
+        reader.close()
+    except IndexError_:
+        manifest = {}
+    paths = args.paths or manifest.get("roots", [])
     if not paths:
-        try:
-            reader = IndexReader.open(args.index)
-            paths = reader.manifest.get("roots", [])
-            reader.close()
-        except IndexError_:
-            paths = []
-        if not paths:
-            print(f"error: no paths given and no earlier build of {args.index} to take them from; "
-                  f"run: python -m pipeline build FOLDER_OR_FILE ... --index {args.index}", file=sys.stderr)
-            return 2
+        print(f"error: no paths given and no earlier build of {args.index} to take them from; "
+              f"run: python -m pipeline build FOLDER_OR_FILE ... --index {args.index}", file=sys.stderr)
+        return 2
     settings = _settings(args)
-    if not args.embedder:
+    spec = manifest.get("embedder", {}).get("spec")
+    if spec and not args.embedder:
         # No --embedder: an existing index keeps the embedder it was built with.
-        try:
-            reader = IndexReader.open(args.index)
-            spec = reader.manifest["embedder"].get("spec")
-            reader.close()
-            if spec:
-                settings = settings.model_copy(update={"embedder": settings.embedder.model_copy(update={"model": spec})})
-        except IndexError_:
-            pass
+        settings = settings.model_copy(update={"embedder": settings.embedder.model_copy(update={"model": spec})})
     report = build(paths, args.index, settings=settings, progress=not args.quiet)
     if args.json:
         print(json.dumps({

@@ -44,8 +44,12 @@ def _minhash(sig: bytes, settings: DedupSettings):  # type: ignore[no-untyped-de
     return MinHash(num_perm=settings.num_perm, seed=1, scheme=SCHEME, hashvalues=np.frombuffer(sig, dtype=_DTYPE))
 
 
+# Two passages or sentences of one duplicate group that share this much say the same thing.
+SAME_REPORT = 0.6
+
+
 def containment(a: set[str], b: set[str]) -> float:
-    """Two shingle sets → |a ∩ b| / min(|a|, |b|)."""
+    """Two sets (shingles, terms) → |a ∩ b| / min(|a|, |b|); 0 when either is empty."""
     if not a or not b:
         return 0.0
     return len(a & b) / min(len(a), len(b))

@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from . import lexical
+from .dedup import SAME_REPORT, containment
 from .embedding import Embedder, make_embedder
 from .settings import RetrievalSettings
 from .store import IndexReader
@@ -44,11 +45,6 @@ def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, fl
         for rank, item in enumerate(ranked, start=1):
             fused[item] = fused.get(item, 0.0) + weight / (k + rank)
     return fused
-
-
-def term_containment(a: set[str], b: set[str]) -> float:
-    """Two term sets → |a ∩ b| / min(|a|, |b|) (0 when either is empty)."""
-    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
 class Retriever:
@@ -171,7 +167,7 @@ class Retriever:
             dup_of = next(
                 (i for i, h in enumerate(hits)
                  if h.group == group and h.chunk.doc_id != cand.chunk.doc_id
-                 and term_containment(terms, term_sets[i]) >= 0.6),
+                 and containment(terms, term_sets[i]) >= SAME_REPORT),
                 None,
             )
             source = self.sources.get(cand.chunk.doc_id, "")
