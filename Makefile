@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,langchain]'
 	touch $(STAMP)
 
 # Incremental: with nothing changed this embeds nothing and returns in about a second.
@@ -34,7 +34,7 @@ test: install browser
 	$(PY) -m pytest
 
 bench: install
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,bench]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,langchain,bench]'
 	$(PY) benchmarks/run_all.py
 
 clean:

@@ -1,4 +1,4 @@
-"""CLI: ``python -m pipeline build|ask|eval|serve`` (also installed as ``belegt``).
+"""CLI: ``python -m pipeline build|add|remove|sources|ask|eval|serve`` (also installed as ``belegt``).
 
 Exit codes: 0 success; 1 the build finished but some files were skipped (listed);
 2 an error that changed nothing (message on stderr, no traceback).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Sequence
 
@@ -50,8 +51,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     if spec and not args.embedder:
         # No --embedder: an existing index keeps the embedder it was built with.
         settings = settings.model_copy(update={"embedder": settings.embedder.model_copy(update={"model": spec})})
-    report = build(paths, args.index, settings=settings, progress=not args.quiet)
-    if args.json:
+    # A file named on the command line is wanted, even if it was removed from the index before.
+    include = [p for p in args.paths if os.path.isfile(p)]
+    report = build(paths, args.index, settings=settings, progress=not args.quiet, include=include)
+    return _print_report(report, args.json)
+
+
+def _print_report(report, as_json: bool) -> int:  # type: ignore[no-untyped-def]
+    if as_json:
         print(json.dumps({
             "index": report.index_dir, "documents": report.documents, "chunks": report.chunks,
             "added": report.added, "changed": report.changed, "removed": report.removed,
@@ -62,6 +69,35 @@ def cmd_build(args: argparse.Namespace) -> int:
     else:
         print(report.summary())
     return 1 if report.skipped else 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from .indexing import add_documents
+
+    return _print_report(add_documents(args.paths, args.index, _settings(args), progress=not args.quiet), args.json)
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from .indexing import remove_documents
+
+    try:
+        report = remove_documents(args.sources, args.index, _settings(args), progress=not args.quiet)
+    except KeyError as err:
+        raise ValueError(err.args[0]) from err
+    return _print_report(report, args.json)
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    reader = IndexReader.open(args.index)
+    try:
+        for doc in reader.documents():
+            print(f"{doc.source}\t{doc.title}" if doc.title else doc.source)
+        excluded = reader.manifest.get("excluded", [])
+        if excluded:
+            print(f"# removed and kept out of builds: {', '.join(excluded)}", file=sys.stderr)
+    finally:
+        reader.close()
+    return 0
 
 
 def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -153,6 +189,19 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
     b.set_defaults(func=cmd_build)
+
+    ad = sub.add_parser("add", help="index more files or folders next to what the index holds")
+    ad.add_argument("paths", nargs="+", help="files or folders (.txt, .md, .html)")
+    rm = sub.add_parser("remove", help="drop documents from the index (and keep them out of later builds)")
+    rm.add_argument("sources", nargs="+", help="sources as the index lists them (see: sources)")
+    for sp, func in ((ad, cmd_add), (rm, cmd_remove)):
+        sp.add_argument("--index", default="index")
+        sp.add_argument("--json", action="store_true", help="print the summary as JSON")
+        sp.add_argument("--quiet", action="store_true", help="no progress bars")
+        sp.set_defaults(func=func)
+    ls = sub.add_parser("sources", help="list the documents in the index")
+    ls.add_argument("--index", default="index")
+    ls.set_defaults(func=cmd_sources)
 
     a = sub.add_parser("ask", help="answer a question with cited passages")
     a.add_argument("question", nargs="*", help="the question")

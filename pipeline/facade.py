@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from . import answering, dialogue
 from .embedding import Embedder
+from .indexing import BuildReport, TextInput, add_documents, add_texts, remove_documents
 from .retrieval import Retriever
 from .settings import RetrievalSettings, Settings
 from .store import IndexReader
@@ -92,6 +93,36 @@ class Index:
         timings = {**timings, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
         return Answer(question=result.question, text=result.text, citations=result.citations, hits=shown,
                       abstained=result.abstained, timings_ms={k: round(v, 2) for k, v in timings.items()})
+
+    def add(self, paths: Sequence[str | os.PathLike[str]]) -> BuildReport:
+        """Files or folders → indexed next to what the index holds; this Index then answers from them."""
+        return self._changed(add_documents(paths, self.dir, self.settings, self.retriever.embedder))
+
+    def add_texts(self, texts: Sequence[TextInput]) -> BuildReport:
+        """Texts with ids → indexed as sources ``text:<id>`` (same id: replaced)."""
+        return self._changed(add_texts(texts, self.dir, self.settings, self.retriever.embedder))
+
+    def remove(self, sources: Sequence[str]) -> BuildReport:
+        """Sources as indexed → dropped, and kept out of later builds (``KeyError`` for unknown ones)."""
+        return self._changed(remove_documents(sources, self.dir, self.settings, self.retriever.embedder))
+
+    def evaluate(self, qa_path: str | os.PathLike[str], k: int | None = None) -> dict[str, Any]:
+        """A QA file (JSONL, see ``python -m pipeline eval``) → the metrics: hit@k, MRR, accuracy, support …"""
+        from .evaluation import evaluate, load_qa
+
+        metrics, _ = evaluate(load_qa(qa_path), lambda q: self.ask(q, k), k=k or self.settings.retrieval.top_k)
+        return metrics
+
+    def sources(self) -> list[str]:
+        """The sources this index holds (file paths as given, ``text:<id>`` for texts)."""
+        return sorted(self.reader.sources())
+
+    def _changed(self, report: BuildReport) -> BuildReport:
+        # A write makes a new generation: read from it from now on.
+        embedder = self.retriever.embedder
+        self.reader.close()
+        self.__init__(self.dir, self.settings, embedder)  # type: ignore[misc]
+        return report
 
     def close(self) -> None:
         self.reader.close()

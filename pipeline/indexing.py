@@ -13,20 +13,61 @@ import re
 import shutil
 import sys
 import time
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from . import dedup, lexical
-from .chunking import chunk_document
-from .cleaning import clean
+from .chunking import chunk_document, split_sentences
+from .cleaning import clean, detect_language
 from .embedding import Embedder, embed_batched, make_embedder
 from .settings import Settings
 from .sources import discover, file_sha256, load
 from .store import GenerationWriter, IndexCorrupt, IndexReader, NewChunk, NewSentence, build_lock, current_dir
-from .types import Chunk, Document, SkippedFile, content_id
+from .types import Chunk, Document, SkippedFile, Span, content_id
+
+# Sources of texts given directly (LangChain's add_texts, ``add_texts``) rather than as files.
+TEXT_SOURCE = "text:"
+
+
+@dataclass(frozen=True)
+class TextInput:
+    """A text given directly rather than as a file: its id, the text as is, metadata kept verbatim."""
+
+    id: str
+    text: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def text_document(item: TextInput) -> Document:
+    """A directly given text → a Document whose source is ``text:<id>`` (no cleaning: callers split)."""
+    try:
+        metadata = json.loads(json.dumps(dict(item.metadata), ensure_ascii=False))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"metadata of text {item.id!r} must be JSON-serialisable ({err})") from err
+    sha = hashlib.sha256(json.dumps([item.text, metadata], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    source = TEXT_SOURCE + item.id
+    return Document(
+        id=content_id(source), source=source, text=item.text, title="", date=None,
+        lang=detect_language(item.text) if item.text.strip() else "und",
+        kept=(Span(0, len(item.text)),), meta={"origin": "text", "metadata": metadata, "sha256": sha},
+    )
+
+
+def text_chunks(doc: Document, settings: Settings) -> list[Chunk]:
+    """A directly given text → one chunk holding all of it, with its sentences.
+
+    Texts handed over by LangChain are already split by the caller; one text stays one
+    retrieval unit so that ``similarity_search`` gives back exactly what was added.
+    """
+    whole = Span(0, len(doc.text))
+    spans = tuple(split_sentences(doc.text, whole, doc.lang, settings.chunking)) if doc.text.strip() else ()
+    return [Chunk(id=content_id(doc.id, 0, whole.end), doc_id=doc.id, start=0, end=whole.end, text=doc.text,
+                  sentences=spans)]
 
 
 @dataclass(frozen=True)
@@ -85,8 +126,17 @@ def build(
     settings: Settings | None = None,
     embedder: Embedder | None = None,
     progress: bool = True,
+    *,
+    texts: Sequence[TextInput] = (),
+    remove: Sequence[str] = (),
+    include: Sequence[str] = (),
 ) -> BuildReport:
-    """Files and folders → the index at ``index_dir`` brought up to date; returns what was done."""
+    """Files and folders → the index at ``index_dir`` brought up to date; returns what was done.
+
+    ``texts`` are added (or replace the text of the same id); ``remove`` lists sources
+    (paths as indexed, or ``text:<id>``) to drop — a removed file stays out of later builds
+    until it is given again in ``include``. Texts added earlier are kept by every build.
+    """
     settings = settings or Settings()
     embedder = embedder or make_embedder(settings.embedder.model)
     t0 = time.perf_counter()
@@ -99,7 +149,7 @@ def build(
         except IndexCorrupt as err:
             old, damaged = None, f"the previous index was damaged ({err.what})"
         try:
-            report = _build(paths, Path(index_dir), settings, embedder, old, progress, t0)
+            report = _build(paths, Path(index_dir), settings, embedder, old, progress, t0, texts, remove, include)
             return replace(report, full_rebuild_reason=damaged) if damaged else report
         finally:
             if old:
@@ -114,6 +164,9 @@ def _build(
     old: IndexReader | None,
     progress: bool,
     t0: float,
+    texts: Sequence[TextInput] = (),
+    remove: Sequence[str] = (),
+    include: Sequence[str] = (),
 ) -> BuildReport:
     shape = settings.index_shape()
     reason = ""
@@ -125,6 +178,9 @@ def _build(
     reusable = old is not None and not reason
     old_sources = old.sources() if old is not None else {}
 
+    # Files removed by hand stay out until they are given again.
+    excluded = set(old.manifest.get("excluded", [])) if old is not None else set()
+    excluded = (excluded | {r for r in remove if not r.startswith(TEXT_SOURCE)}) - set(map(os.fspath, include))
     found = discover(paths, settings.sources)
     skipped = list(found.skipped)
     keep_ids: list[str] = []
@@ -134,6 +190,8 @@ def _build(
     encodings: dict[str, str] = {}
     seen_sources: set[str] = set()
     for path in _progress(found.files, "Reading", progress, unit="file"):
+        if path in excluded:
+            continue
         try:
             sha = file_sha256(path)
         except OSError as err:
@@ -157,6 +215,25 @@ def _build(
         fresh.append(doc)
         seen_sources.add(path)
         (changed if previous else added).append(path)
+    # Texts given directly: the ones given now, then earlier ones carried over (re-embedded
+    # from their stored text when the embedder or settings changed).
+    dropped = set(remove)
+    for item in texts:
+        doc = text_document(item)
+        previous = old_sources.get(doc.source)
+        seen_sources.add(doc.source)
+        if reusable and previous and previous[0] == doc.meta["sha256"]:
+            keep_ids.append(previous[1])
+            continue
+        fresh.append(doc)
+        (changed if previous else added).append(doc.source)
+    for source, (_, doc_id) in old_sources.items():
+        if source.startswith(TEXT_SOURCE) and source not in seen_sources and source not in dropped:
+            seen_sources.add(source)
+            if reusable:
+                keep_ids.append(doc_id)
+            else:
+                fresh.append(old.document(doc_id))  # type: ignore[union-attr]
     removed = sorted(s for s in old_sources if s not in seen_sources)
 
     if old is not None and reusable and not fresh and not removed:
@@ -174,7 +251,8 @@ def _build(
         return key
 
     for doc in fresh:
-        chunks = chunk_document(doc, settings.chunking)
+        is_text = doc.source.startswith(TEXT_SOURCE)
+        chunks = text_chunks(doc, settings) if is_text else chunk_document(doc, settings.chunking)
         new_chunks = [NewChunk(c, key_of(embed_input(c, with_context)), " ".join(lexical.terms(c.text, doc.lang)))
                       for c in chunks]
         spans = sorted({s for c in chunks for s in c.sentences}, key=lambda s: (s.start, s.end))
@@ -210,6 +288,7 @@ def _build(
             "embedder": {"id": embedder.id, "dim": embedder.dim, "spec": getattr(embedder, "spec", settings.embedder.model)},
             "settings": shape,
             "roots": [os.fspath(p) for p in paths],
+            "excluded": sorted(excluded),
             "sources": {},  # filled below from the written documents
             "duplicate_groups": [list(g) for g in groups],
             "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
@@ -339,13 +418,79 @@ def add_files(
             dst = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
             n += 1
         shutil.copyfile(src, dst)
-    roots: list[str] = []
-    if current_dir(index_dir):
-        reader = IndexReader.open(index_dir)
-        roots = list(reader.manifest.get("roots", []))
-        # Uploads join the index as it is: same embedder, so nothing is re-embedded.
-        embedder = embedder or make_embedder(reader.manifest["embedder"].get("spec", settings.embedder.model))
-        reader.close()
+    roots, _, settings, embedder = _existing(index_dir, settings, embedder)
     if str(folder) not in roots:
         roots.append(str(folder))
     return build(roots, index_dir, settings, embedder, progress), tuple(rejected)
+
+
+def _existing(index_dir: str | os.PathLike[str], settings: Settings,
+              embedder: Embedder | None) -> tuple[list[str], set[str], Settings, Embedder | None]:
+    """An index directory → its roots, its sources, and the settings and embedder to keep it as it is.
+
+    Changes join the index as it is: with its own embedder, so nothing is re-embedded.
+    """
+    if not current_dir(index_dir):
+        return [], set(), settings, embedder
+    reader = IndexReader.open(index_dir)
+    try:
+        roots = [str(r) for r in reader.manifest.get("roots", [])]
+        sources = set(reader.sources())
+        spec = reader.manifest["embedder"].get("spec", "")
+        # The embedder settings the index was built with, so its settings still match.
+        built_with = reader.manifest.get("settings", {}).get("embedder", {})
+        if built_with:
+            settings = settings.model_copy(update={"embedder": settings.embedder.model_copy(update=built_with)})
+        embedder = embedder or make_embedder(spec or settings.embedder.model)
+        return roots, sources, settings, embedder
+    finally:
+        reader.close()
+
+
+def add_documents(
+    paths: Sequence[str | os.PathLike[str]],
+    index_dir: str | os.PathLike[str],
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    progress: bool = False,
+) -> BuildReport:
+    """Files or folders → indexed alongside what the index holds (their paths become roots of later builds)."""
+    settings = settings or Settings()
+    roots, _, settings, embedder = _existing(index_dir, settings, embedder)
+    given = [os.fspath(p) for p in paths]
+    return build(roots + [p for p in given if p not in roots], index_dir, settings, embedder, progress, include=given)
+
+
+def remove_documents(
+    sources: Sequence[str],
+    index_dir: str | os.PathLike[str],
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    progress: bool = False,
+) -> BuildReport:
+    """Sources as indexed (file paths, or ``text:<id>``) → dropped from the index and kept out of later builds.
+
+    Raises ``KeyError`` naming the sources the index does not hold, before changing anything.
+    """
+    settings = settings or Settings()
+    roots, known, settings, embedder = _existing(index_dir, settings, embedder)
+    unknown = [s for s in sources if s not in known]
+    if unknown:
+        raise KeyError(f"not in the index {index_dir}: {', '.join(unknown)} (sources are listed by "
+                       f"`python -m pipeline sources --index {index_dir}`)")
+    # A file given as a root of its own is simply no longer a root.
+    roots = [r for r in roots if r not in set(sources)]
+    return build(roots, index_dir, settings, embedder, progress, remove=list(sources))
+
+
+def add_texts(
+    texts: Sequence[TextInput],
+    index_dir: str | os.PathLike[str],
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    progress: bool = False,
+) -> BuildReport:
+    """Texts with ids → indexed as sources ``text:<id>`` (a text with an existing id replaces it)."""
+    settings = settings or Settings()
+    roots, _, settings, embedder = _existing(index_dir, settings, embedder)
+    return build(roots, index_dir, settings, embedder, progress, texts=texts)

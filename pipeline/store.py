@@ -299,6 +299,13 @@ class IndexReader:
             raise KeyError(doc_id)
         return _document(row)
 
+    def document_by_source(self, source: str) -> Document | None:
+        """A source as indexed (path, or ``text:<id>``) → its document, or None."""
+        row = self.db.execute(
+            "SELECT id, source, text, title, date, lang, kept, meta FROM documents WHERE source = ?", (source,)
+        ).fetchone()
+        return _document(row) if row else None
+
     def sources(self) -> dict[str, tuple[str, str]]:
         """source path → (sha256, doc id) of every indexed document."""
         return {s: (h, d) for s, h, d in self.db.execute("SELECT source, sha256, id FROM documents")}

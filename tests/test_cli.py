@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,21 @@ def test_a_damaged_index_is_a_clear_error_not_a_wrong_answer(tmp_path: Path) -> 
     result = run("ask", "--index", "idx", "Wer hat unterzeichnet?", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "vectors.faiss is truncated or damaged" in result.stderr and "python -m pipeline build" in result.stderr
+
+
+def test_add_remove_and_list_sources(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Duisburg unterzeichnete 2018 eine Absichtserklärung mit Huawei.", "utf-8")
+    (tmp_path / "b.txt").write_text("Gelsenkirchen arbeitet mit ZTE zusammen.", "utf-8")
+    assert run("build", "docs", "--index", "idx", "--embedder", "hashing:16", "--quiet", cwd=tmp_path).returncode == 0
+    added = run("add", "b.txt", "--index", "idx", "--quiet", "--json", cwd=tmp_path)
+    assert added.returncode == 0 and json.loads(added.stdout)["added"] == ["b.txt"]
+    listed = run("sources", "--index", "idx", cwd=tmp_path).stdout.splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["b.txt", "docs/a.txt"]
+    removed = run("remove", "docs/a.txt", "--index", "idx", "--quiet", cwd=tmp_path)
+    assert removed.returncode == 0 and "1 removed" in removed.stdout
+    assert run("build", "--index", "idx", "--quiet", cwd=tmp_path).stdout.startswith("Index idx is up to date")
+    assert [line.split("\t")[0] for line in run("sources", "--index", "idx", cwd=tmp_path).stdout.splitlines()] == ["b.txt"]
+    missing = run("remove", "nope.txt", "--index", "idx", cwd=tmp_path)
+    assert missing.returncode == 2 and "nope.txt" in missing.stderr and "Traceback" not in missing.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from pipeline.embedding import HashingEmbedder
 from pipeline.indexing import build
 from pipeline.settings import Settings
@@ -126,3 +128,33 @@ def test_a_messy_folder_is_indexed_and_every_skip_has_a_reason(tmp_path: Path, h
     nested_doc = next(d for d in reader.documents() if d.source.endswith("nested.html"))
     assert "Tief verschachtelter Text" in nested_doc.text
     assert all(len(line) < 300 for line in report.summary().splitlines())  # one line per skipped file
+
+
+def test_add_remove_and_texts_keep_the_rest(seeds_copy: Path, tmp_path: Path, hashing) -> None:  # type: ignore[no-untyped-def]
+    """add_documents, remove_documents and add_texts change only what they name, and later builds respect it."""
+    from pipeline.indexing import TextInput, add_documents, add_texts, remove_documents
+
+    files = sorted(str(p) for p in seeds_copy.iterdir())
+    index = tmp_path / "index"
+    build(files[:2], index, Settings(), hashing, progress=False)
+    report = add_documents([files[4]], index, Settings(), hashing)
+    assert report.added == (files[4],) and report.unchanged == 2 and report.documents == 3
+    report = add_texts([TextInput("memo", "Ein Vermerk. Zwei Sätze.", {"k": 1})], index, Settings(), hashing)
+    assert report.added == ("text:memo",) and report.unchanged == 3
+    report = add_texts([TextInput("memo", "Ein neuer Vermerk.", {"k": 2})], index, Settings(), hashing)
+    # One text: the new chunk is its only sentence, and identical inputs are embedded once.
+    assert report.changed == ("text:memo",) and report.embedded == 1
+    report = remove_documents([files[0]], index, Settings(), hashing)
+    assert report.removed == (files[0],) and report.documents == 3
+    # The removed file stays out of later builds of the same roots, and the text stays in.
+    report = build([*files[:2], files[4]], index, Settings(), hashing, progress=False)
+    assert report.up_to_date
+    reader = IndexReader.open(index)
+    assert sorted(reader.sources()) == sorted([files[1], files[4], "text:memo"])
+    memo = reader.document_by_source("text:memo")
+    assert memo is not None and memo.text == "Ein neuer Vermerk." and memo.meta["metadata"] == {"k": 2}
+    reader.close()
+    with pytest.raises(KeyError, match="nope.txt"):
+        remove_documents(["nope.txt"], index, Settings(), hashing)
+    # Given again explicitly, it comes back.
+    assert add_documents([files[0]], index, Settings(), hashing).added == (files[0],)
