@@ -22,13 +22,10 @@ from typing import Callable, Protocol, Sequence
 
 from . import lexical
 from .dedup import SAME_REPORT, containment
+from .prompts import REFUSALS
 from .settings import AnswerSettings
 from .types import Answer, Chunk, Citation, Hit, Span
 
-REFUSALS = {
-    "de": "Die Quellen enthalten dazu keine Angaben.",
-    "en": "The sources do not say.",
-}
 
 _ROLES = (
     r"(ober)?bürgermeister\w*|\w*dezernent\w*|rektor\w*|präsident\w*|minister\w*|direktor\w*|sprecher\w*|"

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import answering, dialogue
+from . import answering, dialogue, llm
 from .embedding import Embedder
 from .indexing import BuildReport, TextInput, add_documents, add_texts, remove_documents
+from .llm import TokenCallback, chat_model
 from .retrieval import Retriever
 from .settings import RetrievalSettings, Settings
 from .store import IndexReader
@@ -26,9 +28,11 @@ class Index:
     """An open index: ``search`` for passages, ``ask`` for a cited answer."""
 
     def __init__(self, index_dir: str | os.PathLike[str], settings: Settings | None = None,
-                 embedder: Embedder | None = None) -> None:
+                 embedder: Embedder | None = None, llm: Any | None = None) -> None:
         self.dir = Path(index_dir)
         self.settings = settings or Settings()
+        # A LangChain chat model for generated answers: the one given, or one from settings.llm.
+        self.llm = llm if llm is not None else chat_model(self.settings.llm)
         self.reader = IndexReader.open(index_dir)
         self.reader.faiss_index  # load now: a damaged file fails at open, not in the middle of a question
         self.retriever = Retriever(self.reader, embedder, self.settings.retrieval)
@@ -74,25 +78,32 @@ class Index:
         return self.retriever.search(question, k)
 
     def ask(self, question: str, k: int | None = None, history: Sequence[str] = (),
-            retrieval: RetrievalSettings | None = None) -> Answer:
+            retrieval: RetrievalSettings | None = None, generate: bool | None = None,
+            on_token: TokenCallback | None = None) -> Answer:
         """A question → an Answer: quoted sentences with exact citations, or an abstention.
 
         ``history``: the user's earlier questions in this conversation (oldest first); a
         follow-up is searched together with what it leans on. ``retrieval`` overrides the
-        retrieval settings for this question (the chat's settings panel).
+        retrieval settings for this question (the chat's settings panel). With a chat
+        model (``open_index(..., llm=…)`` or ``settings.llm``) the answer is generated and
+        its citations checked, unless ``generate=False``; ``on_token`` receives the tokens
+        as they arrive.
         """
         t0 = time.perf_counter()
         searched = dialogue.standalone(question, history)
         hits, timings = self.retriever.search_timed(searched, k, retrieval)
         t1 = time.perf_counter()
         result = answering.answer(question, hits, self, self.settings.answer, searched)
+        if self.llm is not None and generate is not False:
+            result = llm.generate(question, answering.question_language(question), hits, self, self.llm,
+                                  self.settings.llm, result, on_token)
+            timings = {**timings, **result.timings_ms}
         shown = tuple(hits)
         if self.settings.answer.cited_passages_first and result.citations:
             shown = answering.cited_first(hits, result.citations, self.reader.chunk_by_id, len(hits))
         t2 = time.perf_counter()
         timings = {**timings, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
-        return Answer(question=result.question, text=result.text, citations=result.citations, hits=shown,
-                      abstained=result.abstained, timings_ms={k: round(v, 2) for k, v in timings.items()})
+        return replace(result, hits=shown, timings_ms={k: round(v, 2) for k, v in timings.items()})
 
     def add(self, paths: Sequence[str | os.PathLike[str]]) -> BuildReport:
         """Files or folders → indexed next to what the index holds; this Index then answers from them."""
@@ -121,7 +132,7 @@ class Index:
         # A write makes a new generation: read from it from now on.
         embedder = self.retriever.embedder
         self.reader.close()
-        self.__init__(self.dir, self.settings, embedder)  # type: ignore[misc]
+        self.__init__(self.dir, self.settings, embedder, self.llm)  # type: ignore[misc]
         return report
 
     def close(self) -> None:
@@ -129,9 +140,12 @@ class Index:
 
 
 def open_index(index_dir: str | os.PathLike[str] = "index", settings: Settings | None = None,
-               embedder: Embedder | None = None) -> Index:
-    """An index directory → an open Index (fails with what to run if it is missing or mismatched)."""
-    return Index(index_dir, settings, embedder)
+               embedder: Embedder | None = None, llm: Any | None = None) -> Index:
+    """An index directory → an open Index (fails with what to run if it is missing or mismatched).
+
+    ``llm``: any LangChain chat model; answers are then generated from the passages and checked.
+    """
+    return Index(index_dir, settings, embedder, llm)
 
 
 def answer_to_dict(answer: Answer, **extra: Any) -> dict[str, Any]:
@@ -154,4 +168,8 @@ def answer_to_dict(answer: Answer, **extra: Any) -> dict[str, Any]:
             for h in answer.hits
         ],
         "timings_ms": dict(answer.timings_ms),
+        "mode": answer.mode,
+        "sentences": [{"text": c.text, "citations": list(c.citations), "support": c.support,
+                       "supported": c.supported} for c in answer.sentences],
+        "notes": list(answer.notes),
     }

