@@ -16,15 +16,19 @@ import argparse
 import html
 import json
 import os
+import queue
 import re
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
+from pipeline.cli import settings_from_args as cli_settings
+from pipeline.cli import add_llm_arguments
 from pipeline.facade import Index, open_index
 from pipeline.indexing import add_files
+from pipeline.llm import LLMUnavailable
 from pipeline.settings import RetrievalSettings, Settings
 from pipeline.store import IndexBusy, IndexError_
 from pipeline.types import Answer, Hit
@@ -60,14 +64,24 @@ def unescape_markdown(text: str) -> str:
     return html.unescape(re.sub(r"\\(.)", r"\1", text))
 
 
-def answer_markdown(answer: Answer) -> str:
-    """An Answer → chat Markdown: quoted text escaped, each [n] a link to its passage."""
-    parts = re.split(r"(\[\d+\])", answer.text)
+def _linked(text: str) -> str:
+    """Answer text → Markdown: text escaped, each [n] a link to its passage."""
     out = []
-    for part in parts:
+    for part in re.split(r"(\[\d+\])", text):
         m = re.fullmatch(r"\[(\d+)\]", part)
         out.append(f"[\\[{m.group(1)}\\]](#cite-{m.group(1)})" if m else escape_markdown(part))
     return "".join(out)
+
+
+def answer_markdown(answer: Answer) -> str:
+    """An Answer → chat Markdown: [n] linked; generated sentences the sources do not support are marked."""
+    if not answer.sentences:
+        text = _linked(answer.text)
+    else:
+        text = " ".join(_linked(c.text) if c.supported else f"⚠️ {_linked(c.text)} *(not supported by the cited "
+                        f"passages)*" for c in answer.sentences)
+    notes = "".join(f"\n\n<small>ℹ️ {escape_markdown(n)}</small>" for n in answer.notes)
+    return text + notes
 
 
 def _passage_html(index: Index, hit: Hit, marks: Sequence[tuple[int, int, int]], anchor: str) -> str:
@@ -125,12 +139,12 @@ class ChatBackend:
         self._lock = threading.Lock()
 
     def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
-            lexical_weight: float | None = None) -> Answer:
+            lexical_weight: float | None = None, on_token: Callable[[str], None] | None = None) -> Answer:
         question = question.strip()[:MAX_QUESTION_CHARS]
         retrieval = None
         if lexical_weight is not None:
             retrieval = self.settings.retrieval.model_copy(update={"lexical_weight": float(lexical_weight)})
-        return self.index.ask(question, k, history=list(history), retrieval=retrieval)
+        return self.index.ask(question, k, history=list(history), retrieval=retrieval, on_token=on_token)
 
     def upload(self, paths: Sequence[str]) -> str:
         """Uploaded temp files → a status line; the index is rebuilt incrementally and reopened."""
@@ -151,6 +165,53 @@ class ChatBackend:
             f.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}, ensure_ascii=False) + "\n")
 
 
+def chat_turn(backend: "ChatBackend", message: str, history: list[dict[str, Any]], top_k: int,
+              lexical_weight: float, show_retrieved: bool) -> Iterator[tuple[list[dict[str, Any]], Any, str]]:
+    """One chat turn → successive (conversation, sources panel, cleared textbox) states as the answer arrives."""
+    import gradio as gr
+
+    message = (message or "").strip()
+    if not message:
+        yield history, gr.skip(), ""
+        return
+    # Earlier questions as the user typed them: the chat shows them escaped, the search wants them plain.
+    earlier = [unescape_markdown(message_text(m["content"])) for m in history if m.get("role") == "user"]
+    history = [*history, {"role": "user", "content": escape_markdown(message)}]
+    yield history, gr.skip(), ""
+    if backend.index.llm is not None:
+        # Generated answers stream token by token; the checked answer replaces the draft.
+        tokens: queue.Queue[str | None] = queue.Queue()
+        result: list[Answer | BaseException] = []
+
+        def run() -> None:
+            try:
+                result.append(backend.ask(message, earlier, int(top_k), lexical_weight, on_token=tokens.put))
+            except BaseException as err:  # shown in the chat, not as a traceback
+                result.append(err)
+            finally:
+                tokens.put(None)
+
+        threading.Thread(target=run, daemon=True).start()
+        draft = ""
+        while (token := tokens.get()) is not None:
+            draft += token
+            yield [*history, {"role": "assistant", "content": escape_markdown(draft) + " …"}], gr.skip(), ""
+        if isinstance(result[0], BaseException):
+            raise gr.Error(str(result[0]))
+        answer = result[0]
+        yield ([*history, {"role": "assistant", "content": answer_markdown(answer)}],
+               render_sources(backend.index, answer, show_retrieved), "")
+        return
+    answer = backend.ask(message, earlier, int(top_k), lexical_weight)
+    text = answer_markdown(answer)
+    sources = render_sources(backend.index, answer, show_retrieved)
+    words = text.split(" ")
+    step = max(1, len(words) // 8)
+    for i in range(step, len(words) + step, step):  # the answer appears progressively
+        yield [*history, {"role": "assistant", "content": " ".join(words[:i])}], sources, ""
+        time.sleep(0.02)
+
+
 def make_app(index_dir: str, settings: Settings | None = None):  # type: ignore[no-untyped-def]
     """An index directory → the Gradio Blocks app."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from an offline tool
@@ -160,23 +221,8 @@ def make_app(index_dir: str, settings: Settings | None = None):  # type: ignore[
     defaults = backend.settings.retrieval
 
     def respond(message: str, history: list[dict[str, Any]], top_k: int, lexical_weight: float,
-                show_retrieved: bool) -> Iterator[tuple[list[dict[str, Any]], str, str]]:
-        message = (message or "").strip()
-        if not message:
-            yield history, gr.skip(), ""
-            return
-        # Earlier questions as the user typed them: the chat shows them escaped, the search wants them plain.
-        earlier = [unescape_markdown(message_text(m["content"])) for m in history if m.get("role") == "user"]
-        history = [*history, {"role": "user", "content": escape_markdown(message)}]
-        yield history, gr.skip(), ""
-        answer = backend.ask(message, earlier, int(top_k), lexical_weight)
-        text = answer_markdown(answer)
-        sources = render_sources(backend.index, answer, show_retrieved)
-        words = text.split(" ")
-        step = max(1, len(words) // 8)
-        for i in range(step, len(words) + step, step):  # the answer appears progressively
-            yield [*history, {"role": "assistant", "content": " ".join(words[:i])}], sources, ""
-            time.sleep(0.02)
+                show_retrieved: bool) -> Iterator[tuple[list[dict[str, Any]], Any, str]]:
+        yield from chat_turn(backend, message, history, top_k, lexical_weight, show_retrieved)
 
     def on_like(history: list[dict[str, Any]], data: gr.LikeData) -> None:
         i = data.index if isinstance(data.index, int) else data.index[0]
@@ -231,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--auth", default=os.environ.get("BELEGT_AUTH"),
                    help="USER:PASSWORD for basic sign-in (or set BELEGT_AUTH)")
+    add_llm_arguments(p)
     args = p.parse_args(argv)
     auth = None
     if args.auth:
@@ -240,8 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         auth = (user, password)
     try:
-        app = make_app(args.index)
-    except IndexError_ as err:
+        app = make_app(args.index, cli_settings(args))
+    except (IndexError_, LLMUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     app.launch(server_name=args.host, server_port=args.port, auth=auth)

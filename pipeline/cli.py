@@ -12,16 +12,20 @@ import os
 import sys
 from typing import Sequence
 
+from .llm import LLMUnavailable
 from .settings import Settings
 from .store import IndexError_, IndexReader
 
 MAX_QUESTION_CHARS = 2000
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides: dict = {}
     if getattr(args, "embedder", None):
         overrides["embedder"] = {"model": args.embedder}
+    llm = {key: getattr(args, f"llm_{key}", None) for key in ("provider", "base_url", "model", "timeout_s")}
+    if any(v is not None for v in llm.values()):
+        overrides["llm"] = {k: v for k, v in llm.items() if v is not None}
     settings = Settings()
     if overrides:
         # Flags win over file and environment: merge them into what was loaded.
@@ -46,7 +50,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"error: no paths given and no earlier build of {args.index} to take them from; "
               f"run: python -m pipeline build FOLDER_OR_FILE ... --index {args.index}", file=sys.stderr)
         return 2
-    settings = _settings(args)
+    settings = settings_from_args(args)
     spec = manifest.get("embedder", {}).get("spec")
     if spec and not args.embedder:
         # No --embedder: an existing index keeps the embedder it was built with.
@@ -74,14 +78,14 @@ def _print_report(report, as_json: bool) -> int:  # type: ignore[no-untyped-def]
 def cmd_add(args: argparse.Namespace) -> int:
     from .indexing import add_documents
 
-    return _print_report(add_documents(args.paths, args.index, _settings(args), progress=not args.quiet), args.json)
+    return _print_report(add_documents(args.paths, args.index, settings_from_args(args), progress=not args.quiet), args.json)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
     from .indexing import remove_documents
 
     try:
-        report = remove_documents(args.sources, args.index, _settings(args), progress=not args.quiet)
+        report = remove_documents(args.sources, args.index, settings_from_args(args), progress=not args.quiet)
     except KeyError as err:
         raise ValueError(err.args[0]) from err
     return _print_report(report, args.json)
@@ -103,7 +107,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .facade import open_index
 
-    return open_index(args.index, _settings(args))
+    return open_index(args.index, settings_from_args(args))
 
 
 def _check_question(question: str) -> str:
@@ -144,6 +148,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
     print(answer.text)
+    for check in answer.sentences:
+        if not check.supported:
+            print(f"  ! not supported by its cited passages (support {check.support:.2f}): {check.text}")
+    for note in answer.notes:
+        print(f"  note: {note}")
     if answer.citations:
         print()
     for c in answer.citations:
@@ -175,7 +184,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import chat_app
 
-    return chat_app.main(["--index", args.index, "--host", args.host, "--port", str(args.port)])
+    forwarded = [f"--{flag}={value}" for flag, value in (
+        ("llm", args.llm_provider), ("llm-url", args.llm_base_url), ("llm-model", args.llm_model),
+        ("llm-timeout", args.llm_timeout_s)) if value is not None]
+    return chat_app.main(["--index", args.index, "--host", args.host, "--port", str(args.port), *forwarded])
+
+
+def add_llm_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags that turn on generated answers (they override settings.llm)."""
+    g = p.add_argument_group("generated answers (optional; default: extractive quotes)")
+    g.add_argument("--llm", dest="llm_provider", choices=["none", "openai", "ollama"],
+                   help="'openai': any OpenAI-compatible server; 'ollama': an Ollama server")
+    g.add_argument("--llm-url", dest="llm_base_url", help="server URL, e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--llm-model", dest="llm_model", help="model name as the server knows it")
+    g.add_argument("--llm-timeout", dest="llm_timeout_s", type=float,
+                   help="seconds before the extractive answer is given instead")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -209,6 +232,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--index", default="index")
     a.add_argument("--k", type=int, help="passages to retrieve (default: retrieval.top_k)")
     a.add_argument("--json", action="store_true", help="print the JSON contract")
+    add_llm_arguments(a)
     a.set_defaults(func=cmd_ask)
 
     e = sub.add_parser("eval", help="retrieval, answer and citation metrics on a QA file")
@@ -223,6 +247,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--index", default="index")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=7860)
+    add_llm_arguments(s)
     s.set_defaults(func=cmd_serve)
     return p
 
@@ -231,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (IndexError_, ValueError, OSError) as err:
+    except (IndexError_, LLMUnavailable, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

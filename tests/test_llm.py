@@ -182,3 +182,40 @@ def test_chat_model_from_settings() -> None:
     assert type(ollama).__name__ == "ChatOllama" and ollama.model == "llama3"
     with pytest.raises(LLMUnavailable, match="BELEGT_LLM__MODEL"):
         chat_model(LLMSettings(provider="openai"))
+
+
+def test_cli_ask_with_llm_flags(index_dir: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    with stub_server([{"content": "Unterzeichnet haben Sören Link und Ernest Zhang [9]. Sie sind Bürgermeister."}]) as server:
+        out = subprocess.run(
+            [sys.executable, "-m", "pipeline", "ask", QUESTION, "--index", str(index_dir), "--json",
+             "--llm", "openai", "--llm-url", server.base_url, "--llm-model", "stub"],
+            capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
+                                                              "HOME": str(index_dir)})
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["mode"] == "llm" and data["citations"] == []
+    assert any("[9]" in n for n in data["notes"]) and not any(s["supported"] for s in data["sentences"])
+
+
+def test_chat_streams_generated_answer_then_shows_the_checked_one(index_dir: Path) -> None:
+    import chat_app
+
+    with stub_server([]) as server:
+        settings = Settings(llm=LLMSettings(provider="openai", base_url=server.base_url, model="stub"))
+        backend = chat_app.ChatBackend(str(index_dir), settings)
+        n = _passage_number(backend.index, QUESTION, "Sören Link")
+        server.scripts.append({"content": f"Unterzeichnet haben Sören Link und Ernest Zhang [{n}]. "
+                                          f"Der Vertrag gilt bis 2040 [{n}]."})
+        states = list(chat_app.chat_turn(backend, QUESTION, [], 5, 0.02, False))
+    drafts = [s[0][-1]["content"] for s in states[1:-1]]
+    assert len(drafts) > 3 and all(d.endswith(" …") for d in drafts)  # token by token
+    final, sources, _ = states[-1]
+    text = final[-1]["content"]
+    assert "[\\[1\\]](#cite-1)" in text and "⚠️" in text and "not supported" in text
+    assert "<mark" in sources and "Sören Link" in sources
