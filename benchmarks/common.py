@@ -11,6 +11,7 @@ from typing import Any, Sequence
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 QA = ROOT / "benchmarks" / "qa_seeds.jsonl"
+HELDOUT = ROOT / "benchmarks" / "qa_heldout.jsonl"  # unanswerable questions written after tuning
 OUT = ROOT / "benchmarks" / "out"
 
 

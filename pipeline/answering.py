@@ -32,7 +32,31 @@ _ROLES = (
     r"geschäftsführer\w*|manager\w*|vorsitzende\w*|ceo|cfo|cto|mayor|executive|rector|president|director|"
     r"spokes\w*|chair\w*|founder|gründer\w*|leiter\w*|chef\w*|person|people|politiker\w*"
 )
+# Fine answer types: a question about a party, the weather or a colour is answered only by a
+# sentence that names one; otherwise a sentence that merely mentions the question's topic
+# ("Sören Link", "Shenzhen") would be quoted as if it answered.
+_FINE_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "party": (
+        re.compile(r"\b(welche[rnms]?\s+(politischen\s+)?partei|partei(zugehörigkeit|buch)|(which|what)\s+(political\s+)?"
+                   r"party|party\s+affiliation|party\s+(does|did|is|was)\b)", re.I),
+        re.compile(r"\b(SPD|CDU|CSU|FDP|AfD|BSW|ÖDP|Grünen?|Bündnis\s*90|Linken?|Piratenpartei|Freien?\s+Wähler|"
+                   r"parteilos\w*|Labour|Tories|Conservatives?|Democrats?|Republicans?|\w+partei)\b"),
+    ),
+    "weather": (
+        re.compile(r"\b(wetter|weather|temperatur\w*|temperature)\b", re.I),
+        re.compile(r"\b(wetter|weather|sonn\w*|sunny|sunshine|regn\w*|regen\w*|rain\w*|schnee\w*|snow\w*|"
+                   r"bewölkt|cloud\w*|wolk\w*|gewitter|storm\w*|sturm|wind\w*|nebel|fog|hitze|heat|kälte|frost|"
+                   r"temperatur\w*|temperature|grad celsius)\b|°", re.I),
+    ),
+    "colour": (
+        re.compile(r"\b(farbe[n]?|colou?rs?)\b", re.I),
+        re.compile(r"\b(rot|blau|grün|gelb|weiß|schwarz|grau|braun|orange|violett|lila|rosa|pink|türkis|"
+                   r"red|blue|green|yellow|white|black|gr[ae]y|brown|purple|golden|silbern?|silver)\w*\b", re.I),
+    ),
+}
+
 _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    *((kind, question) for kind, (question, _) in _FINE_TYPES.items()),
     ("person", re.compile(
         r"^\W*((and|also|und|auch) )?((by|for|to|with|von|für|mit|an) )?(who|whom|whose|wer|wem|wen|wessen)\b", re.I)),
     ("money", re.compile(
@@ -107,7 +131,8 @@ def _question_identifier():  # type: ignore[no-untyped-def]
 
 
 def answer_type(question: str) -> str | None:
-    """A question → what kind of answer it wants: 'money', 'number', 'date', 'person', or None."""
+    """A question → what kind of answer it wants: 'party', 'weather', 'colour', 'money', 'number', 'date',
+    'person', or None."""
     for kind, pattern in _ANSWER_TYPES:
         if pattern.search(question):
             return kind
@@ -116,6 +141,8 @@ def answer_type(question: str) -> str | None:
 
 def has_type(text: str, kind: str | None) -> bool:
     """Does a sentence hold an answer of that kind? (No kind: always.)"""
+    if kind in _FINE_TYPES:
+        return bool(_FINE_TYPES[kind][1].search(text))
     if kind == "money":
         return bool(_MONEY.search(text))
     if kind == "number":
@@ -226,11 +253,13 @@ def names(question: str, corpus: Corpus) -> tuple[list[tuple[set[str], float]], 
     An absent one counts as a missing *name* only where a name stands: after a preposition
     or verb, without article ("für Siemens", "with Microsoft", "did Munich"). After an
     article or another capitalised word it is more likely a noun or a translation the
-    index words differently ("welcher Partei", "the Lord Mayor", "Huawei Germany").
+    index words differently ("welcher Partei", "the Lord Mayor", "Huawei Germany") — unless
+    none of the question's capitalised words is in the index at all.
     """
     words = re.findall(r"[\w-]+", question)
     known: list[tuple[set[str], float]] = []
     absent: list[str] = []
+    unknown: list[str] = []
     for i, word in enumerate(words):
         if i == 0 or not _CAPITALISED.fullmatch(word) or lexical.fold(word) in lexical.stopwords():
             continue
@@ -242,10 +271,14 @@ def names(question: str, corpus: Corpus) -> tuple[list[tuple[set[str], float]], 
             if all(stems != k for k, _ in known):
                 known.append((stems, idf(freq, corpus.n_chunks)))
             continue
+        unknown.append(word)
         before = words[i - 1]
         adjective = len(before) > 3 and before.endswith(("e", "en", "er", "es", "em"))  # "städtischen Tochterfirmen"
         if before[0].islower() and lexical.fold(before) not in _DETERMINERS and not _NUMBER.fullmatch(before) and not adjective:
             absent.append(word)
+    # Nothing the question names is in the index ("der Kölner Dom", "the Eiffel Tower"): it is about something else.
+    if not known and unknown and not absent:
+        absent = unknown
     return known, absent
 
 

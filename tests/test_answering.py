@@ -25,6 +25,11 @@ from pipeline.types import Chunk, Hit, Span
         ("What was the budget in euros?", "money"),
         ("Wie viel Geld investiert ZTE?", "money"),
         ("Welche Funktion hat Sun Jie bei ZTE?", None),
+        ("Welcher Partei gehört der Oberbürgermeister an?", "party"),
+        ("Which party does the mayor belong to?", "party"),
+        ("Which parties signed the agreement?", None),  # parties to an agreement, not political ones
+        ("What was the weather like in Shenzhen?", "weather"),
+        ("Welche Farbe hat das Rathaus?", "colour"),
     ],
 )
 def test_answer_type(question: str, kind: str | None) -> None:
@@ -43,6 +48,11 @@ def test_answer_type(question: str, kind: str | None) -> None:
         ("Huawei beschäftigt 79.000 Mitarbeiter.", "number", True),
         ("Das Projekt kostet 5 Mio. Euro.", "money", True),
         ("Das Projekt hat drei Partner.", "money", False),
+        ("Link (SPD) ist seit 2012 Oberbürgermeister.", "party", True),
+        ("Oberbürgermeister Sören Link reiste nach China.", "party", False),
+        ("Bei strahlendem Sonnenschein wurde unterzeichnet.", "weather", True),
+        ("In Shenzhen wurde das Memorandum unterzeichnet.", "weather", False),
+        ("Das Rathaus ist rot gestrichen.", "colour", True),
     ],
 )
 def test_has_type(text: str, kind: str, expected: bool) -> None:
@@ -79,9 +89,12 @@ class FakeCorpus:
 def test_missing_names_are_told_from_nouns() -> None:
     corpus = FakeCorpus({}, {"duisburg", "absichtserklar", "absichtserklarung"})
     assert names("Wer hat für Siemens die Duisburger Absichtserklärung unterzeichnet?", corpus)[1] == ["Siemens"]
-    assert names("Welcher Partei gehört er an?", corpus)[1] == []  # a noun after an article
+    assert names("Welcher Partei gehört der Duisburger Oberbürgermeister an?", corpus)[1] == []  # a noun after an article
     assert names("What did Munich agree with Microsoft?", corpus)[1] == ["Munich", "Microsoft"]
     assert names("Who is the Lord Mayor of Duisburg?", corpus)[1] == []
+    # None of the question's capitalised words is in the index: it is about something else.
+    assert names("Wann wurde der Kölner Dom gebaut?", corpus)[1] == ["Kölner", "Dom"]
+    assert names("Wann wurde der Duisburger Dom gebaut?", corpus)[1] == []
 
 
 DOC = (

@@ -53,12 +53,10 @@ def test_out_of_corpus_questions_are_refused_in_their_language(seeds_open) -> No
     assert en.abstained and en.text == "The sources do not say."
 
 
-# The targets on benchmarks/qa_seeds.jsonl, so that a regression fails CI. One is not
-# reached yet: all 10 unanswerable questions refused (8 are; the README names the two that are not),
-# so its floor is today's level.
+# The targets on benchmarks/qa_seeds.jsonl, so that a regression fails CI.
 FLOORS = {
     "hit@1": 0.90, "mrr": 0.93, "answer_accuracy": 0.90, "citation_support": 0.90, "citation_validity": 1.0,
-    "abstention_recall": 0.8,
+    "abstention_recall": 1.0,
 }
 
 
