@@ -1,6 +1,6 @@
-"""A scripted OpenAI-compatible server on 127.0.0.1 for tests: real HTTP, real client, no model.
+"""A scripted OpenAI-compatible (and Ollama) server on 127.0.0.1 for tests: real HTTP, real client, no model.
 
-Each request to ``POST /v1/chat/completions`` takes the next script:
+Each request to ``POST /v1/chat/completions`` (or Ollama's ``POST /api/chat``) takes the next script:
 ``{"content": "..."}`` answers (streamed as server-sent events when the client asks for a
 stream), ``{"hang": seconds}`` sends nothing for that long, ``{"status": 500}`` fails.
 Every request body is kept in ``requests`` so tests can read what the model was told.
@@ -29,6 +29,11 @@ class StubServer(ThreadingHTTPServer):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
 
+    @property
+    def root_url(self) -> str:
+        """Where an Ollama client points."""
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
     def next_script(self) -> dict[str, Any]:
         with self.lock:
             return self.scripts.pop(0) if self.scripts else {"status": 500}
@@ -51,6 +56,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(script["status"], {"error": {"message": "scripted failure", "type": "server_error"}})
             return
         content = script["content"]
+        if self.path.startswith("/api/chat"):  # Ollama's API: newline-delimited JSON
+            self._ollama(content, body)
+            return
         if body.get("stream"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -68,6 +76,22 @@ class _Handler(BaseHTTPRequestHandler):
                          "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                                       "finish_reason": "stop"}],
                          "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+
+    def _ollama(self, content: str, body: dict[str, Any]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.end_headers()
+        base = {"model": body.get("model", "stub"), "created_at": "2026-01-01T00:00:00Z"}
+        pieces = content.split(" ") if body.get("stream", True) else [content]
+        for i, word in enumerate(pieces):
+            piece = word if i == 0 else " " + word
+            line = {**base, "message": {"role": "assistant", "content": piece}, "done": False}
+            self.wfile.write(json.dumps(line).encode() + b"\n")
+            self.wfile.flush()
+        end = {**base, "message": {"role": "assistant", "content": ""}, "done": True, "done_reason": "stop",
+               "eval_count": len(pieces), "prompt_eval_count": 1}
+        self.wfile.write(json.dumps(end).encode() + b"\n")
+        self.wfile.flush()
 
     def _event(self, obj: dict[str, Any]) -> None:
         obj = {"id": "stub", "object": "chat.completion.chunk", "created": 0, "model": "stub", **obj}

@@ -219,3 +219,15 @@ def test_chat_streams_generated_answer_then_shows_the_checked_one(index_dir: Pat
     text = final[-1]["content"]
     assert "[\\[1\\]](#cite-1)" in text and "⚠️" in text and "not supported" in text
     assert "<mark" in sources and "Sören Link" in sources
+
+
+def test_ollama_settings_answer_through_the_ollama_client(index_dir: Path) -> None:
+    with stub_server([]) as server:
+        settings = Settings(llm=LLMSettings(provider="ollama", base_url=server.root_url, model="llama3.2"))
+        index = open_index(index_dir, settings, HashingEmbedder(32))
+        n = _passage_number(index, QUESTION, "Sören Link")
+        server.scripts.append({"content": f"Sören Link und Ernest Zhang haben unterzeichnet [{n}]."})
+        answer = index.ask(QUESTION)
+    assert answer.mode == "llm" and answer.sentences[0].supported and "Sören Link" in answer.citations[0].text
+    body = server.requests[0]
+    assert body["model"] == "llama3.2" and body["messages"][0]["role"] == "system"
