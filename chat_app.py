@@ -15,6 +15,7 @@ JSON contract of ``ask --json``. Document text is always escaped.
 import argparse
 import html
 import json
+import logging
 import os
 import re
 import sys
@@ -23,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from pipeline.facade import Index, open_index
+from pipeline.facade import Index, QuestionError, open_index
 from pipeline.indexing import add_files
 from pipeline.settings import RetrievalSettings, Settings
 from pipeline.store import IndexBusy, IndexError_
@@ -35,7 +36,7 @@ EXAMPLES = [
     "Welche Städte haben mit ZTE eine Partnerschaft geschlossen?",
     "When was the Gelsenkirchen agreement signed?",
 ]
-MAX_QUESTION_CHARS = 2000
+log = logging.getLogger("belegt.chat")
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
 
 
@@ -126,11 +127,25 @@ class ChatBackend:
 
     def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
             lexical_weight: float | None = None) -> Answer:
-        question = question.strip()[:MAX_QUESTION_CHARS]
+        """A question → an Answer; QuestionError for one that cannot be asked (its message is shown)."""
         retrieval = None
         if lexical_weight is not None:
             retrieval = self.settings.retrieval.model_copy(update={"lexical_weight": float(lexical_weight)})
         return self.index.ask(question, k, history=list(history), retrieval=retrieval)
+
+    def reply(self, question: str, history: Sequence[str] = (), k: int | None = None,
+              lexical_weight: float | None = None) -> Answer | str:
+        """A question → an Answer, or the message to show instead: why the question was refused, or
+        that it failed (the traceback goes to the server log, never to the person asking)."""
+        try:
+            return self.ask(question, history, k, lexical_weight)
+        except QuestionError as err:
+            return f"Not asked: {err}."
+        except IndexError_ as err:
+            return f"The index cannot answer: {err}"
+        except Exception as err:  # noqa: BLE001 — one broken question must not take the chat down
+            log.exception("question failed: %.200r", question)
+            return f"Sorry, this question could not be answered ({type(err).__name__}); the server log has the details."
 
     def upload(self, paths: Sequence[str]) -> str:
         """Uploaded temp files → a status line; the index is rebuilt incrementally and reopened."""
@@ -167,9 +182,14 @@ def make_app(index_dir: str, settings: Settings | None = None):  # type: ignore[
             return
         # Earlier questions as the user typed them: the chat shows them escaped, the search wants them plain.
         earlier = [unescape_markdown(message_text(m["content"])) for m in history if m.get("role") == "user"]
-        history = [*history, {"role": "user", "content": escape_markdown(message)}]
+        limit = backend.settings.answer.max_question_chars
+        shown = message if len(message) <= limit else message[:300] + f" … ({len(message):,} characters)"
+        history = [*history, {"role": "user", "content": escape_markdown(shown)}]
         yield history, gr.skip(), ""
-        answer = backend.ask(message, earlier, int(top_k), lexical_weight)
+        answer = backend.reply(message, earlier, int(top_k), lexical_weight)
+        if isinstance(answer, str):  # refused or failed: the reason is the reply
+            yield [*history, {"role": "assistant", "content": escape_markdown(answer)}], "", ""
+            return
         text = answer_markdown(answer)
         sources = render_sources(backend.index, answer, show_retrieved)
         words = text.split(" ")
@@ -191,10 +211,10 @@ def make_app(index_dir: str, settings: Settings | None = None):  # type: ignore[
         return backend.upload([f if isinstance(f, str) else f.name for f in files])
 
     def ask(question: str) -> dict[str, Any]:
-        """A question → the JSON contract of `ask --json` (answer, citations with exact offsets, passages)."""
-        if not (question or "").strip():
-            return {"error": "empty question"}
-        return backend.ask(question).to_dict()
+        """A question → the JSON contract of `ask --json` (answer, citations with exact offsets, passages),
+        or {"error": message} for a question that cannot be asked or that failed."""
+        answer = backend.reply(question)
+        return {"error": answer} if isinstance(answer, str) else answer.to_dict()
 
     with gr.Blocks(title="belegt") as app:
         gr.Markdown("# belegt\nAnswers from your documents, each sentence cited to the character.")

@@ -1,6 +1,6 @@
 """belegt: documents → cited answers. The public facade lives here."""
 
-from .facade import Index, open_index
+from .facade import Index, QuestionError, open_index
 from .indexing import BuildReport, build
 from .settings import Settings, load_settings
 from .store import EmbedderMismatch, IndexBusy, IndexError_, IndexMissing
@@ -8,5 +8,5 @@ from .types import Answer, Chunk, Citation, Document, Hit, SkippedFile
 
 __all__ = [
     "Answer", "BuildReport", "Chunk", "Citation", "Document", "EmbedderMismatch", "Hit", "Index", "IndexBusy",
-    "IndexError_", "IndexMissing", "Settings", "SkippedFile", "build", "load_settings", "open_index",
+    "IndexError_", "IndexMissing", "QuestionError", "Settings", "SkippedFile", "build", "load_settings", "open_index",
 ]
