@@ -37,6 +37,9 @@ EXAMPLES = [
     "When was the Gelsenkirchen agreement signed?",
 ]
 log = logging.getLogger("belegt.chat")
+# Gradio answers one event of a kind at a time unless told otherwise. See benchmarks/load.py
+# for what more parallel questions buy on this machine.
+CONCURRENCY = 4
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
 
 
@@ -166,8 +169,10 @@ class ChatBackend:
             f.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}, ensure_ascii=False) + "\n")
 
 
-def make_app(index_dir: str, settings: Settings | None = None):  # type: ignore[no-untyped-def]
-    """An index directory → the Gradio Blocks app."""
+def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[no-untyped-def]
+             concurrency: int = CONCURRENCY):
+    """An index directory → the Gradio Blocks app; ``concurrency`` questions (chat and API together)
+    are answered at a time, the rest wait in Gradio's queue."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from an offline tool
     import gradio as gr
 
@@ -237,10 +242,10 @@ def make_app(index_dir: str, settings: Settings | None = None):  # type: ignore[
                 gr.Markdown("### Sources")
                 sources = gr.HTML(elem_id="sources")
         box.submit(respond, [box, chat, top_k, lexical, show_retrieved], [chat, sources, box],
-                   api_visibility="private")
+                   api_visibility="private", concurrency_limit=concurrency, concurrency_id="questions")
         chat.like(on_like, chat, None, api_visibility="private")
         files.upload(on_upload, files, status, api_visibility="private")
-        gr.api(ask, api_name="ask")
+        gr.api(ask, api_name="ask", concurrency_limit=concurrency, concurrency_id="questions")
     return app
 
 
@@ -249,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--index", default="index")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--concurrency", type=int, default=CONCURRENCY,
+                   help=f"questions answered at a time, chat and API together (default {CONCURRENCY}); more wait in a queue")
     p.add_argument("--auth", default=os.environ.get("BELEGT_AUTH"),
                    help="USER:PASSWORD for basic sign-in (or set BELEGT_AUTH)")
     args = p.parse_args(argv)
@@ -260,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         auth = (user, password)
     try:
-        app = make_app(args.index)
+        app = make_app(args.index, concurrency=max(1, args.concurrency))
     except IndexError_ as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
