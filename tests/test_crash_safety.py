@@ -136,7 +136,15 @@ def test_killed_builds_leave_the_previous_index_answering(corpora: dict[str, obj
     seen: dict[str, int] = {"nothing written yet": 0, "partial generation left": 0, "new index already live": 0}
     for kill in range(15):
         proc = cli_build(docs, index)
-        time.sleep(rng.uniform(0.0, span))
+        if kill % 3 == 2:
+            # Every third kill waits until the new generation is being written, then strikes at a
+            # random moment of writing or committing it (a short phase that pure chance rarely hits).
+            deadline = time.monotonic() + span
+            while not any(index.glob("gen-*.tmp")) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.3))
+        else:
+            time.sleep(rng.uniform(0.0, span))
         finished = proc.poll() is not None
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -157,6 +165,7 @@ def test_killed_builds_leave_the_previous_index_answering(corpora: dict[str, obj
         seen["partial generation left" if left else "nothing written yet"] += 1
     # The kills spread over the build: some before it wrote anything, some in the middle of writing.
     assert seen["partial generation left"] >= 2 and seen["nothing written yet"] >= 2, seen
+    print("kills:", seen)
     done = cli_build(docs, index)
     out, err = done.communicate(timeout=120)
     assert done.returncode == 0 and "Traceback" not in err, err
