@@ -15,6 +15,7 @@ JSON contract of ``ask --json``. Document text is always escaped.
 import argparse
 import html
 import json
+import logging
 import os
 import queue
 import re
@@ -24,9 +25,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from pipeline.cli import settings_from_args as cli_settings
 from pipeline.cli import add_llm_arguments
-from pipeline.facade import Index, open_index
+from pipeline.cli import settings_from_args as cli_settings
+from pipeline.facade import Index, QuestionError, open_index
 from pipeline.indexing import add_files
 from pipeline.llm import LLMUnavailable
 from pipeline.settings import RetrievalSettings, Settings
@@ -39,7 +40,10 @@ EXAMPLES = [
     "Welche Städte haben mit ZTE eine Partnerschaft geschlossen?",
     "When was the Gelsenkirchen agreement signed?",
 ]
-MAX_QUESTION_CHARS = 2000
+log = logging.getLogger("belegt.chat")
+# Gradio answers one event of a kind at a time unless told otherwise. See benchmarks/load.py
+# for what more parallel questions buy on this machine.
+CONCURRENCY = 4
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
 
 
@@ -140,11 +144,25 @@ class ChatBackend:
 
     def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
             lexical_weight: float | None = None, on_token: Callable[[str], None] | None = None) -> Answer:
-        question = question.strip()[:MAX_QUESTION_CHARS]
+        """A question → an Answer; QuestionError for one that cannot be asked (its message is shown)."""
         retrieval = None
         if lexical_weight is not None:
             retrieval = self.settings.retrieval.model_copy(update={"lexical_weight": float(lexical_weight)})
         return self.index.ask(question, k, history=list(history), retrieval=retrieval, on_token=on_token)
+
+    def reply(self, question: str, history: Sequence[str] = (), k: int | None = None,
+              lexical_weight: float | None = None, on_token: Callable[[str], None] | None = None) -> Answer | str:
+        """A question → an Answer, or the message to show instead: why the question was refused, or
+        that it failed (the traceback goes to the server log, never to the person asking)."""
+        try:
+            return self.ask(question, history, k, lexical_weight, on_token)
+        except QuestionError as err:
+            return f"Not asked: {err}."
+        except IndexError_ as err:
+            return f"The index cannot answer: {err}"
+        except Exception as err:  # noqa: BLE001 — one broken question must not take the chat down
+            log.exception("question failed: %.200r", question)
+            return f"Sorry, this question could not be answered ({type(err).__name__}); the server log has the details."
 
     def upload(self, paths: Sequence[str]) -> str:
         """Uploaded temp files → a status line; the index is rebuilt incrementally and reopened."""
@@ -176,18 +194,18 @@ def chat_turn(backend: "ChatBackend", message: str, history: list[dict[str, Any]
         return
     # Earlier questions as the user typed them: the chat shows them escaped, the search wants them plain.
     earlier = [unescape_markdown(message_text(m["content"])) for m in history if m.get("role") == "user"]
-    history = [*history, {"role": "user", "content": escape_markdown(message)}]
+    limit = backend.settings.answer.max_question_chars
+    shown = message if len(message) <= limit else message[:300] + f" … ({len(message):,} characters)"
+    history = [*history, {"role": "user", "content": escape_markdown(shown)}]
     yield history, gr.skip(), ""
     if backend.index.llm is not None:
         # Generated answers stream token by token; the checked answer replaces the draft.
         tokens: queue.Queue[str | None] = queue.Queue()
-        result: list[Answer | BaseException] = []
+        result: list[Answer | str] = []
 
         def run() -> None:
             try:
-                result.append(backend.ask(message, earlier, int(top_k), lexical_weight, on_token=tokens.put))
-            except BaseException as err:  # shown in the chat, not as a traceback
-                result.append(err)
+                result.append(backend.reply(message, earlier, int(top_k), lexical_weight, on_token=tokens.put))
             finally:
                 tokens.put(None)
 
@@ -196,13 +214,17 @@ def chat_turn(backend: "ChatBackend", message: str, history: list[dict[str, Any]
         while (token := tokens.get()) is not None:
             draft += token
             yield [*history, {"role": "assistant", "content": escape_markdown(draft) + " …"}], gr.skip(), ""
-        if isinstance(result[0], BaseException):
-            raise gr.Error(str(result[0]))
-        answer = result[0]
+        answer: Answer | str = result[0] if result else "Sorry, this question could not be answered."
+        if isinstance(answer, str):  # refused or failed: the reason is the reply
+            yield [*history, {"role": "assistant", "content": escape_markdown(answer)}], "", ""
+            return
         yield ([*history, {"role": "assistant", "content": answer_markdown(answer)}],
                render_sources(backend.index, answer, show_retrieved), "")
         return
-    answer = backend.ask(message, earlier, int(top_k), lexical_weight)
+    answer = backend.reply(message, earlier, int(top_k), lexical_weight)
+    if isinstance(answer, str):  # refused or failed: the reason is the reply
+        yield [*history, {"role": "assistant", "content": escape_markdown(answer)}], "", ""
+        return
     text = answer_markdown(answer)
     sources = render_sources(backend.index, answer, show_retrieved)
     words = text.split(" ")
@@ -212,8 +234,10 @@ def chat_turn(backend: "ChatBackend", message: str, history: list[dict[str, Any]
         time.sleep(0.02)
 
 
-def make_app(index_dir: str, settings: Settings | None = None):  # type: ignore[no-untyped-def]
-    """An index directory → the Gradio Blocks app."""
+def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[no-untyped-def]
+             concurrency: int = CONCURRENCY):
+    """An index directory → the Gradio Blocks app; ``concurrency`` questions (chat and API together)
+    are answered at a time, the rest wait in Gradio's queue."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from an offline tool
     import gradio as gr
 
@@ -237,10 +261,10 @@ def make_app(index_dir: str, settings: Settings | None = None):  # type: ignore[
         return backend.upload([f if isinstance(f, str) else f.name for f in files])
 
     def ask(question: str) -> dict[str, Any]:
-        """A question → the JSON contract of `ask --json` (answer, citations with exact offsets, passages)."""
-        if not (question or "").strip():
-            return {"error": "empty question"}
-        return backend.ask(question).to_dict()
+        """A question → the JSON contract of `ask --json` (answer, citations with exact offsets, passages),
+        or {"error": message} for a question that cannot be asked or that failed."""
+        answer = backend.reply(question)
+        return {"error": answer} if isinstance(answer, str) else answer.to_dict()
 
     with gr.Blocks(title="belegt") as app:
         gr.Markdown("# belegt\nAnswers from your documents, each sentence cited to the character.")
@@ -263,10 +287,10 @@ def make_app(index_dir: str, settings: Settings | None = None):  # type: ignore[
                 gr.Markdown("### Sources")
                 sources = gr.HTML(elem_id="sources")
         box.submit(respond, [box, chat, top_k, lexical, show_retrieved], [chat, sources, box],
-                   api_visibility="private")
+                   api_visibility="private", concurrency_limit=concurrency, concurrency_id="questions")
         chat.like(on_like, chat, None, api_visibility="private")
         files.upload(on_upload, files, status, api_visibility="private")
-        gr.api(ask, api_name="ask")
+        gr.api(ask, api_name="ask", concurrency_limit=concurrency, concurrency_id="questions")
     return app
 
 
@@ -275,6 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--index", default="index")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--concurrency", type=int, default=CONCURRENCY,
+                   help=f"questions answered at a time, chat and API together (default {CONCURRENCY}); more wait in a queue")
     p.add_argument("--auth", default=os.environ.get("BELEGT_AUTH"),
                    help="USER:PASSWORD for basic sign-in (or set BELEGT_AUTH)")
     add_llm_arguments(p)
@@ -287,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         auth = (user, password)
     try:
-        app = make_app(args.index, cli_settings(args))
+        app = make_app(args.index, cli_settings(args), concurrency=max(1, args.concurrency))
     except (IndexError_, LLMUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

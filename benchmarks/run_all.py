@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import embedders  # noqa: E402
 import langchain_baseline  # noqa: E402
 import latency  # noqa: E402
+import load  # noqa: E402
 import lexical as lexical_bench  # noqa: E402
 from common import ROOT, git_commit, machine  # noqa: E402
 
@@ -36,6 +37,13 @@ def main() -> None:
          "RSS growth while indexing; 200 queries of 2–6 terms."),
         ("Latency of `ask` in a warm process", latency, "benchmarks/latency.py",
          "Every QA question asked 5 times; query embedding included. Target: p95 < 100 ms."),
+        ("Load: 50 questions at once to the chat's `/ask` API", load, "benchmarks/load.py",
+         "The chat app in its own process on 127.0.0.1 (seeds index, default embedder), warmed up with one "
+         "question; then 50 QA questions sent at the same moment through `gradio_client`, one client (session) "
+         "per asker, "
+         f"with an overall timeout of {load.TIMEOUT_S:.0f} s. Latency is what each client waited, queueing "
+         "included. One round per server concurrency limit (`chat_app.py --concurrency`, default "
+         "4): questions answered at a time, the rest wait in Gradio's queue."),
     ):
         t0 = time.perf_counter()
         _, md = module.run()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Callable, Protocol, Sequence
@@ -26,6 +27,10 @@ from .prompts import REFUSALS
 from .settings import AnswerSettings
 from .types import Answer, Chunk, Citation, Hit, Span
 
+# A question in another script is refused in that script's main language; the identifier
+# only chooses between German and English (on a few words it confuses Latin-script languages).
+_SCRIPTS = {"CYRILLIC": "ru", "CJK": "zh", "ARABIC": "ar"}
+_LATIN_LANGS = ("de", "en")
 
 _ROLES = (
     r"(ober)?bürgermeister\w*|\w*dezernent\w*|rektor\w*|präsident\w*|minister\w*|direktor\w*|sprecher\w*|"
@@ -117,8 +122,17 @@ class Scored:
 
 
 def question_language(question: str) -> str:
-    """A question → 'de' or 'en' (the languages refusals are written in)."""
-    return _question_identifier().classify(question)[0]
+    """A question → the language its refusal is written in: by script (Cyrillic → 'ru', Chinese
+    characters → 'zh', Arabic → 'ar'), else 'de' or 'en'; a question in any other script gets 'en'."""
+    counts: dict[str, int] = {}
+    for ch in question:
+        if ch.isalpha():
+            script = unicodedata.name(ch, "UNKNOWN").split(" ")[0]
+            counts[script] = counts.get(script, 0) + 1
+    script = max(counts, key=counts.__getitem__) if counts else "LATIN"
+    if script == "LATIN":
+        return _question_identifier().classify(question)[0]
+    return _SCRIPTS.get(script, "en")
 
 
 @lru_cache(maxsize=1)
@@ -126,7 +140,7 @@ def _question_identifier():  # type: ignore[no-untyped-def]
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    identifier.set_languages(list(REFUSALS))
+    identifier.set_languages(list(_LATIN_LANGS))
     return identifier
 
 
@@ -238,6 +252,13 @@ def weighted_terms(question: str, corpus: Corpus) -> list[tuple[set[str], float]
         if stems:
             out.append((stems, idf(max(corpus.df(s) for s in stems), corpus.n_chunks)))
     return out
+
+
+def knows_a_word(question: str, corpus: Corpus) -> bool:
+    """Does any content word of a question (stemmed in de or en) occur in the index?"""
+    stop = lexical.stopwords()
+    words = dict.fromkeys(t for t in lexical.tokens(question) if t not in stop)
+    return any(corpus.df(stem) for word in words for stem in lexical.query_terms(word))
 
 
 def coverage(weighted: Sequence[tuple[set[str], float]], terms: set[str]) -> float:
@@ -393,7 +414,13 @@ def answer(question: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerS
     # answer and is about what the question names.
     eligible = [c for c in scored if not kind or (c.type_match and c.grounded >= settings.min_grounding)]
     # The question names someone or something the index never mentions: nothing here is about it.
-    if absent or not eligible or eligible[0].score < settings.abstain_below:
+    # Or none of its words occurs anywhere (markup, SQL, a typo, only stopwords): the passage
+    # nearest by embedding alone is not an answer. Only for Latin script: other scripts share
+    # no words with the index, yet the multilingual embedder finds their answers.
+    unknown = settings.require_known_word and lang in _LATIN_LANGS and not knows_a_word(searched or question, corpus)
+    # A heading ("Mobilität", "E-Government") that is nearest to a question is not an answer to it.
+    heading = bool(eligible) and len(re.findall(r"\w+", eligible[0].text)) < settings.min_answer_words
+    if absent or unknown or heading or not eligible or eligible[0].score < settings.abstain_below:
         return Answer(question=question, text=REFUSALS[lang], citations=(), hits=tuple(hits), abstained=True)
     chosen = [eligible[0]]
     for cand in eligible[1:]:

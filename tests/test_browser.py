@@ -98,3 +98,17 @@ def test_upload_and_feedback_through_the_page(tmp_path: Path) -> None:
         box.press("Enter")
         page.locator("#sources", has_text="Erika Beispiel").wait_for(timeout=60_000)
         assert "uploads/vertrag.txt" in page.locator("#sources").inner_text()
+
+
+def test_a_bad_question_gets_its_reason_as_the_reply(tmp_path: Path) -> None:
+    index = tiny_index(tmp_path, {"a.txt": SIGNED})
+    with serving(index) as url, browser_page(url) as page:
+        box = page.locator("#question textarea")
+        for question, reason in (("?!? 🤔", "no words"), ("x" * 2500, "at most 2,000")):
+            box.fill(question)
+            box.press("Enter")
+            page.locator("#chat", has_text=reason).wait_for(timeout=30_000)
+        chat = page.locator("#chat").inner_text()
+        assert chat.count("Not asked: the question") == 2 and "Traceback" not in chat
+        assert "(2,500 characters)" in chat  # the long question is shown shortened
+        assert page.locator(".toast-body").count() == 0  # no Gradio error toast

@@ -121,3 +121,20 @@ def test_basic_auth_keeps_strangers_out(tmp_path: Path) -> None:
 
 def test_cli_refuses_a_malformed_auth_setting(tmp_path: Path) -> None:
     assert chat_app.main(["--index", str(tmp_path / "none"), "--auth", "only-a-user"]) == 2
+
+
+def test_many_questions_at_once_through_the_api(tmp_path: Path) -> None:
+    """10 questions sent at the same moment all come back with the JSON contract (benchmarks/load.py: 50, real model)."""
+    import concurrent.futures as cf
+
+    from gradio_client import Client
+
+    index = tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz. Unterzeichnet hat Bürgermeister Hans Muster.",
+                                  "b.txt": "Gelsenkirchen investiert zwei Millionen Euro in Straßenlaternen."})
+    questions = [f"Wer hat in Duisburg unterzeichnet? ({i})" if i % 2 else f"Was baut Gelsenkirchen {i}?" for i in range(10)]
+    with serving(index) as url, cf.ThreadPoolExecutor(10) as pool:
+        # One client per asker: a single gradio_client shared by many threads can lose an answer (see load.py).
+        clients = list(pool.map(lambda _: Client(url, verbose=False), questions, timeout=120))
+        results = list(pool.map(lambda c, q: c.predict(q, api_name="/ask"), clients, questions, timeout=120))
+    assert [r["question"] for r in results] == questions
+    assert all("error" not in r and r["passages"] for r in results)

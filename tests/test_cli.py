@@ -60,7 +60,7 @@ def test_ask_json_and_many_questions(seeds_index: Path, tmp_path: Path) -> None:
                      '{"id": "b", "question": "Wie viele Einwohner hat Duisburg?"}\n'
                      '{"id": "c", "question": "   "}\n', "utf-8")
     many = run("ask", "--index", str(seeds_index), "--questions", str(qfile), cwd=tmp_path)
-    assert many.returncode == 0, many.stderr
+    assert many.returncode == 1, many.stderr  # answered, but one question was refused
     lines = [json.loads(line) for line in many.stdout.splitlines()]
     assert [x["id"] for x in lines] == ["a", "b", "c"]
     assert "Thomas Jühe" in lines[0]["answer"] and lines[1]["abstained"] and "error" in lines[2]

@@ -36,3 +36,27 @@ def test_match_expression_is_safe_for_fts5() -> None:
     for hostile in ['"', 'NEAR(a b)', "x OR", "*", "a AND NOT b", "col:x", "'; DROP TABLE t; --"]:
         expr = match_expression(query_terms(hostile) or ["x"])
         db.execute("SELECT * FROM t WHERE t MATCH ?", (expr,)).fetchall()  # must not raise
+
+
+FTS5_SYNTAX = ['"', "'", "*", "^", ":", "(", ")", "NEAR", "AND", "OR", "NOT", "col:", "+", "-", "{", "}", ";", "--", "\x00"]
+
+
+def test_no_text_reaches_fts5_as_syntax() -> None:
+    """Any text, however hostile, becomes quoted terms: the query runs and the table is intact."""
+    from hypothesis import given, settings, strategies as st
+
+    from pipeline.store import SCHEMA
+
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    db.executescript(SCHEMA)
+    db.execute("INSERT INTO lexical (rowid, terms) VALUES (0, 'duisburg near and or not')")
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.one_of(st.sampled_from(FTS5_SYNTAX), st.text(max_size=12)), max_size=12).map(" ".join))
+    def check(question: str) -> None:
+        expr = match_expression(query_terms(question))
+        if expr:
+            db.execute("SELECT rowid FROM lexical WHERE lexical MATCH ?", (expr,)).fetchall()
+
+    check()
+    assert db.execute("SELECT COUNT(*) FROM lexical").fetchone()[0] == 1

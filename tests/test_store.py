@@ -140,3 +140,51 @@ def test_a_damaged_index_says_what_is_wrong_and_a_rebuild_repairs_it(
     report = build([seeds_copy], index, embedder=hashing, progress=False)
     assert "previous index was damaged" in report.full_rebuild_reason and report.documents == 5
     assert open_index(index, embedder=hashing).search("Duisburg", 3)
+
+
+def test_an_open_reader_outlives_the_deletion_of_its_generation(seeds_copy: Path, tmp_path: Path,
+                                                               hashing: HashingEmbedder) -> None:
+    from pipeline.facade import open_index
+
+    index = tmp_path / "idx"
+    build([seeds_copy], index, embedder=hashing, progress=False)
+    held = open_index(index)
+    gen = held.reader.dir
+    (seeds_copy / "neu.txt").write_text("Die Stadt Moers baut ein Funknetz.", "utf-8")
+    build([seeds_copy], index, embedder=hashing, progress=False)  # a rebuild swaps and deletes gen
+    assert not gen.exists()
+    answer = held.ask("Wer hat die Absichtserklärung unterzeichnet?")  # vectors, sentences, SQLite: all still open
+    assert answer.hits and held.reader.sentence_vectors.shape[0] > 0
+
+
+def test_open_follows_a_swap_that_happens_while_it_reads(seeds_copy: Path, tmp_path: Path,
+                                                         hashing: HashingEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = tmp_path / "idx"
+    build([seeds_copy], index, embedder=hashing, progress=False)
+    old_gen = (index / "current").resolve()
+    real_init = IndexReader.__init__
+    calls: list[Path] = []
+
+    def init_with_a_rebuild_in_between(self: IndexReader, gen_dir: Path) -> None:
+        calls.append(gen_dir)
+        if len(calls) == 1:  # `current` was resolved; before the files are read, a build replaces them
+            (seeds_copy / "neu.txt").write_text("Die Stadt Moers baut ein Funknetz.", "utf-8")
+            build([seeds_copy], index, embedder=hashing, progress=False)
+        real_init(self, gen_dir)
+
+    monkeypatch.setattr(IndexReader, "__init__", init_with_a_rebuild_in_between)
+    reader = IndexReader.open(index, with_faiss=True)
+    assert calls[0] == old_gen and reader.dir == (index / "current").resolve() != old_gen
+    assert len(reader.manifest["sources"]) == 6
+
+
+def test_a_build_removes_what_a_killed_build_left(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    index = tmp_path / "idx"
+    build([seeds_copy], index, embedder=hashing, progress=False)
+    (index / "gen-20990101T000000-deadbeef.tmp").mkdir()  # killed while writing
+    (index / "gen-20990101T000000-feedbeef").mkdir()  # killed between rename and swap
+    (index / ".current.deadbeef").symlink_to("gen-20990101T000000-feedbeef")  # killed before the swap
+    report = build([seeds_copy], index, embedder=hashing, progress=False)
+    assert report.up_to_date  # nothing to rebuild, yet the leftovers are gone
+    assert sorted(p.name for p in index.iterdir() if p.name not in ("current", ".lock")) == [
+        (index / "current").resolve().name]
