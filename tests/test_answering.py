@@ -212,7 +212,8 @@ def test_a_question_without_a_word_of_the_index_is_refused() -> None:
         assert result.abstained and result.text == REFUSALS["en"], question
     assert not answer("Wer hat in Duisburg unterzeichnet?", [hit], corpus, AnswerSettings()).abstained
     off = AnswerSettings(require_known_word=False)
-    assert not answer("'; DROP TABLE chunks; --", [hit], corpus, off).abstained
+    # (lower case: capitalised words the index lacks are refused by the missing-names rule anyway)
+    assert not answer("'; drop table chunks; --", [hit], corpus, off).abstained
 
 
 def test_a_heading_is_not_an_answer() -> None:
