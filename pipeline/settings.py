@@ -104,6 +104,31 @@ class RetrievalSettings(BaseModel):
     rerank_candidates: int = Field(20, ge=1, description="Fused candidates the reranker re-scores.")
 
 
+class VectorIndexSettings(BaseModel):
+    """How the chunk vectors are searched: exactly while small, approximately (and compressed) when large."""
+
+    exact_below: int = Field(
+        100_000, ge=0,
+        description=(
+            "Up to this many chunks FAISS searches exactly (IndexFlatIP); from here on approximately. Measured in "
+            "benchmarks/scale.py: exact search of 100,000 vectors costs a few ms per query, but at 1M it holds 1.5 GB "
+            "of float32 vectors in memory."
+        ),
+    )
+    kind: Literal["hnsw", "ivf"] = Field(
+        "ivf", description="Approximate index above exact_below: 'ivf' (inverted lists) or 'hnsw' (graph)."
+    )
+    encoding: Literal["SQ8", "Flat"] = Field(
+        "SQ8", description="How the approximate index stores vectors: 'SQ8' (one byte per dimension) or 'Flat' (float32)."
+    )
+    hnsw_m: int = Field(32, ge=4, description="HNSW: neighbours per node.")
+    hnsw_ef_construction: int = Field(80, ge=8, description="HNSW: candidate list while building.")
+    hnsw_ef_search: int = Field(128, ge=1, description="HNSW: candidate list while searching (recorded, applied at open).")
+    ivf_nlist: int = Field(0, ge=0, description="IVF: number of lists; 0 = 4·√n rounded to a power of two.")
+    ivf_nprobe: int = Field(32, ge=1, description="IVF: lists searched per query (recorded, applied at open).")
+    train_sample: int = Field(100_000, ge=1000, description="Vectors (evenly spaced) used to train IVF/SQ8.")
+
+
 class AnswerSettings(BaseModel):
     max_sentences: int = Field(2, ge=1, le=6, description="Sentences quoted in an extractive answer.")
     from_passages: int = Field(3, ge=1, description="Top passages whose sentences may be quoted.")
@@ -150,6 +175,7 @@ class Settings(BaseSettings):
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    vector_index: VectorIndexSettings = Field(default_factory=VectorIndexSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
 
     @classmethod

@@ -6,7 +6,8 @@ Layout of an index directory ``DIR`` (see ``index/README.md``)::
     DIR/gen-…/manifest.json       format version, embedder id + dim, settings, source hashes
     DIR/gen-…/index.sqlite3       documents, chunks, MinHash signatures, near-duplicate groups
     DIR/gen-…/vectors.npy         float32 (n_chunks, dim), row i = chunk row i
-    DIR/gen-…/vectors.faiss       FAISS index over the same rows
+    DIR/gen-…/vectors.faiss       FAISS index over the same rows: exact while small, IVF/HNSW-SQ8
+                                  when large (``vectorindex``; what was built is in the manifest)
     DIR/gen-…/sentence_vectors.npy  float32 (n_sentences, dim), for choosing what to cite
     DIR/gen-…/texts/<doc>.txt     decoded text of files that are not plain UTF-8 (HTML, Latin-1 …)
     DIR/.lock                     held by a running build
@@ -33,6 +34,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from . import vectorindex
+from .settings import VectorIndexSettings
 from .types import Chunk, Document, Span
 
 FORMAT_VERSION = 1
@@ -273,10 +276,8 @@ class IndexReader:
     @property
     def faiss_index(self):  # type: ignore[no-untyped-def]
         if self._faiss is None:
-            import faiss
-
             try:
-                index = faiss.read_index(str(self.dir / "vectors.faiss"))
+                index = vectorindex.open_index(self.dir / "vectors.faiss", self.manifest.get("faiss"))
             except RuntimeError as err:  # faiss reports truncated or garbled files this way
                 raise IndexCorrupt(self.dir, "vectors.faiss is truncated or damaged", self._roots) from err
             if index.ntotal != len(self.vectors):
@@ -372,7 +373,8 @@ def _chunk(row: tuple[Any, ...]) -> Chunk:
 class GenerationWriter:
     """Writes one new generation next to the live one; ``commit`` makes it live atomically."""
 
-    def __init__(self, index_dir: str | os.PathLike[str], dim: int) -> None:
+    def __init__(self, index_dir: str | os.PathLike[str], dim: int,
+                 vector_index: VectorIndexSettings | None = None) -> None:
         self.index_dir = Path(index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -381,8 +383,10 @@ class GenerationWriter:
         self.dim = dim
         self.db = sqlite3.connect(self.dir / "index.sqlite3")
         self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
-        self._vectors: list[np.ndarray] = []
-        self._sentence_vectors: list[np.ndarray] = []
+        self.vector_index = vector_index or VectorIndexSettings()
+        # Vectors go to disk as they come: a large build never holds them all in memory.
+        self._vectors = _RowFile(self.dir / "vectors.npy", dim)
+        self._sentence_vectors = _RowFile(self.dir / "sentence_vectors.npy", dim)
         self._rows = 0
         self._sentence_rows = 0
 
@@ -401,13 +405,13 @@ class GenerationWriter:
             ).fetchall()
             self._insert_chunks([r[1:-1] for r in rows], [r[-1] for r in rows])
             if rows:
-                self._vectors.append(np.asarray(old.vectors[[r[0] for r in rows]], dtype=np.float32))
+                self._vectors.append(old.vectors[[r[0] for r in rows]])
             sents = old.db.execute(
                 f'SELECT row, doc_id, start, "end", embed_key FROM sentences WHERE doc_id IN ({marks}) ORDER BY row', part
             ).fetchall()
             self._insert_sentences([s[1:] for s in sents])
             if sents:
-                self._sentence_vectors.append(np.asarray(old.sentence_vectors[[s[0] for s in sents]], dtype=np.float32))
+                self._sentence_vectors.append(old.sentence_vectors[[s[0] for s in sents]])
         texts = old.dir / "texts"
         for doc_id in doc_ids:
             src = texts / f"{doc_id}.txt"
@@ -461,10 +465,10 @@ class GenerationWriter:
             [c.terms for c in chunks],
         )
         if len(chunks):
-            self._vectors.append(np.asarray(vectors, dtype=np.float32))
+            self._vectors.append(vectors)
         self._insert_sentences([(doc.id, s.span.start, s.span.end, s.embed_key) for s in sentences])
         if len(sentences):
-            self._sentence_vectors.append(np.asarray(sentence_vectors, dtype=np.float32))
+            self._sentence_vectors.append(sentence_vectors)
         if meta.get("text_path"):
             (self.dir / "texts").mkdir(exist_ok=True)
             (self.dir / "texts" / f"{doc.id}.txt").write_bytes(doc.text.encode("utf-8"))
@@ -485,21 +489,12 @@ class GenerationWriter:
 
     def commit(self, manifest: dict[str, Any]) -> Path:
         """Finish files, fsync, and swap ``current`` to this generation; older generations are removed."""
-        import faiss
-
         self.db.commit()
         self.db.close()
-        vectors = np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), dtype=np.float32)
-        np.save(self.dir / "vectors.npy", vectors, allow_pickle=False)
-        sentence_vectors = (
-            np.concatenate(self._sentence_vectors) if self._sentence_vectors else np.zeros((0, self.dim), dtype=np.float32)
-        )
-        np.save(self.dir / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
-        flat = faiss.IndexFlatIP(self.dim)
-        if len(vectors):
-            flat.add(vectors)
-        faiss.write_index(flat, str(self.dir / "vectors.faiss"))
-        manifest = {**manifest, "format_version": FORMAT_VERSION, "faiss": {"type": "IndexFlatIP", "n": int(flat.ntotal)}}
+        self._vectors.finish()
+        self._sentence_vectors.finish()
+        built = vectorindex.build(self.dir / "vectors.npy", self.dir / "vectors.faiss", self.vector_index)
+        manifest = {**manifest, "format_version": FORMAT_VERSION, "faiss": built}
         (self.dir / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), "utf-8")
         for path in self.dir.rglob("*"):
             if path.is_file():
@@ -517,7 +512,41 @@ class GenerationWriter:
     def abort(self) -> None:
         with contextlib.suppress(Exception):
             self.db.close()
+        self._vectors.close()
+        self._sentence_vectors.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class _RowFile:
+    """float32 rows appended to ``<path>.part`` as they come; ``finish`` turns them into ``path`` (.npy).
+
+    The .npy header holds the row count, unknown until the end, so rows are written raw first
+    and copied behind the header once, with plain reads and writes.
+    """
+
+    def __init__(self, path: Path, dim: int) -> None:
+        self.path, self.dim, self.rows = path, dim, 0
+        self.part = path.with_name(path.name + ".part")
+        self._f = open(self.part, "wb")
+
+    def append(self, rows: np.ndarray) -> None:
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        if rows.ndim != 2 or rows.shape[1] != self.dim:
+            raise ValueError(f"vectors of shape {rows.shape} do not fit an index of dimension {self.dim}")
+        self._f.write(rows.tobytes())
+        self.rows += len(rows)
+
+    def finish(self) -> None:
+        self._f.close()
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                  "shape": (self.rows, self.dim)}
+        with open(self.path, "wb") as out, open(self.part, "rb") as raw:
+            np.lib.format.write_array_header_1_0(out, header)
+            shutil.copyfileobj(raw, out, 16 << 20)
+        self.part.unlink()
+
+    def close(self) -> None:
+        self._f.close()
 
 
 def _fsync_dir(path: Path) -> None:
