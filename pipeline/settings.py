@@ -87,6 +87,16 @@ class RetrievalSettings(BaseModel):
         0.02, ge=0,
         description="Weight of the lexical (BM25) score or ranking. Linear fusion: e5 cosines of related passages differ by a few hundredths, hence the small default; use ~1.0 with 'rrf'.",
     )
+    lexical_max_df: int = Field(
+        20_000, ge=0,
+        description=(
+            "Query terms found in more chunks than this are left out of the lexical (BM25) query, the rarest term "
+            "is always kept; 0 = keep all. FTS5 scores every chunk a term matches, so this bounds the work per term: "
+            "on 200,000 generated chunks (2 cores under load) the lexical query took p50 145 ms / p95 497 ms with "
+            "all terms, 54 ms / 183 ms with this limit; its top 10 kept 80 % of the rows. A city name (1 in 90 "
+            "articles) stays in at 1M chunks. Never reached on small indexes."
+        ),
+    )
     sentence_weight: float = Field(
         0.0, ge=0, le=1,
         description="Dense score of a chunk = (1 - w) · chunk similarity + w · its best sentence's similarity.",

@@ -64,6 +64,14 @@ CREATE VIRTUAL TABLE lexical USING fts5(terms, tokenize = 'unicode61 remove_diac
 """
 
 
+
+def _write_term_df(db: sqlite3.Connection, schema: str) -> None:
+    """Chunks per term, from FTS5's own statistics (one pass over the index) → table ``<schema>.term_df``."""
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_vocab USING fts5vocab(main, 'lexical', 'row')")
+    db.execute(f"CREATE TABLE {schema}.term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID")
+    db.execute(f"INSERT INTO {schema}.term_df SELECT term, doc FROM temp.lexical_vocab")
+
+
 class IndexError_(RuntimeError):
     """The index cannot be used as it is; the message says what to run."""
 
@@ -176,6 +184,7 @@ class IndexReader:
         self._vectors: np.ndarray | None = None
         self._sentence_vectors: np.ndarray | None = None
         self._faiss = None
+        self._df_table: str | None = None
         try:
             shapes = {name: self._load(name).shape for name in ("vectors.npy", "sentence_vectors.npy")}
         except (OSError, ValueError) as err:
@@ -269,9 +278,19 @@ class IndexReader:
         return [(int(r), -float(score)) for r, score in rows]
 
     def document_frequency(self, term: str) -> int:
-        """A term → how many chunks contain it."""
-        match = '"' + term.replace('"', '""') + '"'
-        return int(self.db.execute("SELECT COUNT(*) FROM lexical WHERE lexical MATCH ?", (match,)).fetchone()[0])
+        """A term → how many chunks contain it.
+
+        Looked up in the ``term_df`` table a build writes from FTS5's term statistics; counting
+        the matches instead costs time proportional to them (60 ms for a common term at 1M
+        chunks). An index built before that table gets it once per process, in memory.
+        """
+        if self._df_table is None:
+            has = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'term_df'").fetchone()
+            if not has:
+                _write_term_df(self.db, "temp")
+            self._df_table = "term_df"
+        row = self.db.execute(f"SELECT df FROM {self._df_table} WHERE term = ?", (term,)).fetchone()
+        return int(row[0]) if row else 0
 
     @property
     def faiss_index(self):  # type: ignore[no-untyped-def]
@@ -489,6 +508,7 @@ class GenerationWriter:
 
     def commit(self, manifest: dict[str, Any]) -> Path:
         """Finish files, fsync, and swap ``current`` to this generation; older generations are removed."""
+        _write_term_df(self.db, "main")
         self.db.commit()
         self.db.close()
         self._vectors.finish()

@@ -140,3 +140,20 @@ def test_a_damaged_index_says_what_is_wrong_and_a_rebuild_repairs_it(
     report = build([seeds_copy], index, embedder=hashing, progress=False)
     assert "previous index was damaged" in report.full_rebuild_reason and report.documents == 5
     assert open_index(index, embedder=hashing).search("Duisburg", 3)
+
+
+def test_document_frequency_from_term_statistics(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
+    reader = IndexReader.open(tmp_path / "idx")
+    terms = {t for (text,) in reader.db.execute("SELECT terms FROM lexical LIMIT 40") for t in text.split()}
+    assert len(terms) > 50
+    for term in sorted(terms):
+        counted = reader.db.execute("SELECT COUNT(*) FROM lexical WHERE lexical MATCH ?", (f'"{term}"',)).fetchone()[0]
+        assert reader.document_frequency(term) == counted >= 1, term
+    assert reader.document_frequency("zzzkeinwortzzz") == 0
+    expected = {t: reader.document_frequency(t) for t in sorted(terms)[:20]}
+    # An index written before the term_df table: the reader derives it once, in memory.
+    with sqlite3.connect(reader.dir / "index.sqlite3") as db:
+        db.execute("DROP TABLE term_df")
+    older = IndexReader.open(tmp_path / "idx")
+    assert {t: older.document_frequency(t) for t in expected} == expected
