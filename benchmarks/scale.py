@@ -376,11 +376,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     n = [r["chunks"] for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for key, label, style in (("retrieval", "retrieval (query embedding included)", "o-"),
-                              ("lexical", "FTS5 BM25 alone", "s--"), ("dense", "FAISS alone", "^:")):
-        ax.plot(n, [r[f"{key}_p50"] for r in rows], style, label=f"{label} p50")
-        ax.plot(n, [r[f"{key}_p95"] for r in rows], style, alpha=0.45, label=f"{label} p95")
+    fig, ax = plt.subplots(figsize=(9.5, 4.2), dpi=110)
+    for key, label, style, colour in (("retrieval", "retrieval (query embedding included)", "o-", "C0"),
+                                      ("lexical", "FTS5 BM25 alone", "s--", "C2"), ("dense", "FAISS alone", "^:", "C4")):
+        ax.plot(n, [r[f"{key}_p50"] for r in rows], style, color=colour, label=f"{label} p50")
+        ax.plot(n, [r[f"{key}_p95"] for r in rows], style, color=colour, alpha=0.4, label=f"{label} p95 (light)")
     for size, ms in TARGET_P95.items():
         ax.plot([SIZES[size]], [ms], "r*", markersize=11)
     ax.plot([], [], "r*", label="p95 target (100k, 1M)")
@@ -390,7 +390,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylabel("ms per query")
     ax.set_title("belegt: query latency against corpus size (2 cores)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -29,7 +29,9 @@ def _clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
 
 
 def test_choice_by_size() -> None:
-    s = VectorIndexSettings(exact_below=1000)
+    assert vectorindex.choose(49_999, VectorIndexSettings())["type"] == "IndexFlatIP"
+    assert vectorindex.choose(50_000, VectorIndexSettings())["factory"] == "HNSW32,SQ8"  # the default above
+    s = VectorIndexSettings(exact_below=1000, kind="ivf")
     assert vectorindex.choose(999, s)["type"] == "IndexFlatIP"
     ivf = vectorindex.choose(1000, s)
     assert ivf["type"] == "IndexIVFScalarQuantizer" and ivf["factory"].endswith(",SQ8")
@@ -37,7 +39,7 @@ def test_choice_by_size() -> None:
     hnsw = vectorindex.choose(5000, s.model_copy(update={"kind": "hnsw", "hnsw_m": 16, "hnsw_ef_search": 40}))
     assert hnsw["factory"] == "HNSW16,SQ8" and hnsw["params"]["efSearch"] == 40
     # nlist grows with the collection (4·√n, a power of two)
-    assert vectorindex.choose(1_000_000, VectorIndexSettings())["params"]["nlist"] == 4096
+    assert vectorindex.choose(1_000_000, VectorIndexSettings(kind="ivf"))["params"]["nlist"] == 4096
 
 
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])
