@@ -185,6 +185,7 @@ class IndexReader:
         self._sentence_vectors: np.ndarray | None = None
         self._faiss = None
         self._df_table: str | None = None
+        self._row_readers: dict[str, _RowReader] = {}
         try:
             shapes = {name: self._load(name).shape for name in ("vectors.npy", "sentence_vectors.npy")}
         except (OSError, ValueError) as err:
@@ -230,6 +231,19 @@ class IndexReader:
         if self._vectors is None:
             self._vectors = self._load("vectors.npy")
         return self._vectors
+
+    def chunk_vectors(self, rows: Sequence[int]) -> np.ndarray:
+        """Chunk rows → their vectors (len(rows), dim), read row by row from ``vectors.npy``."""
+        return self._row_reader("vectors.npy").take(rows)
+
+    def sentence_vectors_at(self, rows: Sequence[int]) -> np.ndarray:
+        """Sentence rows → their vectors (len(rows), dim), read row by row from ``sentence_vectors.npy``."""
+        return self._row_reader("sentence_vectors.npy").take(rows)
+
+    def _row_reader(self, name: str) -> "_RowReader":
+        if name not in self._row_readers:
+            self._row_readers[name] = _RowReader(self.dir / name)
+        return self._row_readers[name]
 
     @property
     def sentence_vectors(self) -> np.ndarray:
@@ -354,6 +368,39 @@ class IndexReader:
 
     def close(self) -> None:
         self.db.close()
+        for reader in self._row_readers.values():
+            reader.close()
+        self._row_readers.clear()
+
+
+class _RowReader:
+    """Rows of a float32 ``.npy`` matrix read with ``pread``, for query time.
+
+    Indexing the memory map with a list of rows made the process map in the whole file
+    (measured: 100 rows of a 46 MB file raised RssFile by 42 MB; at 1M chunks the two vector
+    files are 5.5 GB): a serving process reads the few rows it scores and nothing more.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+        with open(path, "rb") as f:
+            shape, _, _ = vectorindex._header(f)
+            self._offset = f.tell()
+        self.n, self.dim = int(shape[0]), int(shape[1])
+        self._row_bytes = 4 * self.dim
+
+    def take(self, rows: Sequence[int]) -> np.ndarray:
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        for i, row in enumerate(rows):
+            if not 0 <= row < self.n:
+                raise IndexError(f"row {row} outside 0..{self.n - 1}")
+            out[i] = np.frombuffer(os.pread(self._fd, self._row_bytes, self._offset + row * self._row_bytes),
+                                   dtype=np.float32)
+        return out
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
 
 
 def _in_batches(db: sqlite3.Connection, sql: str, values: list[Any], size: int = 900) -> Iterator[tuple[Any, ...]]:
