@@ -157,3 +157,16 @@ def test_document_frequency_from_term_statistics(seeds_copy: Path, tmp_path: Pat
         db.execute("DROP TABLE term_df")
     older = IndexReader.open(tmp_path / "idx")
     assert {t: older.document_frequency(t) for t in expected} == expected
+
+
+def test_vector_rows_read_at_query_time_equal_the_files(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
+    reader = IndexReader.open(tmp_path / "idx")
+    rows = [7, 0, 3, 3, len(reader.vectors) - 1]
+    assert np.array_equal(reader.chunk_vectors(rows), np.asarray(reader.vectors[rows]))
+    srows = [len(reader.sentence_vectors) - 1, 2, 0]
+    assert np.array_equal(reader.sentence_vectors_at(srows), np.asarray(reader.sentence_vectors[srows]))
+    assert reader.chunk_vectors([]).shape == (0, 64)
+    with pytest.raises(IndexError):
+        reader.chunk_vectors([len(reader.vectors)])
+    reader.close()
