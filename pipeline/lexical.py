@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from typing import Iterable
+from typing import Callable, Iterable
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 STEMMERS = {"de": "german", "en": "english", "fr": "french", "es": "spanish", "it": "italian", "nl": "dutch"}
@@ -70,6 +70,20 @@ def query_terms(question: str, langs: Iterable[str] = QUESTION_LANGS) -> list[st
         for term in _stemmer(lang).stemWords(words) if words else []:
             seen.setdefault(term, None)
     return list(seen)
+
+
+def selective(query: list[str], df: Callable[[str], int], max_df: int) -> list[str]:
+    """Query terms → those in at most ``max_df`` chunks (the rarest term alone if none is).
+
+    FTS5 computes BM25 for every chunk any term matches: one term found in a third of a
+    million chunks costs more than the rest of the query. Such a term has a low idf and
+    moves the ranking little; the dense side still reads the whole question.
+    """
+    if max_df <= 0 or not query:
+        return query
+    counts = {t: df(t) for t in query}
+    kept = [t for t in query if counts[t] <= max_df]
+    return kept or [min(query, key=lambda t: counts[t])]
 
 
 def match_expression(query: list[str]) -> str:

@@ -101,18 +101,19 @@ class Retriever:
         if index.ntotal:
             _, rows = index.search(np.ascontiguousarray(qv[None, :], dtype=np.float32), min(n, index.ntotal))
             dense_rows = [int(r) for r in rows[0] if r >= 0]
-        lexical_hits = dict(self.reader.lexical_search(lexical.match_expression(lexical.query_terms(query)), n))
+        terms = lexical.selective(lexical.query_terms(query), self.reader.document_frequency, self.settings.lexical_max_df)
+        lexical_hits = dict(self.reader.lexical_search(lexical.match_expression(terms), n))
         rows = list(dict.fromkeys([*dense_rows, *lexical_hits]))
         if not rows:
             return []
         chunks = self.reader.chunks(rows)
-        chunk_sims = np.asarray(self.reader.vectors[rows], dtype=np.float32) @ qv
+        chunk_sims = self.reader.chunk_vectors(rows) @ qv
         sentence_row = self.reader.sentence_rows_of({c.doc_id for c in chunks})
         w = self.settings.sentence_weight
         out = []
         for row, chunk, sim in zip(rows, chunks, chunk_sims):
             srows = [sentence_row[(chunk.doc_id, s.start, s.end)] for s in chunk.sentences]
-            ssims = np.asarray(self.reader.sentence_vectors[srows], dtype=np.float32) @ qv if srows else np.zeros(0)
+            ssims = self.reader.sentence_vectors_at(srows) @ qv if srows else np.zeros(0)
             best = float(ssims.max()) if len(ssims) else float(sim)
             out.append(Candidate(row, chunk, (1 - w) * float(sim) + w * best, tuple(float(x) for x in ssims),
                                  lexical_hits.get(row)))
@@ -152,7 +153,7 @@ class Retriever:
         rows, spans = self.reader.following_sentences(hit.chunk.doc_id, hit.chunk.end, n)
         if not rows:
             return hit
-        scores = np.asarray(self.reader.sentence_vectors[rows], dtype=np.float32) @ qv
+        scores = self.reader.sentence_vectors_at(rows) @ qv
         return replace(hit, following=tuple(spans), sentence_scores=hit.sentence_scores + tuple(float(x) for x in scores))
 
     def _collapse_duplicates(self, ranked: list[tuple[Candidate, float, str]], k: int) -> list[Hit]:

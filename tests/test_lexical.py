@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from pipeline import lexical
 from pipeline.lexical import fold, match_expression, query_terms, terms
 
 
@@ -60,3 +61,11 @@ def test_no_text_reaches_fts5_as_syntax() -> None:
 
     check()
     assert db.execute("SELECT COUNT(*) FROM lexical").fetchone()[0] == 1
+
+
+def test_selective_drops_common_terms_keeps_the_rarest() -> None:
+    df = {"stadt": 900, "bochum": 40, "neu": 300, "strassenbahn": 12}.get
+    assert lexical.selective(["stadt", "bochum", "neu", "strassenbahn"], df, 100) == ["bochum", "strassenbahn"]
+    assert lexical.selective(["stadt", "neu"], df, 100) == ["neu"]  # none is selective: the rarest stays
+    assert lexical.selective(["stadt", "neu"], df, 0) == ["stadt", "neu"]  # 0 = off
+    assert lexical.selective([], df, 100) == []

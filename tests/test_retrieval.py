@@ -76,3 +76,16 @@ def test_cross_encoder_reranker_reorders_by_its_scores(reader: IndexReader, hash
     assert all(h.origin.endswith("+rerank") for h in hits)
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_common_terms_leave_the_lexical_query_of_a_large_index(reader: IndexReader, hashing: HashingEmbedder) -> None:
+    # "duisburg" is in most seed chunks, "grabmaier" in a few: with a limit between the two,
+    # the lexical side matches only chunks naming Grabmaier.
+    df_city, df_name = reader.document_frequency("duisburg"), reader.document_frequency("grabmai")
+    assert df_name < df_city
+    lexical_only = dict(dense_weight=0.0, lexical_weight=1.0, top_k=20)
+    limited = Retriever(reader, hashing, RetrievalSettings(lexical_max_df=df_name, **lexical_only))
+    hits = [h for h in limited.search("Duisburg Grabmaier") if h.origin != "dense"]
+    assert hits and all("Grabmaier" in h.chunk.text for h in hits)
+    everything = Retriever(reader, hashing, RetrievalSettings(lexical_max_df=0, **lexical_only))
+    assert any("Grabmaier" not in h.chunk.text for h in everything.search("Duisburg Grabmaier") if h.origin != "dense")

@@ -188,3 +188,33 @@ def test_a_build_removes_what_a_killed_build_left(seeds_copy: Path, tmp_path: Pa
     assert report.up_to_date  # nothing to rebuild, yet the leftovers are gone
     assert sorted(p.name for p in index.iterdir() if p.name not in ("current", ".lock")) == [
         (index / "current").resolve().name]
+
+
+def test_document_frequency_from_term_statistics(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
+    reader = IndexReader.open(tmp_path / "idx")
+    terms = {t for (text,) in reader.db.execute("SELECT terms FROM lexical LIMIT 40") for t in text.split()}
+    assert len(terms) > 50
+    for term in sorted(terms):
+        counted = reader.db.execute("SELECT COUNT(*) FROM lexical WHERE lexical MATCH ?", (f'"{term}"',)).fetchone()[0]
+        assert reader.document_frequency(term) == counted >= 1, term
+    assert reader.document_frequency("zzzkeinwortzzz") == 0
+    expected = {t: reader.document_frequency(t) for t in sorted(terms)[:20]}
+    # An index written before the term_df table: the reader derives it once, in memory.
+    with sqlite3.connect(reader.dir / "index.sqlite3") as db:
+        db.execute("DROP TABLE term_df")
+    older = IndexReader.open(tmp_path / "idx")
+    assert {t: older.document_frequency(t) for t in expected} == expected
+
+
+def test_vector_rows_read_at_query_time_equal_the_files(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
+    reader = IndexReader.open(tmp_path / "idx")
+    rows = [7, 0, 3, 3, len(reader.vectors) - 1]
+    assert np.array_equal(reader.chunk_vectors(rows), np.asarray(reader.vectors[rows]))
+    srows = [len(reader.sentence_vectors) - 1, 2, 0]
+    assert np.array_equal(reader.sentence_vectors_at(srows), np.asarray(reader.sentence_vectors[srows]))
+    assert reader.chunk_vectors([]).shape == (0, 64)
+    with pytest.raises(IndexError):
+        reader.chunk_vectors([len(reader.vectors)])
+    reader.close()
