@@ -207,6 +207,8 @@ class IndexReader:
         for name, rows in (("vectors.npy", n_chunks), ("sentence_vectors.npy", n_sentences)):
             if shapes[name] != (rows, dim):
                 raise IndexCorrupt(gen_dir, f"{name} holds {shapes[name]}, expected ({rows}, {dim})", roots)
+        # The query-time row readers hold their files open from here on, for the same reason.
+        self._row_readers = {name: _RowReader(gen_dir / name) for name in shapes}
         faiss_file = gen_dir / "vectors.faiss"
         if not faiss_file.is_file():
             raise IndexCorrupt(gen_dir, "vectors.faiss is missing", roots)
