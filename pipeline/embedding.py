@@ -45,6 +45,17 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors / np.where(norms == 0, 1, norms), dtype=np.float32)
 
 
+def pool(vectors: np.ndarray) -> np.ndarray:
+    """Unit vectors of a text's parts (its sentences, as rows) → one unit vector for the whole text.
+
+    The normalised mean. On the seeds QA set a plain mean ranked better than a mean weighted by
+    sentence length (hit@1 0.905 vs 0.881); both rank below encoding the chunk itself (0.929).
+    """
+    if len(vectors) == 0:
+        raise ValueError("pool needs at least one part")
+    return normalize(np.asarray(vectors, dtype=np.float32).mean(axis=0))[0]
+
+
 def embed_batched(
     embedder: Embedder,
     texts: Sequence[str],
@@ -55,14 +66,17 @@ def embed_batched(
     """Many texts → one (n, dim) array, encoded in batches of similar length.
 
     Sorting by length keeps padding (and so wasted compute) low; rows come back in input order.
+    ``progress`` is called after each batch with the characters it encoded: encoder time grows
+    with length, and batches run short to long, so a count of texts would promise too early an end.
     """
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     for pos in range(0, len(order), batch_size):
         idx = order[pos : pos + batch_size]
-        out[idx] = embedder.embed([texts[i] for i in idx], kind)
+        batch = [texts[i] for i in idx]
+        out[idx] = embedder.embed(batch, kind)
         if progress:
-            progress(len(idx))
+            progress(sum(map(len, batch)))
     return out
 
 

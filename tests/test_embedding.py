@@ -12,6 +12,7 @@ from pipeline.embedding import (
     make_embedder,
     minilm_path,
     normalize,
+    pool,
 )
 
 
@@ -26,6 +27,22 @@ def test_batched_embedding_keeps_input_order() -> None:
     batched = embed_batched(emb, texts, "passage", batch_size=2)
     assert np.allclose(batched, emb.embed(texts, "passage"))
     assert emb.calls[:2] == [2, 2]
+
+
+def test_batched_embedding_reports_progress_in_characters() -> None:
+    texts = ["kurz", "etwas länger", "der längste Text von allen"]
+    done: list[int] = []
+    embed_batched(HashingEmbedder(16), texts, "passage", batch_size=2, progress=done.append)
+    assert done == [len("kurz") + len("etwas länger"), len("der längste Text von allen")]
+
+
+def test_pool_is_the_normalised_mean_of_the_parts() -> None:
+    parts = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=np.float32)
+    pooled = pool(parts)
+    assert pooled.dtype == np.float32 and np.allclose(pooled, [2 ** -0.5, 2 ** -0.5, 0])
+    assert np.allclose(pool(parts[:1]), parts[0])
+    with pytest.raises(ValueError):
+        pool(np.zeros((0, 3), dtype=np.float32))
 
 
 def test_unknown_spec_is_a_clear_error() -> None:
