@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,langchain]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,langchain,onnx]'
 	touch $(STAMP)
 
 # Incremental: with nothing changed this embeds nothing and returns in about a second.

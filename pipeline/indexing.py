@@ -24,7 +24,7 @@ import numpy as np
 from . import dedup, lexical
 from .chunking import chunk_document, split_sentences
 from .cleaning import clean, detect_language
-from .embedding import Embedder, embed_batched, make_embedder
+from .embedding import Embedder, embed_batched, make_embedder, pool
 from .settings import Settings
 from .sources import discover, file_sha256, load
 from .store import (GenerationWriter, IndexCorrupt, IndexReader, NewChunk, NewSentence, build_lock, current_dir,
@@ -257,10 +257,16 @@ def _build(
         keys.setdefault(key, text)
         return key
 
-    for doc in fresh:
+    # A chunk's vector is pooled from its sentences' vectors unless its input has more than its
+    # sentences (context) or the settings ask to encode chunks; a pooled vector's key says so,
+    # so it is never mistaken for an encoded one.
+    pooled = settings.embedder.chunk_vectors == "sentences" and not with_context
+    for doc in _progress(fresh, "Chunking", progress, unit="doc"):
         is_text = doc.source.startswith(TEXT_SOURCE)
         chunks = text_chunks(doc, settings) if is_text else chunk_document(doc, settings.chunking)
-        new_chunks = [NewChunk(c, key_of(embed_input(c, with_context)), " ".join(lexical.terms(c.text, doc.lang)))
+        new_chunks = [NewChunk(c, content_id(embedder.id, "pooled", c.text, length=24) if pooled and c.sentences
+                               else key_of(embed_input(c, with_context)),
+                               " ".join(lexical.terms(c.text, doc.lang)))
                       for c in chunks]
         spans = sorted({s for c in chunks for s in c.sentences}, key=lambda s: (s.start, s.end))
         new_sentences = [NewSentence(s, key_of(s.slice(doc.text))) for s in spans]
@@ -268,12 +274,20 @@ def _build(
     vectors = old.vectors_by_key(list(keys)) if (old is not None and old.embedder_id == embedder.id) else {}
     todo = [k for k in keys if k not in vectors]
     if todo:
-        bar = _bar(len(todo), "Embedding", progress)
+        bar = _bar(sum(len(keys[k]) for k in todo), f"Embedding {len(todo)} texts", progress)
         fresh_vecs = embed_batched(embedder, [keys[k] for k in todo], "passage", settings.embedder.batch_size,
                                    progress=bar.update if bar else None)
         if bar:
             bar.close()
         vectors.update(zip(todo, fresh_vecs))
+    if pooled:
+        for doc, new_chunks, new_sentences in prepared:
+            sentence_key = {s.span: s.embed_key for s in new_sentences}
+            for c in new_chunks:
+                parts = c.chunk.sentences
+                if not parts:  # an empty text: encoded as it is, nothing to pool
+                    continue
+                vectors[c.embed_key] = pool(np.stack([vectors[sentence_key[s]] for s in parts]))
 
     def stack(items: Sequence[NewChunk] | Sequence[NewSentence]) -> np.ndarray:
         if not items:
@@ -312,7 +326,14 @@ def _build(
     new = IndexReader.open(index_dir)
     try:
         todo_set = set(todo)
-        chunks_embedded = sum(1 for _, cs, _ in prepared for c in cs if c.embed_key in todo_set)
+        # A chunk counts as embedded when its vector needed the encoder in this build: its own
+        # text (encoded chunks) or one of its sentences (pooled chunks).
+        sentence_keys = {(doc.id, s.span): s.embed_key for doc, _, ss in prepared for s in ss}
+        chunks_embedded = sum(
+            1 for doc, cs, _ in prepared for c in cs
+            if (any(sentence_keys[(doc.id, s)] in todo_set for s in c.chunk.sentences) if pooled and c.chunk.sentences
+                else c.embed_key in todo_set)
+        )
         return _report(index_dir, new.sources(), new, skipped, added, changed, removed, len(keep_ids), len(todo),
                        chunks_embedded, encodings, reason, False, t0)
     finally:
@@ -357,7 +378,7 @@ def _report(
     )
 
 
-def _progress(items: Sequence[str], desc: str, enabled: bool, unit: str):  # type: ignore[no-untyped-def]
+def _progress(items: Sequence, desc: str, enabled: bool, unit: str):  # type: ignore[no-untyped-def]
     if not enabled or len(items) < 50:
         return items
     from tqdm import tqdm
@@ -370,8 +391,9 @@ def _bar(total: int, desc: str, enabled: bool):  # type: ignore[no-untyped-def]
         return None
     from tqdm import tqdm
 
-    # tqdm shows rate and ETA; on a non-terminal it still prints its final line.
-    return tqdm(total=total, desc=desc, unit="text", file=sys.stderr, dynamic_ncols=True)
+    # Counted in characters, which is what encoder time follows; tqdm shows rate and ETA
+    # (on a non-terminal it still prints its lines).
+    return tqdm(total=total, desc=desc, unit="char", unit_scale=True, file=sys.stderr, dynamic_ncols=True)
 
 
 UPLOADS = "uploads"

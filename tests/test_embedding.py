@@ -12,6 +12,7 @@ from pipeline.embedding import (
     make_embedder,
     minilm_path,
     normalize,
+    pool,
 )
 
 
@@ -26,6 +27,22 @@ def test_batched_embedding_keeps_input_order() -> None:
     batched = embed_batched(emb, texts, "passage", batch_size=2)
     assert np.allclose(batched, emb.embed(texts, "passage"))
     assert emb.calls[:2] == [2, 2]
+
+
+def test_batched_embedding_reports_progress_in_characters() -> None:
+    texts = ["kurz", "etwas länger", "der längste Text von allen"]
+    done: list[int] = []
+    embed_batched(HashingEmbedder(16), texts, "passage", batch_size=2, progress=done.append)
+    assert done == [len("kurz") + len("etwas länger"), len("der längste Text von allen")]
+
+
+def test_pool_is_the_normalised_mean_of_the_parts() -> None:
+    parts = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=np.float32)
+    pooled = pool(parts)
+    assert pooled.dtype == np.float32 and np.allclose(pooled, [2 ** -0.5, 2 ** -0.5, 0])
+    assert np.allclose(pool(parts[:1]), parts[0])
+    with pytest.raises(ValueError):
+        pool(np.zeros((0, 3), dtype=np.float32))
 
 
 def test_unknown_spec_is_a_clear_error() -> None:
@@ -81,3 +98,35 @@ def test_e5_style_local_models_get_prefixes(tmp_path) -> None:
     assert emb._prefixes == ("query: ", "passage: ")
     plain = SentenceTransformerEmbedder(minilm_path()).embed(["query: Duisburg"], "passage")
     assert np.allclose(q, plain, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_onnx_backends_match_torch_and_are_cached(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("BELEGT_ONNX_CACHE", str(tmp_path / "cache"))
+    path = minilm_path()
+    texts = ["The city signed a memorandum with Huawei.", "Elephants live in the zoo.", "short", "a longer text " * 40]
+    torch_vectors = SentenceTransformerEmbedder(path).embed(texts, "passage")
+    fp32 = make_embedder("st-onnx:" + path)
+    int8 = make_embedder("st-onnx-int8:" + path)
+    assert fp32.id != int8.id != "st/" + path  # vectors differ, so an index records which one made them
+    v32, v8 = fp32.embed(texts, "passage"), int8.embed(texts, "passage")
+    assert v32.shape == v8.shape == (4, 384) and v8.dtype == np.float32
+    assert (v32 * torch_vectors).sum(axis=1).min() > 0.999
+    assert (v8 * torch_vectors).sum(axis=1).min() > 0.95  # int8: close, not equal
+    q = int8.embed(["Who signed the memorandum?"], "query")[0]
+    assert v8[0] @ q > v8[1] @ q
+    # exported once: a new embedder finds the files and does not export again
+    files = sorted(p.name for p in (tmp_path / "cache").rglob("*.onnx"))
+    assert files == ["model.onnx", "model_qint8.onnx"]
+    again = make_embedder("st-onnx-int8:" + path)
+    monkeypatch.setattr(type(again), "_export", lambda self, target: pytest.fail("exported twice"))
+    # (same batch: dynamic quantisation scales activations per batch, so batch-mates matter a little)
+    assert np.allclose(again.embed(texts, "passage"), v8, atol=1e-5)
+
+
+def test_onnx_backend_needs_a_local_folder() -> None:
+    from pipeline.embedding import ModelUnavailable
+
+    with pytest.raises(ModelUnavailable, match="local model folder"):
+        make_embedder("st-onnx:intfloat/multilingual-e5-small")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from pipeline.embedding import HashingEmbedder
+from pipeline.embedding import HashingEmbedder, pool
 from pipeline.indexing import build
 from pipeline.settings import Settings
 from pipeline.store import IndexReader
@@ -45,6 +47,46 @@ def test_one_changed_file_reembeds_only_its_new_chunks(seeds_copy: Path, tmp_pat
     assert report.chunks_embedded == 1 and report.embedded == 1 and sum(hashing.calls) == 1
     reader = IndexReader.open(index)
     assert any("Glasfaser." in c.text for c in reader.chunks())
+
+
+def test_pooled_chunk_vectors_embed_each_sentence_once(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    settings = Settings(embedder={"chunk_vectors": "sentences"})
+    report = build([seeds_copy], tmp_path / "idx", settings=settings, embedder=hashing, progress=False)
+    reader = IndexReader.open(tmp_path / "idx")
+    n_sentences = len(reader.sentence_vectors)
+    # only sentences go through the encoder (identical sentences once); every chunk still gets a vector
+    assert report.chunks_embedded == report.chunks and report.embedded <= n_sentences == sum(hashing.calls)
+    rows = reader.sentence_rows_of({c.doc_id for c in reader.chunks()})
+    for row, chunk in enumerate(reader.chunks()):
+        parts = np.stack([reader.sentence_vectors[rows[(chunk.doc_id, s.start, s.end)]] for s in chunk.sentences])
+        assert np.allclose(reader.vectors[row], pool(parts), atol=1e-6)
+    # one changed file: only its new sentence goes through the encoder
+    target = next(seeds_copy.glob("002_*.txt"))
+    target.write_text(target.read_text("utf-8") + "\n\nEin ganz neuer Absatz mit einem Satz über Glasfaser.\n", "utf-8")
+    hashing.calls.clear()
+    again = build([seeds_copy], tmp_path / "idx", settings=settings, embedder=hashing, progress=False)
+    assert again.embedded == 1 and sum(hashing.calls) == 1 and again.chunks_embedded == 1
+
+
+def test_switching_chunk_vectors_never_reuses_a_pooled_vector_as_encoded(
+    seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder
+) -> None:
+    build([seeds_copy], tmp_path / "idx", settings=Settings(embedder={"chunk_vectors": "sentences"}), embedder=hashing,
+          progress=False)
+    report = build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
+    assert report.full_rebuild_reason == "index settings changed"
+    reader = IndexReader.open(tmp_path / "idx")
+    chunks = reader.chunks()
+    assert np.allclose(reader.vectors, hashing.embed([c.text for c in chunks], "passage"), atol=1e-6)
+
+
+def test_build_drives_a_progress_bar_with_an_eta(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=True)
+    err = capsys.readouterr().err
+    final = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("Embedding")][-1]
+    # tqdm's last line: 100 %, characters done of the total, elapsed<remaining, rate
+    assert "100%" in final and "char" in final and re.search(r"\[\d\d:\d\d<\d\d:\d\d", final)
 
 
 def test_deleted_files_are_removed_from_the_index(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
