@@ -102,7 +102,7 @@ class Retriever:
             _, rows = index.search(np.ascontiguousarray(qv[None, :], dtype=np.float32), min(n, index.ntotal))
             dense_rows = [int(r) for r in rows[0] if r >= 0]
         terms = lexical.selective(lexical.query_terms(query), self.reader.document_frequency, self.settings.lexical_max_df)
-        lexical_hits = dict(self.reader.lexical_search(lexical.match_expression(terms), n))
+        lexical_hits = dict(self.reader.lexical_search(terms, n))
         rows = list(dict.fromkeys([*dense_rows, *lexical_hits]))
         if not rows:
             return []

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from . import vectorindex
+from . import lexical, lexicalindex, vectorindex
 from .settings import VectorIndexSettings
 from .types import Chunk, Document, Span
 
@@ -209,6 +209,15 @@ class IndexReader:
                 raise IndexCorrupt(gen_dir, f"{name} holds {shapes[name]}, expected ({rows}, {dim})", roots)
         # The query-time row readers hold their files open from here on, for the same reason.
         self._row_readers = {name: _RowReader(gen_dir / name) for name in shapes}
+        # An index written before the BM25 matrix existed is scored by FTS5 (same ranking, slower).
+        self._lexical: lexicalindex.LexicalIndex | None = None
+        if "lexical" in self.manifest:
+            try:
+                self._lexical = lexicalindex.LexicalIndex(gen_dir / lexicalindex.DIR)
+            except (OSError, ValueError, KeyError) as err:
+                self.close()
+                raise IndexCorrupt(gen_dir, f"the BM25 files in {lexicalindex.DIR}/ are missing or damaged ({err})",
+                                   roots) from err
         faiss_file = gen_dir / "vectors.faiss"
         if not faiss_file.is_file():
             raise IndexCorrupt(gen_dir, "vectors.faiss is missing", roots)
@@ -314,8 +323,15 @@ class IndexReader:
         ).fetchone()
         return row[0] if row else ""
 
-    def lexical_search(self, match: str, k: int) -> list[tuple[int, float]]:
-        """An FTS5 MATCH expression → (chunk row, BM25 score; higher is better) of the k best chunks."""
+    def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Query terms → (chunk row, BM25 score; higher is better) of the k best chunks that contain any."""
+        if self._lexical is not None:
+            return self._lexical.search(terms, k)
+        return self.fts5_search(terms, k)
+
+    def fts5_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """``lexical_search`` through SQLite FTS5 (indexes without a BM25 matrix; benchmarks)."""
+        match = lexical.match_expression(list(terms))
         if not match:
             return []
         rows = self.db.execute(
@@ -597,11 +613,12 @@ class GenerationWriter:
         """Finish files, fsync, and swap ``current`` to this generation; older generations are removed."""
         _write_term_df(self.db, "main")
         self.db.commit()
+        lexical_built = lexicalindex.build(self.db, self.dir / lexicalindex.DIR)
         self.db.close()
         self._vectors.finish()
         self._sentence_vectors.finish()
         built = vectorindex.build(self.dir / "vectors.npy", self.dir / "vectors.faiss", self.vector_index)
-        manifest = {**manifest, "format_version": FORMAT_VERSION, "faiss": built}
+        manifest = {**manifest, "format_version": FORMAT_VERSION, "faiss": built, "lexical": lexical_built}
         (self.dir / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), "utf-8")
         for path in self.dir.rglob("*"):
             if path.is_file():

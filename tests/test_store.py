@@ -41,14 +41,24 @@ def test_round_trip(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) 
     scores, ids = reader.faiss_index.search(vecs[:1], 1)
     assert ids[0][0] == 0
     # no pickle anywhere: every file is JSON, SQLite, .npy (no object dtype) or FAISS
-    files = sorted(p.name for p in reader.dir.iterdir())
-    assert files == ["index.sqlite3", "manifest.json", "sentence_vectors.npy", "vectors.faiss", "vectors.npy"]
+    files = sorted(p.relative_to(reader.dir).as_posix() for p in reader.dir.rglob("*") if p.is_file())
+    bm25 = ["bm25/data.csc.index.npy", "bm25/indices.csc.index.npy", "bm25/indptr.csc.index.npy",
+            "bm25/params.index.json", "bm25/rows.npy", "bm25/vocab.index.json"]
+    assert files == [*bm25, "index.sqlite3", "manifest.json", "sentence_vectors.npy", "vectors.faiss", "vectors.npy"]
+    for name in (f for f in files if f.endswith(".npy")):
+        assert np.load(reader.dir / name, allow_pickle=False).dtype != object
     np.load(reader.dir / "vectors.npy", allow_pickle=False)
     sv = np.load(reader.dir / "sentence_vectors.npy", allow_pickle=False)
     n_sentences = len({(c.doc_id, s) for c in chunks for s in c.sentences})
     assert sv.shape == (n_sentences, 64)
-    # lexical: every chunk row is searchable by its stemmed terms
-    assert reader.lexical_search('"unterzeichn"', 50)
+    # lexical: every chunk row is searchable by its stemmed terms; the BM25 matrix ranks as FTS5 does
+    assert reader.lexical_search(["unterzeichn"], 50)
+    for query in (["unterzeichn"], ["duisburg", "grabmai"], ["shenzh", "memorandum", "link"]):
+        matrix, fts5 = reader.lexical_search(query, 10), reader.fts5_search(query, 10)
+        assert [r for r, _ in matrix] == [r for r, _ in fts5]
+        ratio = np.array([a for _, a in matrix]) / np.array([b for _, b in fts5])
+        assert np.allclose(ratio, ratio[0], rtol=1e-3)  # FTS5's bm25() carries a constant (k1 + 1)
+    assert reader.lexical_search(["nirgendwo"], 10) == []
     assert reader.document_frequency("grabmai") >= 1
     reader.close()
 

@@ -1,0 +1,82 @@
+"""Lexical index: the chunk terms stored in SQLite → a BM25 score matrix (bm25s) that answers in milliseconds.
+
+The terms of every chunk live in the index's SQLite file (FTS5 table ``lexical``): written in the
+same transaction as the chunks, copied row by row in an incremental build, and the source of
+the ``term_df`` table. Scoring a question there is slow at scale, though: FTS5 computes BM25 for
+every chunk any query term matches (at 100,000 generated chunks p50 36 ms, p95 78 ms with all
+terms; 355 ms p50 at 1M). bm25s precomputes each (term, chunk) score into a sparse matrix, so a
+question is a sum of a few columns and one partial sort: 0.8 ms at 100,000 chunks, all terms.
+
+The parameters mirror FTS5's ``bm25()`` (Robertson idf clamped at zero, k1 = 1.2, b = 0.75),
+so both rank alike (top-10 overlap 0.99 at 100k chunks; ties differ) and an index written
+before this file existed — which has only FTS5 — answers the same through FTS5.
+
+Files (``bm25/`` in the generation): bm25s's own ``.npy`` arrays and JSON vocabulary and
+parameters, read memory-mapped with ``allow_pickle=False``, plus ``rows.npy``, the chunk row of
+each matrix row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+DIR = "bm25"
+PARAMS = {"method": "robertson", "k1": 1.2, "b": 0.75}
+
+
+def build(db: sqlite3.Connection, out: Path) -> dict[str, Any]:
+    """The ``lexical`` table of an index database → ``out/`` holding its BM25 matrix; returns its manifest entry."""
+    import bm25s
+    from bm25s.tokenization import Tokenized
+
+    vocab: dict[str, int] = {}
+    rows: list[int] = []
+    ids: list[list[int]] = []
+    for row, text in db.execute("SELECT rowid, terms FROM lexical ORDER BY rowid"):
+        rows.append(int(row))
+        ids.append([vocab.setdefault(t, len(vocab)) for t in text.split()])
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "rows.npy", np.asarray(rows, dtype=np.int64), allow_pickle=False)
+    if not rows:  # nothing to score; the reader answers no lexical hits
+        (out / "empty").touch()
+        return {"backend": "bm25s", **PARAMS, "chunks": 0, "terms": 0}
+    if not vocab:  # bm25s cannot index an empty vocabulary (every chunk only stopwords)
+        vocab[""] = 0
+    model = bm25s.BM25(**PARAMS)
+    model.index(Tokenized(ids=ids, vocab=vocab), show_progress=False)
+    model.save(str(out))
+    return {"backend": "bm25s", **PARAMS, "chunks": len(rows), "terms": len(vocab)}
+
+
+class LexicalIndex:
+    """A generation's ``bm25/`` folder → BM25 search over its chunks (arrays memory-mapped)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.rows = np.load(folder / "rows.npy", mmap_mode="r", allow_pickle=False)
+        self._model = None
+        self._vocab: dict[str, int] = {}
+        if not (folder / "empty").exists():
+            import bm25s
+
+            self._model = bm25s.BM25.load(str(folder), mmap=True, allow_pickle=False)
+            self._vocab = self._model.vocab_dict
+            if self._model.scores["num_docs"] != len(self.rows):
+                raise ValueError(f"{folder}: {self._model.scores['num_docs']} scored chunks, {len(self.rows)} rows")
+
+    def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Query terms → (chunk row, BM25 score; higher is better) of the at most k best chunks that match a term."""
+        ids = sorted({self._vocab[t] for t in terms if t in self._vocab})
+        if self._model is None or not ids or k <= 0:
+            return []
+        scores = self._model.get_scores(ids)
+        hit = np.flatnonzero(scores > 0)
+        if len(hit) > k:
+            hit = hit[np.argpartition(-scores[hit], k - 1)[:k]]
+        # Best first; equal scores in row order, so the result does not depend on the partial sort.
+        order = hit[np.lexsort((hit, -scores[hit]))]
+        return [(int(self.rows[i]), float(scores[i])) for i in order]
+
