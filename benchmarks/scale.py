@@ -57,7 +57,6 @@ TARGET_P95 = {"100k": 30.0, "1M": 100.0}
 # work runs (load 5–6 on these 2 cores) two measured p50 189 ms and p95 1.7 s against 49 ms and 87 ms
 # with one: its threads wait for each other.
 SERVE_THREADS = 1
-BEFORE_PREAD = {"73c9643", "9669d1d", "58614ba", "b000c41", "69468c8"}
 
 
 def _peak_rss_mb() -> float:
@@ -466,15 +465,6 @@ def markdown(results: dict[str, dict[str, Any]]) -> str:
                        "met": "yes" if rss <= 2048 else "**no**"})
     if checks:
         parts += ["", table(checks, ["target", "measured", "met"])]
-    stale = sorted(size for size, r in results.items() if r["commit"] in BEFORE_PREAD)
-    if stale:
-        parts += ["", f"Rows measured before commit 62fbec2 ({', '.join(stale)}): the serving process indexed the "
-                  "memory-mapped vector files with lists of rows, which mapped in the whole files; their serving RSS "
-                  "includes `vectors.npy` and `sentence_vectors.npy` in full (5.5 GB at 1M). Since then it reads only "
-                  "the rows it scores (`IndexReader.chunk_vectors`). The 1M index was also built before the "
-                  "`term_df` table existed (its serving process derived it in memory), with efSearch 256 (the default is "
-                  "512 now; see the sweep), and its lexical query was timed with every question term only "
-                  "(`lexical_all`); its `retrieval` already left common terms out."]
     parts += ["", "![latency against corpus size](scale_latency.png)"]
     return "\n".join(parts)
 
