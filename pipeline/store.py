@@ -446,13 +446,25 @@ class _RowReader:
         self._row_bytes = 4 * self.dim
 
     def take(self, rows: Sequence[int]) -> np.ndarray:
-        out = np.empty((len(rows), self.dim), dtype=np.float32)
-        for i, row in enumerate(rows):
-            if not 0 <= row < self.n:
-                raise IndexError(f"row {row} outside 0..{self.n - 1}")
-            out[i] = np.frombuffer(os.pread(self._fd, self._row_bytes, self._offset + row * self._row_bytes),
-                                   dtype=np.float32)
-        return out
+        """Rows → their vectors (len(rows), dim); one ``pread`` per run of consecutive rows."""
+        wanted = np.asarray(rows, dtype=np.int64)
+        if len(wanted) and (wanted.min() < 0 or wanted.max() >= self.n):
+            bad = int(wanted[(wanted < 0) | (wanted >= self.n)][0])
+            raise IndexError(f"row {bad} outside 0..{self.n - 1}")
+        if not len(wanted):
+            return np.empty((0, self.dim), dtype=np.float32)
+        unique = np.unique(wanted)
+        # A chunk's sentences, and a document's chunks, are consecutive rows: read each run at once.
+        starts = [0, *(np.flatnonzero(np.diff(unique) != 1) + 1).tolist()]
+        ends = [*starts[1:], len(unique)]
+        first = unique.tolist()
+        buf = bytearray(self._row_bytes * len(unique))
+        view = memoryview(buf)
+        for a, b in zip(starts, ends):
+            view[a * self._row_bytes : b * self._row_bytes] = os.pread(
+                self._fd, self._row_bytes * (b - a), self._offset + first[a] * self._row_bytes)
+        block = np.frombuffer(buf, dtype=np.float32).reshape(len(unique), self.dim)
+        return block[np.searchsorted(unique, wanted)]
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
