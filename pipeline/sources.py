@@ -7,6 +7,7 @@ are detected (charset-normalizer) and recorded, so the summary can say so.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ def discover(paths: Iterable[str | os.PathLike[str]], settings: SourceSettings) 
             for found in _walk(path, skipped):
                 consider(found, explicit=False)
         elif os.path.lexists(path) and not os.path.exists(path):
-            skipped.append(SkippedFile(path, "broken symbolic link"))
+            skipped.append(SkippedFile(path, _broken_link_reason(path)))
         elif os.path.isfile(path):
             consider(path, explicit=True)
         elif os.path.exists(path):
@@ -76,15 +77,30 @@ def _walk(root: str, skipped: list[SkippedFile]) -> Iterator[str]:
         skipped.append(SkippedFile(str(err.filename), f"cannot read folder: {err.strerror}"))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        visible = sorted(d for d in dirnames if not d.startswith("."))
+        for name in visible:
+            if os.path.islink(os.path.join(dirpath, name)):  # os.walk does not follow it; say so
+                skipped.append(SkippedFile(os.path.join(dirpath, name),
+                                           "symbolic link to a folder, not followed (give its target to index it)"))
+        dirnames[:] = visible
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             path = os.path.join(dirpath, name)
             if os.path.islink(path) and not os.path.exists(path):
-                skipped.append(SkippedFile(path, "broken symbolic link"))
+                skipped.append(SkippedFile(path, _broken_link_reason(path)))
                 continue
             yield path
+
+
+def _broken_link_reason(path: str) -> str:
+    """A symbolic link that leads nowhere → why: a loop of links, or a missing target."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symbolic link loop"
+    return "broken symbolic link (its target is missing)"
 
 
 def file_sha256(path: str) -> str:

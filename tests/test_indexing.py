@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -156,15 +157,30 @@ def test_a_messy_folder_is_indexed_and_every_skip_has_a_reason(tmp_path: Path, h
     (docs / "new\nline.txt").write_text("Ein Name mit Zeilenumbruch.", "utf-8")
     (docs / "folder.txt").mkdir()  # a directory that looks like a file
     (docs / "folder.txt" / "inner.txt").write_text("Innen.", "utf-8")
+    (docs / "sub").mkdir()
+    (docs / "sub" / "up").symlink_to(docs)  # a folder loop: docs/sub/up/sub/up/…
+    (docs / "a.txt").symlink_to(docs / "b.txt")  # a file loop: a.txt → b.txt → a.txt
+    (docs / "b.txt").symlink_to(docs / "a.txt")
+    # Unreadable: reading fails with an OS error even as root (EIO); chmod 000 works only for other users.
+    (docs / "io-error.txt").symlink_to("/proc/self/mem")
+    (docs / "no-permission.txt").write_text("Geheim.", "utf-8")
+    (docs / "no-permission.txt").chmod(0)
     report = build([docs, docs / "folder.txt", tmp_path / "missing.txt"], tmp_path / "idx", embedder=hashing,
                    progress=False)
     reasons = {Path(s.path).name: s.reason for s in report.skipped}
-    assert reasons.keys() == {"empty.txt", "blank.txt", "image.txt", "garbage.txt", "big.txt", "missing.txt"}
+    root = os.geteuid() == 0  # root reads a chmod-000 file
+    assert reasons.keys() == {"empty.txt", "blank.txt", "image.txt", "garbage.txt", "big.txt", "missing.txt",
+                              "up", "a.txt", "b.txt", "io-error.txt", *(() if root else ("no-permission.txt",))}
     assert "too large" in reasons["big.txt"] and "undecodable" in reasons["garbage.txt"]
     assert "binary" in reasons["image.txt"] and "no such file" in reasons["missing.txt"]
+    assert "not followed" in reasons["up"] and reasons["a.txt"] == reasons["b.txt"] == "symbolic link loop"
+    assert reasons["io-error.txt"].startswith("cannot read")
+    if not root:
+        assert "Permission denied" in reasons["no-permission.txt"]
     indexed = {Path(s).name for s in IndexReader.open(tmp_path / "idx").sources()}
     assert indexed == {"ok.txt", "latin1.txt", "cp1252.txt", "longline.txt", "nested.html",
-                       "mit leerzeichen und ümlaut.md", "new\nline.txt", "inner.txt"}
+                       "mit leerzeichen und ümlaut.md", "new\nline.txt", "inner.txt",
+                       *(("no-permission.txt",) if root else ())}
     assert {Path(p).name: e for p, e in report.encodings.items()} == {"latin1.txt": "cp1252", "cp1252.txt": "cp1252"}
     reader = IndexReader.open(tmp_path / "idx")
     nested_doc = next(d for d in reader.documents() if d.source.endswith("nested.html"))
