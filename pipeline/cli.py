@@ -13,6 +13,9 @@ import os
 import sys
 from typing import Sequence
 
+from pydantic import ValidationError
+
+from . import settings as settings_module
 from .llm import LLMUnavailable
 from .settings import Settings
 from .store import IndexError_, IndexReader
@@ -257,6 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except ValidationError as err:  # a setting from the environment, belegt.toml or a flag
+        print(f"error: {settings_module.describe(err)}", file=sys.stderr)
+        return 2
     except (IndexError_, LLMUnavailable, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

