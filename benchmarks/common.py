@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 QA = ROOT / "benchmarks" / "qa_seeds.jsonl"
 HELDOUT = ROOT / "benchmarks" / "qa_heldout.jsonl"  # unanswerable questions written after tuning
+# 12 answerable + 12 unanswerable, written 2026-11-29 before any change it was used to judge
+HELDOUT2 = ROOT / "benchmarks" / "qa_heldout2.jsonl"
 OUT = ROOT / "benchmarks" / "out"
 
 
