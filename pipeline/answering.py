@@ -441,9 +441,12 @@ def answer(question: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerS
     for n, c in enumerate(chosen, start=1):
         inside = c.hit.chunk.start <= c.span.start and c.span.end <= c.hit.chunk.end
         chunk_id = c.hit.chunk.id if inside else corpus.chunk_containing(c.hit.chunk.doc_id, c.span)
+        doc_text = corpus.text_of(c.hit.chunk.doc_id)
+        span = with_list(doc_text, c.span)  # a lead-in is quoted with the list it announces
+        text = span.slice(doc_text)
         citations.append(Citation(n=n, source=c.hit.source, doc_id=c.hit.chunk.doc_id, chunk_id=chunk_id,
-                                  start=c.span.start, end=c.span.end, text=c.text, score=round(c.score, 4)))
-        parts.append(f"{_quote(c.text)} [{n}]")
+                                  start=span.start, end=span.end, text=text, score=round(c.score, 4)))
+        parts.append(f"{_quote(text)} [{n}]")
     return Answer(question=question, text=" ".join(parts), citations=tuple(citations), hits=tuple(hits),
                   abstained=False)
 
@@ -470,6 +473,34 @@ def cited_first(hits: Sequence[Hit], citations: Sequence[Citation], chunk_of: Ca
         ordered.append(hit)
     ordered += [h for h in hits if all(h.chunk.id != o.chunk.id for o in ordered)]
     return tuple(replace(h, rank=i) for i, h in enumerate(ordered[:k], start=1))
+
+
+_LIST_ITEM = re.compile(r"[ \t]*(?:[-–•*▪]|\d{1,2}[.)])[ \t]+\S")
+
+
+def with_list(text: str, span: Span, max_items: int = 20, max_chars: int = 1000) -> Span:
+    """A sentence that introduces a list → its span extended over the list's items.
+
+    "… folgende Handlungsfelder besonders relevant" followed by the lines "- Bildung",
+    "- Breitband & 5G" …: quoting the lead-in alone answers nothing. The sentence must end
+    its line and the next lines (at least two) must be items; a sentence that is itself an
+    item is not extended. The result is still one exact span of the text.
+    """
+    line_start = text.rfind("\n", 0, span.start) + 1
+    if _LIST_ITEM.match(text[line_start : span.end]):
+        return span
+    ends_line = re.match(r"[ \t:]*\n", text[span.end :])
+    if not ends_line:
+        return span
+    pos, end, items = span.end + ends_line.end(), span.end, 0
+    while items < max_items and pos < len(text):
+        line_end = text.find("\n", pos)
+        line_end = len(text) if line_end < 0 else line_end
+        line = text[pos:line_end]
+        if not _LIST_ITEM.match(line) or line_end - span.start > max_chars:
+            break
+        end, items, pos = pos + len(line.rstrip()), items + 1, line_end + 1
+    return Span(span.start, end) if items >= 2 else span
 
 
 def _same_fact(a: Scored, b: Scored) -> bool:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pipeline.answering import REFUSALS, answer, answer_type, has_type, names, question_language
+from pipeline.answering import REFUSALS, answer, answer_type, has_type, names, question_language, with_list
 from pipeline.settings import AnswerSettings
 from pipeline.types import Chunk, Hit, Span
 
@@ -224,3 +224,25 @@ def test_a_heading_is_not_an_answer() -> None:
     assert result.abstained and result.text == REFUSALS["ru"]
     sentence_first = make_hit("d", text, (0.5, 0.95))
     assert not answer("Что строит Дуйсбург?", [sentence_first], corpus, AnswerSettings()).abstained
+
+
+LISTED = ("Masterplan\nFür die Stadt sind folgende Handlungsfelder relevant\n- Bildung\n- Breitband & 5G\n"
+          "  - E-Government\nAlle Neuigkeiten finden Sie online.\n")
+
+
+def test_a_lead_in_is_quoted_with_the_list_it_announces() -> None:
+    lead = LISTED.index("Für")
+    span = with_list(LISTED, Span(lead, LISTED.index("\n", lead)))
+    assert span.start == lead and span.slice(LISTED).endswith("- E-Government")
+    assert "Bildung" in span.slice(LISTED) and "Neuigkeiten" not in span.slice(LISTED)
+
+
+def test_only_a_line_ending_sentence_followed_by_two_items_is_extended() -> None:
+    item = LISTED.index("- Bildung")
+    assert with_list(LISTED, Span(item, item + len("- Bildung"))) == Span(item, item + len("- Bildung"))
+    mid = "Erstens gilt dies. Und zweitens das\n- a\n- b\n"
+    assert with_list(mid, Span(0, len("Erstens gilt dies."))) == Span(0, len("Erstens gilt dies."))
+    one = "Nur ein Punkt:\n- a\nText danach.\n"
+    assert with_list(one, Span(0, len("Nur ein Punkt:"))) == Span(0, len("Nur ein Punkt:"))
+    numbered = "Drei Schritte:\n1. planen\n2. bauen\n3) testen\n"
+    assert with_list(numbered, Span(0, len("Drei Schritte:"))).slice(numbered).endswith("3) testen")
