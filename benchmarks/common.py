@@ -14,6 +14,8 @@ QA = ROOT / "benchmarks" / "qa_seeds.jsonl"
 HELDOUT = ROOT / "benchmarks" / "qa_heldout.jsonl"  # unanswerable questions written after tuning
 # 12 answerable + 12 unanswerable, written 2026-11-29 before any change it was used to judge
 HELDOUT2 = ROOT / "benchmarks" / "qa_heldout2.jsonl"
+# 12 answerable + 8 unanswerable, written 2026-11-29 before the list-quoting change; set 2 was its development set
+HELDOUT3 = ROOT / "benchmarks" / "qa_heldout3.jsonl"
 OUT = ROOT / "benchmarks" / "out"
 
 
