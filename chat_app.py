@@ -25,15 +25,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from pydantic import ValidationError
-
 from pipeline.cli import add_llm_arguments
 from pipeline.cli import settings_from_args as cli_settings
 from pipeline.facade import Index, QuestionError, open_index
 from pipeline.indexing import add_files
 from pipeline.llm import LLMUnavailable
 from pipeline.settings import RetrievalSettings, Settings, SettingsError
-from pipeline.settings import describe as describe_settings_error
 from pipeline.store import IndexBusy, IndexError_
 from pipeline.types import Answer, Hit
 
@@ -317,9 +314,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         auth = (user, password)
     try:
         app = make_app(args.index, cli_settings(args), concurrency=max(1, args.concurrency))
-    except ValidationError as err:
-        print(f"error: {describe_settings_error(err)}", file=sys.stderr)
-        return 2
     except (IndexError_, LLMUnavailable, SettingsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -15,13 +15,20 @@ from typing import Sequence
 
 from pydantic import ValidationError
 
-from . import settings as settings_module
 from .llm import LLMUnavailable
-from .settings import Settings
+from .settings import Settings, SettingsError, describe
 from .store import IndexError_, IndexReader
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
+    """File, environment and flags → Settings; a bad value → SettingsError naming it and where it came from."""
+    try:
+        return _settings_from_args(args)
+    except ValidationError as err:
+        raise SettingsError(describe(err)) from None
+
+
+def _settings_from_args(args: argparse.Namespace) -> Settings:
     overrides: dict = {}
     if getattr(args, "embedder", None):
         overrides["embedder"] = {"model": args.embedder}
@@ -260,9 +267,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except ValidationError as err:  # a setting from the environment, belegt.toml or a flag
-        print(f"error: {settings_module.describe(err)}", file=sys.stderr)
-        return 2
     except (IndexError_, LLMUnavailable, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
