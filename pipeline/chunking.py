@@ -275,3 +275,46 @@ def _context(doc: Document, before: Span | None, text: str) -> str:
     if before is not None:
         parts.append(before.slice(doc.text))
     return "\n".join(parts)
+
+
+def segments(text: str, start: int, end: int, sentences: Sequence[Span]) -> tuple[list[str], list[int | None]]:
+    """``text[start:end]`` holding ``sentences`` → that text cut into consecutive segments, and the sentence each holds.
+
+    For the one-pass encoder (``embed_segments``): every sentence is one segment that starts with
+    the whitespace before it (so the segments tokenise as the whole does); text between two
+    sentences that is more than whitespace gets a segment of its own, owned by no sentence (None).
+    The segments joined give ``text[start:end]`` exactly.
+    """
+    out: list[str] = []
+    owners: list[int | None] = []
+    pos = start
+    for k, s in enumerate(sentences):
+        begin = max(s.start, pos)
+        gap = text[pos:begin]
+        head = gap.rstrip()
+        if head:
+            out.append(head)
+            owners.append(None)
+        out.append(gap[len(head):] + text[begin : s.end])
+        owners.append(k)
+        pos = max(pos, s.end)
+    if pos < end:
+        out.append(text[pos:end])
+        owners.append(None)
+    return out, owners
+
+
+def sentence_windows(text: str, sentences: Sequence[Span], max_chars: int) -> list[list[Span]]:
+    """A document's sentences (in order) → runs of consecutive sentences, each read in one encoder pass.
+
+    A run ends before it would pass ``max_chars`` or where more than whitespace lies between two
+    sentences (a region boundary: text that is not part of the document's kept prose).
+    """
+    runs: list[list[Span]] = []
+    for s in sentences:
+        run = runs[-1] if runs else None
+        if run and s.start >= run[-1].end and s.end - run[0].start <= max_chars and not text[run[-1].end : s.start].strip():
+            run.append(s)
+        else:
+            runs.append([s])
+    return runs

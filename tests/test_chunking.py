@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 
-from pipeline.chunking import chunk_document, sentences, split_sentences
+from pipeline.chunking import chunk_document, segments, sentence_windows, sentences, split_sentences
 from pipeline.cleaning import clean
 from pipeline.settings import ChunkingSettings, CleaningSettings, SourceSettings
 from pipeline.sources import load
@@ -152,3 +152,46 @@ def test_signers_sentence_is_one_sentence_with_its_context_in_the_chunk() -> Non
 def test_chunk_ids_are_stable() -> None:
     doc = doc_from("Erster Satz. Zweiter Satz. Dritter Satz.")
     assert [c.id for c in chunk_document(doc, CFG)] == [c.id for c in chunk_document(doc, CFG)]
+
+
+def check_segments(doc, cfg: ChunkingSettings) -> None:  # type: ignore[no-untyped-def]
+    """The one-pass encoder's inputs: segments rebuild their text exactly, each sentence is one segment
+    with only whitespace before it, and windows keep sentence order, the size limit and region bounds."""
+    chunks = chunk_document(doc, cfg)
+    for c in chunks:
+        segs, owners = segments(doc.text, c.start, c.end, c.sentences)
+        assert "".join(segs) == c.text
+        assert sorted(o for o in owners if o is not None) == list(range(len(c.sentences)))
+        for seg, owner in zip(segs, owners):
+            if owner is not None:
+                s = c.sentences[owner].slice(doc.text)
+                assert seg.endswith(s) and not seg[: len(seg) - len(s)].strip()
+            else:
+                assert seg.strip()
+    spans = sorted({s for c in chunks for s in c.sentences}, key=lambda s: (s.start, s.end))
+    runs = sentence_windows(doc.text, spans, cfg.max_chars)
+    assert [s for run in runs for s in run] == spans
+    for run in runs:
+        assert len(run) == 1 or run[-1].end - run[0].start <= cfg.max_chars
+        assert all(not doc.text[a.end : b.start].strip() for a, b in zip(run, run[1:]))
+
+
+@hsettings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=texts, cfg=small_chunks)
+def test_segments_and_windows_hold_on_generated_text(text: str, cfg: ChunkingSettings) -> None:
+    check_segments(doc_from(text), cfg)
+
+
+def test_segments_and_windows_hold_for_the_seeds() -> None:
+    for path in sorted(SEEDS.glob("*.txt")):
+        check_segments(clean(load(str(path), SourceSettings()), CleaningSettings()), CFG)  # type: ignore[arg-type]
+
+
+def test_text_between_sentences_is_a_segment_of_its_own() -> None:
+    text = "Erster Satz. [Anzeige] Zweiter Satz."
+    first, second = Span(0, 12), Span(23, 36)
+    assert segments(text, 0, len(text), [first, second]) == (["Erster Satz.", " [Anzeige]", " Zweiter Satz."], [0, None, 1])
+    # a window never reads across it
+    assert sentence_windows(text, [first, second], 600) == [[first], [second]]
+    assert sentence_windows("Eins. Zwei. Drei.", [Span(0, 5), Span(6, 11), Span(12, 17)], 11) == [
+        [Span(0, 5), Span(6, 11)], [Span(12, 17)]]
