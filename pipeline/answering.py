@@ -79,9 +79,13 @@ _MONTHS = (
 )
 _DATE = re.compile(
     rf"\b(1[89]\d\d|20\d\d)\b|\b\d{{1,2}}\.\s*({_MONTHS})\b|\b\d{{1,2}}\.\d{{1,2}}\.|\b({_MONTHS})\b|"
-    r"\b(gestern|heute|vorletzte[nr]? woche|vergangenen woche|kommenden jahr|nächsten jahres|yesterday|today|last week)\b",
+    r"\b(vorletzte[nr]? woche|vergangenen woche|kommenden jahr|nächsten jahres|last week)\b",
     re.I,
 )
+# The day of the text itself: it answers "when?" only where the source is dated ("heute" in an
+# undated text is as often "nowadays"). Weeks and years ahead or back mostly come with an event
+# ("zum Hessentag im kommenden Jahr") and count as they are.
+_RELATIVE_DAY = re.compile(r"\b(gestern|heute|yesterday|today)\b", re.I)
 _MONEY = re.compile(r"€|\$|\b(euro|eur|dollar|usd|mio|mrd|millionen|milliarden|million|billion)\b", re.I)
 _NUMBER = re.compile(
     r"\d|\b(zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|hundert|tausend|million|milliarde|"
@@ -153,8 +157,12 @@ def answer_type(question: str) -> str | None:
     return None
 
 
-def has_type(text: str, kind: str | None) -> bool:
-    """Does a sentence hold an answer of that kind? (No kind: always.)"""
+def has_type(text: str, kind: str | None, dated: bool = True) -> bool:
+    """Does a sentence hold an answer of that kind? (No kind: always.)
+
+    ``dated``: its document has a date, so "heute"/"yesterday" name a day; in an undated one they do
+    not answer "when?" ("… sind heute die Grundvoraussetzung" is not a date).
+    """
     if kind in _FINE_TYPES:
         return bool(_FINE_TYPES[kind][1].search(text))
     if kind == "money":
@@ -162,7 +170,7 @@ def has_type(text: str, kind: str | None) -> bool:
     if kind == "number":
         return bool(_NUMBER.search(text))
     if kind == "date":
-        return bool(_DATE.search(text))
+        return bool(_DATE.search(text)) or (dated and bool(_RELATIVE_DAY.search(text)))
     if kind == "person":
         if _PERSON_TITLE.search(text):
             return True
@@ -179,6 +187,8 @@ class Corpus(Protocol):
     n_chunks: int
 
     def text_of(self, doc_id: str) -> str: ...
+
+    def date_of(self, doc_id: str) -> str | None: ...
 
     def df(self, term: str) -> int: ...
 
@@ -316,6 +326,11 @@ def score_sentences(question: str, hits: Sequence[Hit], corpus: Corpus, settings
     known, _ = names(question, corpus)
     counted = counted_thing(question) if kind == "number" else None
     count_match = _count_matches(counted, hits, corpus, settings) if counted else {}
+    date_of = getattr(corpus, "date_of", None)  # a corpus that cannot tell counts every document as dated
+
+    def dated(doc_id: str) -> bool:
+        return date_of is None or date_of(doc_id) is not None
+
     out: list[Scored] = []
     seen: set[tuple[str, int]] = set()
     top_score = hits[0].score if hits else 0.0
@@ -341,7 +356,7 @@ def score_sentences(question: str, hits: Sequence[Hit], corpus: Corpus, settings
             grounded = sum(w for stems, w in known if matches(stems, context)) / total if known else 1.0
             dense = hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0
             cov = coverage(weighted, terms)
-            typed = 1.0 if has_type(text, kind) else 0.0
+            typed = 1.0 if has_type(text, kind, dated(hit.chunk.doc_id)) else 0.0
             if counted:  # the number must count what the question counts: countries ~ "170 Ländern"
                 typed = 1.0 if count_match.get(text, 0.0) >= settings.count_match else 0.0
             score = (

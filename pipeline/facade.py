@@ -78,6 +78,7 @@ class Index:
         self._texts: dict[str, str] = {}
         self._df: dict[str, int] = {}
         self._phrase_vectors: dict[str, Any] = {}
+        self._dates: dict[str, str | None] = {}
         self.n_chunks = int(self.reader.manifest.get("counts", {}).get("chunks", 0))
 
     def text_of(self, doc_id: str) -> str:
@@ -85,6 +86,12 @@ class Index:
         if doc_id not in self._texts:
             self._texts[doc_id] = self.reader.document(doc_id).text
         return self._texts[doc_id]
+
+    def date_of(self, doc_id: str) -> str | None:
+        """A document id → its date (from the file's metadata or text), or None."""
+        if doc_id not in self._dates:
+            self._dates[doc_id] = self.reader.document(doc_id).date
+        return self._dates[doc_id]
 
     def df(self, term: str) -> int:
         if term not in self._df:

@@ -246,3 +246,29 @@ def test_only_a_line_ending_sentence_followed_by_two_items_is_extended() -> None
     assert with_list(one, Span(0, len("Nur ein Punkt:"))) == Span(0, len("Nur ein Punkt:"))
     numbered = "Drei Schritte:\n1. planen\n2. bauen\n3) testen\n"
     assert with_list(numbered, Span(0, len("Drei Schritte:"))).slice(numbered).endswith("3) testen")
+
+
+def test_a_relative_day_answers_when_only_in_a_dated_source() -> None:
+    generic = "„Innovative Kooperationsmodelle sind heute die Grundvoraussetzung“, erläutert Sun Jie."
+    assert has_type(generic, "date") and not has_type(generic, "date", dated=False)
+    assert has_type("Am 9. Juli 2018 wurde die Erklärung unterzeichnet.", "date", dated=False)
+    assert not has_type("Yesterday the council met.", "date", dated=False)
+
+
+def test_when_question_over_an_undated_source_is_not_answered_by_heute() -> None:
+    text = ("Duisburg und Huawei unterzeichneten heute ein Memorandum. "
+            "Die Vereinbarung gilt für die ganze Stadt Duisburg.")
+
+    class Dated(FakeCorpus):
+        date: str | None = None
+
+        def date_of(self, doc_id: str) -> str | None:
+            return self.date
+
+    hit = make_hit("d", text, (0.9, 0.8))
+    question = "Wann unterzeichneten Duisburg und Huawei das Memorandum?"
+    vocabulary = {"duisburg", "huawei", "memorandum", "unterzeichn"}
+    undated, dated = Dated({"d": text}, vocabulary), Dated({"d": text}, vocabulary)
+    dated.date = "2018-01-15"
+    assert answer(question, [hit], undated, AnswerSettings()).abstained
+    assert "heute" in answer(question, [hit], dated, AnswerSettings()).text
