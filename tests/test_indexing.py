@@ -51,7 +51,7 @@ def test_one_changed_file_reembeds_only_its_new_chunks(seeds_copy: Path, tmp_pat
 
 
 def test_pooled_chunk_vectors_embed_each_sentence_once(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
-    settings = Settings(embedder={"chunk_vectors": "sentences"})
+    settings = Settings(embedder={"vectors": "pooled"})
     report = build([seeds_copy], tmp_path / "idx", settings=settings, embedder=hashing, progress=False)
     reader = IndexReader.open(tmp_path / "idx")
     n_sentences = len(reader.sentence_vectors)
@@ -72,7 +72,7 @@ def test_pooled_chunk_vectors_embed_each_sentence_once(seeds_copy: Path, tmp_pat
 def test_switching_chunk_vectors_never_reuses_a_pooled_vector_as_encoded(
     seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder
 ) -> None:
-    build([seeds_copy], tmp_path / "idx", settings=Settings(embedder={"chunk_vectors": "sentences"}), embedder=hashing,
+    build([seeds_copy], tmp_path / "idx", settings=Settings(embedder={"vectors": "pooled"}), embedder=hashing,
           progress=False)
     report = build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
     assert report.full_rebuild_reason == "index settings changed"
@@ -216,3 +216,94 @@ def test_add_remove_and_texts_keep_the_rest(seeds_copy: Path, tmp_path: Path, ha
         remove_documents(["nope.txt"], index, Settings(), hashing)
     # Given again explicitly, it comes back.
     assert add_documents([files[0]], index, Settings(), hashing).added == (files[0],)
+
+
+class SegmentHashing(HashingEmbedder):
+    """The model-free embedder with the one-pass interface: a segment's tokens are its words, each
+    word's state its hashed vector, and every text adds three tokens of its own (<s>, prefix, </s>)."""
+
+    embeds_segments = True
+
+    def __init__(self) -> None:
+        super().__init__(64)
+        self.passes: list[str] = []  # every text given to embed_segments, joined
+
+    def embed_segments(self, texts, kind):  # type: ignore[no-untyped-def]
+        from pipeline.embedding import SegmentStates
+
+        flat = [s for t in texts for s in t]
+        self.passes.extend("".join(t) for t in texts)
+        part_tokens = np.array([len(s.split()) for s in flat], np.int32)
+        part_sums = np.zeros((len(flat), self.dim), np.float32)
+        for j, seg in enumerate(flat):
+            for word in seg.split():
+                part_sums[j] += HashingEmbedder.embed(self, [word], kind)[0]
+        starts = tuple(int(x) for x in np.cumsum([0, *(len(t) for t in texts)]))
+        special = HashingEmbedder.embed(self, ["<s>passage:</s>"], kind)[0] * 3
+        text_sums = np.stack([part_sums[a:b].sum(axis=0) + special for a, b in zip(starts, starts[1:])])
+        text_tokens = np.array([part_tokens[a:b].sum() + 3 for a, b in zip(starts, starts[1:])], np.int32)
+        return SegmentStates(text_sums, text_tokens, part_sums, part_tokens, starts)
+
+
+def test_late_vectors_encode_each_window_once(seeds_copy: Path, tmp_path: Path) -> None:
+    model = SegmentHashing()
+    report = build([seeds_copy], tmp_path / "idx", embedder=model, progress=False)
+    reader = IndexReader.open(tmp_path / "idx")
+    assert reader.manifest["embedder"]["vectors"] == "late"
+    # the passes cover the corpus once: every sentence is read in exactly one window
+    sentences = {s.slice(d.text) for d in reader.documents() for c in reader.chunks() if c.doc_id == d.id
+                 for s in c.sentences}
+    assert report.embedded == len(model.passes) < report.chunks
+    assert sum(len(p) for p in model.passes) < sum(len(c.text) for c in reader.chunks())
+    for s in sentences:
+        assert sum(p.count(s) for p in model.passes) >= 1
+    # a sentence's vector is its own words' states (sharpened by its window), a chunk's those of its sentences
+    doc = reader.documents()[0]
+    chunk = next(c for c in reader.chunks() if c.doc_id == doc.id and len(c.sentences) > 1)
+    rows = reader.sentence_rows_of({doc.id})
+    own = model.embed([chunk.sentences[0].slice(doc.text)], "passage")[0]
+    vec = reader.sentence_vectors_at([rows[(doc.id, chunk.sentences[0].start, chunk.sentences[0].end)]])[0]
+    other = model.embed([chunk.sentences[1].slice(doc.text)], "passage")[0]
+    assert float(vec @ own) > float(vec @ other)
+
+
+def test_late_rebuild_after_an_edit_reencodes_only_that_window(seeds_copy: Path, tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    model = SegmentHashing()
+    build([seeds_copy], index, embedder=model, progress=False)
+    before = IndexReader.open(index)
+    old_vectors = {c.text: v for c, v in zip(before.chunks(), np.asarray(before.vectors))}
+    target = next(seeds_copy.glob("002_*.txt"))
+    text = target.read_text("utf-8")
+    target.write_text(text + "\n\nEin ganz neuer Absatz mit einem Satz über Glasfaser.\n", "utf-8")
+    model.passes.clear()
+    report = build([seeds_copy], index, embedder=model, progress=False)
+    assert model.passes == ["Ein ganz neuer Absatz mit einem Satz über Glasfaser."]
+    assert report.embedded == 1 and report.chunks_embedded == 1
+    after = IndexReader.open(index)
+    kept = [c.text for c in after.chunks() if c.text in old_vectors]
+    assert len(kept) == report.chunks - 1  # every other chunk, of the edited file too, keeps its vector
+    new_vectors = {c.text: v for c, v in zip(after.chunks(), np.asarray(after.vectors))}
+    assert all(np.array_equal(old_vectors[i], new_vectors[i]) for i in kept)
+    # nothing changed: nothing is encoded
+    model.passes.clear()
+    assert build([seeds_copy], index, embedder=model, progress=False).up_to_date and model.passes == []
+
+
+def test_switching_vectors_rebuilds_with_the_new_kind(seeds_copy: Path, tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    model = SegmentHashing()
+    build([seeds_copy], index, embedder=model, progress=False)
+    model.passes.clear()
+    report = build([seeds_copy], index, settings=Settings(embedder={"vectors": "encode"}), embedder=model,
+                   progress=False)
+    reader = IndexReader.open(index)
+    assert reader.manifest["embedder"]["vectors"] == "encode" and model.passes == []
+    assert report.chunks_embedded == report.chunks
+    for c, v in zip(reader.chunks()[:5], np.asarray(reader.vectors)[:5]):
+        assert np.allclose(v, model.embed([c.text], "passage")[0], atol=1e-6)
+
+
+def test_an_embedder_without_one_pass_segments_encodes(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
+    assert IndexReader.open(tmp_path / "idx").manifest["embedder"]["vectors"] == "encode"

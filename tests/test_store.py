@@ -20,7 +20,7 @@ def test_round_trip(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) 
     reader = IndexReader.open(index)
     m = reader.manifest
     assert m["format_version"] == 1
-    assert m["embedder"] == {"id": "hashing/64", "dim": 64, "spec": "hashing:64"}
+    assert m["embedder"] == {"id": "hashing/64", "dim": 64, "spec": "hashing:64", "vectors": "encode"}
     assert set(m["settings"]) == {"sources", "cleaning", "chunking", "dedup", "embedder"}
     assert len(m["sources"]) == 5 and all(len(h) == 64 for h in m["sources"].values())
     # documents and chunks read back equal what the files say
