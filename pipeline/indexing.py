@@ -3,7 +3,9 @@
 sources → cleaning → chunking → dedup → embedding → store, for new or changed files;
 unchanged files (same bytes, same index settings, same embedder) are carried over with
 their vectors; files that are gone are dropped. Chunks whose exact embedding input was
-embedded before reuse that vector, and identical inputs are embedded once.
+embedded before reuse that vector, and identical inputs are embedded once. By default
+(``embedder.vectors = "late"``) the input is a window of consecutive sentences, encoded in one
+pass that yields its chunks' and sentences' vectors (``embedding.embed_segments``).
 """
 
 from __future__ import annotations
@@ -272,8 +274,8 @@ def _build(
     late = (settings.embedder.vectors == "late" and not with_context
             and bool(getattr(embedder, "embeds_segments", False)))
     # Late vectors come from one encoder pass per window (a run of consecutive sentences): a
-    # sentence's vector is the sum of its token states there, a chunk's the sum over its sentences
-    # plus its first window's <s>/prefix/</s>. Keys name the window text and the place in it, so an
+    # sentence's vector pools its token states there, a chunk's those of its sentences, each with
+    # the (first) window's <s>/prefix/</s>. Keys name the window text and the place in it, so an
     # edit anywhere in a window gives its sentences and chunks new vectors.
     windows: dict[str, list[str]] = {}  # pass id → its segments
     late_sentence: dict[str, tuple[str, int]] = {}  # sentence key → (pass id, segment)
@@ -395,7 +397,7 @@ def _build(
     try:
         todo_set = new_vectors
         # A chunk counts as embedded when its vector needed the encoder in this build: its own
-        # text (encoded chunks) or one of its sentences (pooled chunks).
+        # text (encoded chunks), its windows (late) or one of its sentences (pooled chunks).
         sentence_keys = {(doc.id, s.span): s.embed_key for doc, _, ss in prepared for s in ss}
         chunks_embedded = sum(
             1 for doc, cs, _ in prepared for c in cs
