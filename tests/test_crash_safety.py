@@ -230,19 +230,30 @@ def test_a_second_build_fails_with_a_message_or_waits(corpora: dict[str, object]
     while f"pid {first.pid}" not in (index / ".lock").read_text() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert first.poll() is None, "the first build ended before the second one started"
-    second = cli_build(docs, index)
-    out, err = second.communicate(timeout=60)
-    assert second.returncode == 2 and not out
-    assert err.startswith(f"error: another build is running on {index} (pid {first.pid})") and "--wait" in err
-    assert "Traceback" not in err
-    assert first.poll() is None and answers(index) == corpora["old"]  # the second build touched nothing
-    queued = subprocess.run(
-        [sys.executable, "-m", "pipeline", "build", str(docs), "--index", str(index), "--embedder", SPEC, "--wait"],
-        capture_output=True, text=True, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
-    )
+    # Paused, the first build keeps the lock however fast it would otherwise finish.
+    os.kill(first.pid, signal.SIGSTOP)
+    resume = threading.Timer(60, os.kill, (first.pid, signal.SIGCONT))  # never left paused, whatever fails
+    resume.start()
+    try:
+        second = cli_build(docs, index)
+        out, err = second.communicate(timeout=60)
+        assert second.returncode == 2 and not out
+        assert err.startswith(f"error: another build is running on {index} (pid {first.pid})") and "--wait" in err
+        assert "Traceback" not in err
+        assert first.poll() is None and answers(index) == corpora["old"]  # the second build touched nothing
+        queued = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "build", str(docs), "--index", str(index), "--embedder", SPEC, "--wait"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
+        )
+        waiting = queued.stderr.readline()  # type: ignore[union-attr]
+    finally:
+        resume.cancel()
+        os.kill(first.pid, signal.SIGCONT)
+    assert "waiting for the build running on" in waiting
     assert first.wait(timeout=60) == 0
-    assert queued.returncode == 0, queued.stderr
-    assert "waiting for the build running on" in queued.stderr and "up to date" in queued.stdout
+    q_out, q_err = queued.communicate(timeout=120)
+    assert queued.returncode == 0, q_err
+    assert "up to date" in q_out
     assert answers(index) == corpora["new"] and leftovers(index) == []
     assert os.path.exists(index / ".lock")
