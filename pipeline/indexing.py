@@ -299,9 +299,9 @@ def _build(
             new_chunks = []
             for c in chunks:
                 if c.sentences:
-                    parts = [sentence_key[s] for s in c.sentences]
-                    key = content_id(embedder.id, "late-3 chunk", *parts, length=24)
-                    late_chunk[key] = parts
+                    members = [sentence_key[s] for s in c.sentences]
+                    key = content_id(embedder.id, "late-3 chunk", *members, length=24)
+                    late_chunk[key] = members
                 else:
                     key = key_of(c.text)
                 new_chunks.append(NewChunk(c, key, " ".join(lexical.terms(c.text, doc.lang))))
@@ -332,6 +332,7 @@ def _build(
             states = embed_segments_batched(embedder, [windows[p] for p in passes], settings.embedder.batch_size,
                                             progress=bar.update if bar else None)
             at = {p: i for i, p in enumerate(passes)}
+            specials = [states.special_sum(i) for i in range(len(passes))]  # once per window, not per sentence
 
             def part_sum(key: str) -> np.ndarray:
                 pass_id, k = late_sentence[key]
@@ -341,21 +342,21 @@ def _build(
             # and </s> (seeds QA set: hit@1 0.929, against 0.905 for the sentence's tokens alone).
             for key, (pass_id, k) in late_sentence.items():
                 if pass_id in at:
-                    vectors[key] = normalize(part_sum(key) + states.special_sum(at[pass_id]))[0]
-            for key, parts in late_chunk.items():
+                    vectors[key] = normalize(part_sum(key) + specials[at[pass_id]])[0]
+            for key, members in late_chunk.items():
                 if key not in vectors:
-                    special = states.special_sum(at[late_sentence[parts[0]][0]])
-                    vectors[key] = normalize(special + np.sum([part_sum(p) for p in parts], axis=0))[0]
+                    special = specials[at[late_sentence[members[0]][0]]]
+                    vectors[key] = normalize(special + np.sum([part_sum(m) for m in members], axis=0))[0]
         if bar:
             bar.close()
     if pooled:
         for doc, new_chunks, new_sentences in prepared:
             sentence_key = {s.span: s.embed_key for s in new_sentences}
             for c in new_chunks:
-                parts_ = c.chunk.sentences
-                if not parts_:  # an empty text: encoded as it is, nothing to pool
+                parts = c.chunk.sentences
+                if not parts:  # an empty text: encoded as it is, nothing to pool
                     continue
-                vectors[c.embed_key] = pool(np.stack([vectors[sentence_key[s]] for s in parts_]))
+                vectors[c.embed_key] = pool(np.stack([vectors[sentence_key[s]] for s in parts]))
 
     def stack(items: Sequence[NewChunk] | Sequence[NewSentence]) -> np.ndarray:
         if not items:
@@ -395,14 +396,13 @@ def _build(
         raise
     new = IndexReader.open(index_dir)
     try:
-        todo_set = new_vectors
         # A chunk counts as embedded when its vector needed the encoder in this build: its own
         # text (encoded chunks), its windows (late) or one of its sentences (pooled chunks).
         sentence_keys = {(doc.id, s.span): s.embed_key for doc, _, ss in prepared for s in ss}
         chunks_embedded = sum(
             1 for doc, cs, _ in prepared for c in cs
-            if (any(sentence_keys[(doc.id, s)] in todo_set for s in c.chunk.sentences) if pooled and c.chunk.sentences
-                else c.embed_key in todo_set)
+            if (any(sentence_keys[(doc.id, s)] in new_vectors for s in c.chunk.sentences) if pooled and c.chunk.sentences
+                else c.embed_key in new_vectors)
         )
         return _report(index_dir, new.sources(), new, skipped, added, changed, removed, len(keep_ids), encoded,
                        chunks_embedded, encodings, reason, False, t0,

@@ -7,11 +7,12 @@ Why compile at all: the wheel's engine returns one mean-pooled vector per text a
 token states, so a build that needs vectors for chunks *and* for the sentences inside them must
 encode every sentence a second time (about twice the tokens of a plain chunk build).
 ``e5_segments.c`` includes the wheel's ``e5.c`` unchanged and adds ``e5_embed_segments``: one pass
-per chunk gives the chunk vector and a vector per sentence (mean of its own final token states).
+over a window of sentences gives the summed final token states of the window and of each sentence,
+from which indexing makes the chunk and sentence vectors.
 
-The library is built once per source version into ``$BELEGT_NATIVE_CACHE`` (default
-``~/.cache/belegt/native``) with the flags of the wheel's own build, so it runs at the wheel's
-speed; a file written next to its final name and renamed makes concurrent first uses safe.
+The library is built once per source version (``cache_dirs``: next to this file, else
+``~/.cache/belegt/native``; ``$BELEGT_NATIVE_CACHE`` overrides both) with the flags of the wheel's
+own build; a file written next to its final name and renamed makes concurrent first uses safe.
 """
 
 from __future__ import annotations

