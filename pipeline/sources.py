@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -30,15 +31,21 @@ class Discovery:
     skipped: tuple[SkippedFile, ...]
 
 
-def discover(paths: Iterable[str | os.PathLike[str]], settings: SourceSettings) -> Discovery:
+def discover(paths: Iterable[str | os.PathLike[str]], settings: SourceSettings,
+             ignore: Iterable[str | os.PathLike[str]] = ()) -> Discovery:
     """Paths as given → the files to index (sorted, each once) and the ones skipped, with why.
 
     Paths keep the form the user gave (``seeds/000.txt`` stays relative), because that is
-    what citations show as ``source``.
+    what citations show as ``source``. Only regular files are taken: a FIFO, a device or a
+    socket (also behind a link named ``*.txt``) would block or never end when read. A file
+    whose name is not valid UTF-8 is skipped with its name escaped (no citation could name
+    it). Folders in ``ignore`` (an index's own generations) and generation folders of any
+    belegt index are not walked, so an index inside an indexed folder never indexes itself.
     """
     files: list[str] = []
     skipped: list[SkippedFile] = []
     seen: set[str] = set()
+    ignored = {os.path.realpath(os.fspath(p)) for p in ignore}
 
     def consider(path: str, explicit: bool) -> None:
         real = os.path.realpath(path)
@@ -46,7 +53,14 @@ def discover(paths: Iterable[str | os.PathLike[str]], settings: SourceSettings) 
             return
         if not path.lower().endswith(tuple(settings.extensions)):
             if explicit:
-                skipped.append(SkippedFile(path, f"unsupported type; indexable types are {', '.join(settings.extensions)}"))
+                skipped.append(SkippedFile(printable(path), f"unsupported type; indexable types are {', '.join(settings.extensions)}"))
+            return
+        if not valid_name(path):
+            skipped.append(SkippedFile(printable(path), "file name is not valid UTF-8; rename the file to index it"))
+            return
+        kind = _special_kind(path)
+        if kind:
+            skipped.append(SkippedFile(printable(path), f"not a regular file ({kind}); only files are read"))
             return
         seen.add(real)
         files.append(path)
@@ -54,33 +68,77 @@ def discover(paths: Iterable[str | os.PathLike[str]], settings: SourceSettings) 
     for given in paths:
         path = os.fspath(given)
         if os.path.isdir(path):
-            for found in _walk(path, skipped):
+            for found in _walk(path, skipped, ignored):
                 consider(found, explicit=False)
         elif os.path.lexists(path) and not os.path.exists(path):
             skipped.append(SkippedFile(path, _broken_link_reason(path)))
         elif os.path.isfile(path):
             consider(path, explicit=True)
         elif os.path.exists(path):
-            skipped.append(SkippedFile(path, "not a regular file"))
+            skipped.append(SkippedFile(printable(path), f"not a regular file ({_special_kind(path) or 'special file'})"))
         else:
-            skipped.append(SkippedFile(path, "no such file or folder"))
+            skipped.append(SkippedFile(printable(path), "no such file or folder"))
     return Discovery(tuple(files), tuple(skipped))
 
 
-def _walk(root: str, skipped: list[SkippedFile]) -> Iterator[str]:
+def valid_name(path: str) -> bool:
+    """A path from the file system → whether it is valid text (undecodable bytes come as surrogates)."""
+    return not any(0xD800 <= ord(ch) <= 0xDFFF for ch in path)
+
+
+def printable(path: str) -> str:
+    """A path → the same path with undecodable bytes shown as ``\\xff`` (safe to print and store)."""
+    if valid_name(path):
+        return path
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _special_kind(path: str) -> str:
+    """A path → '' for a regular file (links followed), else what it is: 'FIFO', 'device', 'socket'."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return ""  # unreadable or gone: reading it says why
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
+
+
+def is_index_generation(folder: str) -> bool:
+    """A folder → whether it is a generation of a belegt index (its texts/ must never be indexed again)."""
+    return (os.path.basename(folder).startswith("gen-")
+            and os.path.isfile(os.path.join(folder, "manifest.json")))
+
+
+def _walk(root: str, skipped: list[SkippedFile], ignored: set[str] = frozenset()) -> Iterator[str]:  # type: ignore[assignment]
     """A folder → its files, depth first in name order; hidden entries are left out.
 
-    Symbolic links to folders are not followed, which rules out link loops.
+    Symbolic links to folders are not followed, which rules out link loops. Folders in
+    ``ignored`` (real paths) and index generations are left out without a word: they are
+    the index's own files, not the user's.
     """
 
     def on_error(err: OSError) -> None:
-        skipped.append(SkippedFile(str(err.filename), f"cannot read folder: {err.strerror}"))
+        skipped.append(SkippedFile(printable(str(err.filename)), f"cannot read folder: {err.strerror}"))
 
+    if os.path.realpath(root) in ignored:
+        return
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
-        visible = sorted(d for d in dirnames if not d.startswith("."))
+        visible = []
+        for d in sorted(dirnames):
+            full = os.path.join(dirpath, d)
+            if d.startswith(".") or os.path.realpath(full) in ignored or is_index_generation(full):
+                continue
+            visible.append(d)
         for name in visible:
             if os.path.islink(os.path.join(dirpath, name)):  # os.walk does not follow it; say so
-                skipped.append(SkippedFile(os.path.join(dirpath, name),
+                skipped.append(SkippedFile(printable(os.path.join(dirpath, name)),
                                            "symbolic link to a folder, not followed (give its target to index it)"))
         dirnames[:] = visible
         for name in sorted(filenames):
@@ -88,7 +146,7 @@ def _walk(root: str, skipped: list[SkippedFile]) -> Iterator[str]:
                 continue
             path = os.path.join(dirpath, name)
             if os.path.islink(path) and not os.path.exists(path):
-                skipped.append(SkippedFile(path, _broken_link_reason(path)))
+                skipped.append(SkippedFile(printable(path), _broken_link_reason(path)))
                 continue
             yield path
 
@@ -103,23 +161,53 @@ def _broken_link_reason(path: str) -> str:
     return "broken symbolic link (its target is missing)"
 
 
-def file_sha256(path: str) -> str:
-    """A file's bytes → their SHA-256 hex digest (streamed, so big files cost no memory)."""
+def open_regular(path: str) -> int:
+    """A path → an open, read-only descriptor of a regular file, or OSError.
+
+    Opened without blocking and checked after opening, so a FIFO or device swapped in
+    after discovery cannot hang the build (a FIFO without a writer would block ``open``).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a FIFO, device or socket); only files are read")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def file_sha256(path: str, limit: int | None = None) -> str:
+    """A file's bytes → their SHA-256 hex digest (streamed, so big files cost no memory).
+
+    ``limit``: at most this many bytes are read (a file that grows without end, like a link
+    to ``/dev/zero`` swapped in late, stops there instead of hashing forever).
+    """
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
+    with os.fdopen(open_regular(path), "rb") as f:
+        remaining = limit if limit is not None else -1
+        while remaining != 0:
+            block = f.read(1 << 20 if remaining < 0 else min(1 << 20, remaining))
+            if not block:
+                break
             h.update(block)
+            if remaining > 0:
+                remaining -= len(block)
     return h.hexdigest()
 
 
 def load(path: str, settings: SourceSettings) -> SourceText | SkippedFile:
     """One file → its decoded text (HTML: extracted main text) or a reason it was skipped."""
+    limit = int(settings.max_file_mb * 1024 * 1024)
     try:
-        size = os.path.getsize(path)
-        if size > settings.max_file_mb * 1024 * 1024:
-            return SkippedFile(path, f"too large ({size / 1048576:.1f} MB > {settings.max_file_mb:g} MB; raise sources.max_file_mb to index it)")
-        with open(path, "rb") as f:
-            data = f.read()
+        with os.fdopen(open_regular(path), "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > limit:
+                return SkippedFile(path, f"too large ({size / 1048576:.1f} MB > {settings.max_file_mb:g} MB; raise sources.max_file_mb to index it)")
+            data = f.read(limit + 1)  # bounded even if the file grows while it is read
+        if len(data) > limit:
+            return SkippedFile(path, f"too large (over {settings.max_file_mb:g} MB; raise sources.max_file_mb to index it)")
     except OSError as err:
         return SkippedFile(path, f"cannot read: {err.strerror or err}")
 
@@ -149,22 +237,27 @@ def decode(data: bytes) -> tuple[str, str] | str:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    mostly = _mostly_utf8(data)
+    if mostly is not None:
+        return mostly
     from charset_normalizer import from_bytes
 
     # charset-normalizer proposes; short German texts often fit several code pages, so the
     # Western ones (the usual non-UTF-8 case) compete and the most plausible text wins.
+    # cp1252 comes first: on a tie (an ASCII text with a stray 0x85 reads as well in
+    # mac_iceland) the code page of German and English Windows text wins.
     candidates: list[tuple[str, str]] = []
-    best = from_bytes(data).best()
-    if best is not None:
-        candidates.append((str(best), best.encoding))
     for enc in ("cp1252", "latin_1"):
         try:
             candidates.append((data.decode(enc), enc))
         except UnicodeDecodeError:
             pass
+    best = from_bytes(data).best()
+    if best is not None:
+        candidates.append((str(best), best.encoding))
     if not candidates:
         return "undecodable: not UTF-8 and no text encoding fits; convert it to UTF-8"
-    text, encoding = max(candidates, key=lambda c: _plausibility(c[0]))
+    text, encoding = max(candidates, key=lambda c: _plausibility(c[0]))  # max keeps the first of equals
     if encoding in _WESTERN and encoding != "cp1252":
         # The Latin code pages agree on German letters; call it what German text usually is.
         try:
@@ -178,6 +271,24 @@ def decode(data: bytes) -> tuple[str, str] | str:
     if _looks_binary(text):
         return "binary file (mostly control characters); only text, Markdown and HTML are indexed"
     return text, encoding
+
+
+def _mostly_utf8(data: bytes) -> tuple[str, str] | None:
+    """Bytes that are not valid UTF-8 → (text, 'utf-8, N bad bytes replaced') when they are UTF-8
+    with a few stray bytes, else None (a legacy code page is more likely).
+
+    A UTF-8 file with three stray bytes is still UTF-8: decoding it whole in a guessed code
+    page turns every "ü" into "ĂĽ". It counts as UTF-8 when its valid multi-byte characters
+    outnumber its invalid sequences; a cp1252 file almost never holds a valid UTF-8 sequence
+    (an "ü" would have to be followed by a byte from 0x80–0xBF).
+    """
+    text = data.decode("utf-8", errors="replace")
+    # Each invalid sequence became one U+FFFD; those that were in the file already are not errors.
+    bad = text.count("\ufffd") - data.count("\ufffd".encode("utf-8"))
+    valid_multibyte = sum(1 for ch in text if ord(ch) > 0x7F) - text.count("\ufffd")
+    if bad and valid_multibyte > bad:
+        return text, f"utf-8, {bad} invalid byte{'s' if bad != 1 else ''} replaced"
+    return None
 
 
 _WESTERN = {"cp1250", "cp1252", "latin_1", "iso8859_15", "iso8859_2", "cp850", "mac_roman"}

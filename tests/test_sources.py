@@ -101,3 +101,24 @@ def test_paths_keep_the_form_given(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     write(tmp_path / "seeds" / "x.txt", "X.")
     monkeypatch.chdir(tmp_path)
     assert discover(["seeds"], CFG).files == (os.path.join("seeds", "x.txt"),)
+
+
+def test_utf8_with_a_few_stray_bytes_stays_utf8(tmp_path: Path) -> None:
+    text = "Lübeck und Köln: Bürgerinnen grüßen die Straßenbahn. " * 4
+    data = text.encode("utf-8")
+    data = data[:40] + b"\xff" + data[40:90] + b"\xfe\xfd" + data[90:]
+    src = load(write(tmp_path / "mostly.txt", data), CFG)
+    assert isinstance(src, SourceText)
+    assert "Lübeck" in src.text and "ĂĽ" not in src.text and src.text.count("\ufffd") == 3
+    assert src.encoding == "utf-8, 3 invalid bytes replaced"
+
+
+def test_a_stray_byte_in_ascii_reads_as_windows_text(tmp_path: Path) -> None:
+    src = load(write(tmp_path / "ascii.txt", b"The council met on Monday\x85 and decided nothing. " * 3), CFG)
+    assert isinstance(src, SourceText) and src.encoding == "cp1252" and "Monday…" in src.text
+
+
+def test_a_cp1252_file_is_not_taken_for_broken_utf8(tmp_path: Path) -> None:
+    text = "Größe, Übermaß und Bürgerbüro: die Stadtverwaltung öffnet täglich. " * 3
+    src = load(write(tmp_path / "cp.txt", text.encode("cp1252")), CFG)
+    assert isinstance(src, SourceText) and src.encoding == "cp1252" and src.text == text

@@ -1,0 +1,115 @@
+"""Reading under a time budget: a file → its cleaned ``Document`` and chunks, or a reason to skip it.
+
+Each file is read, decoded, cleaned and chunked in a worker process, so a file that takes
+longer than ``sources.read_timeout_s`` (a pathological input that some parser handles in
+super-linear time, a file system that stalls) is skipped with a reason and the build goes
+on. A thread cannot do this: a regular expression or a C parser holds the interpreter until
+it returns, so only a process can be stopped. The worker is forked, which costs a few
+milliseconds and shares the already imported modules; where ``fork`` does not exist, files
+are read in this process without a budget.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import multiprocessing.pool
+import os
+import signal
+import sys
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .chunking import chunk_document
+from .cleaning import clean
+from .settings import Settings
+from .sources import load
+from .types import Chunk, Document, SkippedFile
+
+
+@dataclass(frozen=True)
+class ReadFile:
+    """A file read and prepared: its document (source as it is indexed), chunks and how it was decoded."""
+
+    doc: Document
+    chunks: tuple[Chunk, ...]
+    encoding: str
+    format: str
+
+
+def read_file(path: str, source: str, settings: Settings) -> ReadFile | SkippedFile:
+    """A file on disk and the source it is indexed under → its Document and chunks, or why it was skipped."""
+    loaded = load(path, settings.sources)
+    if isinstance(loaded, SkippedFile):
+        return replace(loaded, path=source)
+    loaded = replace(loaded, source=source)
+    doc = clean(loaded, settings.cleaning)
+    return ReadFile(doc, tuple(chunk_document(doc, settings.chunking)), loaded.encoding, loaded.format)
+
+
+def _read_or_reason(path: str, source: str, settings: Settings) -> ReadFile | SkippedFile:
+    # In the worker: an unexpected error in one file is that file's skip reason, not the build's end.
+    try:
+        return read_file(path, source, settings)
+    except Exception as err:  # noqa: BLE001 — any parser may raise anything on a hostile file
+        return SkippedFile(source, f"could not be read ({type(err).__name__}: {str(err)[:200]})")
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker start: end this process when the build's process ends, even by SIGKILL.
+
+    The worker shares the build's open files, its lock among them: a worker that outlived a
+    killed build would keep the index locked. Linux says so with PR_SET_PDEATHSIG.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+class BudgetedReader:
+    """Files → ``ReadFile`` or ``SkippedFile``, each given at most ``settings.sources.read_timeout_s`` seconds.
+
+    One worker process, started at the first file and replaced after a file ran out of time.
+    Use as a context manager (the worker is stopped at the end).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.budget = settings.sources.read_timeout_s
+        self._pool: multiprocessing.pool.Pool | None = None
+        self._ctx: Any = (multiprocessing.get_context("fork")
+                          if "fork" in multiprocessing.get_all_start_methods() else None)
+
+    def read(self, path: str, source: str) -> ReadFile | SkippedFile:
+        """A file and the source it is indexed under → what it holds, or why it was skipped (never raises)."""
+        if self._ctx is None:
+            return _read_or_reason(path, source, self.settings)
+        if self._pool is None:
+            self._pool = self._ctx.Pool(1, initializer=_die_with_parent, initargs=(os.getpid(),))
+        pending = self._pool.apply_async(_read_or_reason, (path, source, self.settings))
+        try:
+            return pending.get(timeout=self.budget)
+        except multiprocessing.TimeoutError:
+            self._stop()
+            return SkippedFile(source, f"took longer than {self.budget:g} s to read, clean and chunk; skipped so the "
+                                       "build could go on (raise sources.read_timeout_s to give it more time)")
+
+    def _stop(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def close(self) -> None:
+        """Stop the worker (a later ``read`` starts a new one)."""
+        self._stop()
+
+    def __enter__(self) -> "BudgetedReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
