@@ -8,13 +8,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import threading
 import time
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from . import answering, dialogue, llm
 from .embedding import Embedder
@@ -22,8 +25,11 @@ from .indexing import BuildReport, TextInput, add_documents, add_texts, remove_d
 from .llm import TokenCallback, chat_model
 from .retrieval import Retriever
 from .settings import RetrievalSettings, Settings
-from .store import IndexReader
+from .store import IndexError_, IndexReader, current_dir
 from .types import Answer, Hit, Span
+
+
+log = logging.getLogger(__name__)
 
 
 class QuestionError(ValueError):
@@ -63,23 +69,25 @@ def check_question(question: object, max_chars: int) -> str:
     return question
 
 
-class Index:
-    """An open index: ``search`` for passages, ``ask`` for a cited answer."""
+class OpenGeneration:
+    """One generation of an index, opened for questions: its reader, retriever and caches.
 
-    def __init__(self, index_dir: str | os.PathLike[str], settings: Settings | None = None,
-                 embedder: Embedder | None = None, llm: Any | None = None) -> None:
-        self.dir = Path(index_dir)
-        self.settings = settings or Settings()
-        # A LangChain chat model for generated answers: the one given, or one from settings.llm.
-        self.llm = llm if llm is not None else chat_model(self.settings.llm)
+    This is the corpus the answer stages read (text, dates, document frequencies, sentence
+    neighbours, phrase similarities). A question is answered from one generation from start
+    to end, even when a newer one is committed meanwhile.
+    """
+
+    def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder | None) -> None:
         # FAISS loaded now: a damaged file fails at open, not in the middle of a question.
         self.reader = IndexReader.open(index_dir, with_faiss=True)
-        self.retriever = Retriever(self.reader, embedder, self.settings.retrieval)
+        self.retriever = Retriever(self.reader, embedder, settings.retrieval)
         self._texts: dict[str, str] = {}
         self._df: dict[str, int] = {}
         self._phrase_vectors: dict[str, Any] = {}
         self._dates: dict[str, str | None] = {}
         self.n_chunks = int(self.reader.manifest.get("counts", {}).get("chunks", 0))
+        self.users = 0  # questions being answered from it (guarded by the Index's lock)
+        self.retired = False  # a newer generation serves new questions; close when the last user leaves
 
     def text_of(self, doc_id: str) -> str:
         """A document id → its decoded text (cached)."""
@@ -125,9 +133,86 @@ class Index:
             cache.update(fresh)
         return [float(got[t] @ q) for t in texts]
 
+
+class Index:
+    """An open index: ``search`` for passages, ``ask`` for a cited answer.
+
+    A running process sees new builds: before each question the index checks which
+    generation is current (one ``readlink``) and, when a build has committed a newer one,
+    answers from it; the older generation is closed once the questions still using it are
+    answered, so no deleted generation stays open.
+    """
+
+    def __init__(self, index_dir: str | os.PathLike[str], settings: Settings | None = None,
+                 embedder: Embedder | None = None, llm: Any | None = None) -> None:
+        self.dir = Path(index_dir)
+        self.settings = settings or Settings()
+        # A LangChain chat model for generated answers: the one given, or one from settings.llm.
+        self.llm = llm if llm is not None else chat_model(self.settings.llm)
+        self._lock = threading.Lock()
+        self._generation = OpenGeneration(self.dir, self.settings, embedder)
+
+    # The current generation's parts, for callers that read the index directly.
+    @property
+    def reader(self) -> IndexReader:
+        return self._generation.reader
+
+    @property
+    def retriever(self) -> Retriever:
+        return self._generation.retriever
+
+    @property
+    def n_chunks(self) -> int:
+        return self._generation.n_chunks
+
+    def text_of(self, doc_id: str) -> str:
+        return self._generation.text_of(doc_id)
+
+    def refresh(self) -> bool:
+        """Switch to the index's current generation if a build committed a newer one → whether it switched.
+
+        A damaged or half-removed newer generation leaves this one serving (the error shows
+        at the next open, e.g. the next build).
+        """
+        live = current_dir(self.dir)
+        if live is None or live == self._generation.reader.dir:
+            return False
+        with self._lock:
+            old = self._generation
+            if current_dir(self.dir) == old.reader.dir:
+                return False
+            try:
+                fresh = OpenGeneration(self.dir, self.settings, old.retriever.embedder)
+            except IndexError_:
+                log.warning("a newer generation of %s could not be opened; still answering from %s",
+                            self.dir, old.reader.dir.name, exc_info=True)
+                return False
+            self._generation = fresh
+            old.retired = True
+            if old.users == 0:
+                old.reader.close()
+        return True
+
+    @contextmanager
+    def _using(self) -> Iterator[OpenGeneration]:
+        """The generation one question is answered from, held open until the answer is made."""
+        self.refresh()
+        with self._lock:
+            generation = self._generation
+            generation.users += 1
+        try:
+            yield generation
+        finally:
+            with self._lock:
+                generation.users -= 1
+                if generation.retired and generation.users == 0:
+                    generation.reader.close()
+
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         """A question → the best passages (hybrid retrieval), best first; QuestionError as for ``ask``."""
-        return self.retriever.search(check_question(question, self.settings.answer.max_question_chars), k)
+        question = check_question(question, self.settings.answer.max_question_chars)
+        with self._using() as generation:
+            return generation.retriever.search(question, k)
 
     def ask(self, question: str, k: int | None = None, history: Sequence[str] = (),
             retrieval: RetrievalSettings | None = None, generate: bool | None = None,
@@ -151,16 +236,17 @@ class Index:
                    if isinstance(h, str) and len(h) <= limit and not _has_surrogates(h)]
         t0 = time.perf_counter()
         searched = dialogue.standalone(question, history)
-        hits, timings = self.retriever.search_timed(searched, k, retrieval)
-        t1 = time.perf_counter()
-        result = answering.answer(question, hits, self, self.settings.answer, searched)
-        if self.llm is not None and generate is not False:
-            result = llm.generate(question, answering.question_language(question), hits, self, self.llm,
-                                  self.settings.llm, result, on_token)
-            timings = {**timings, **result.timings_ms}
-        shown = tuple(hits)
-        if self.settings.answer.cited_passages_first and result.citations:
-            shown = answering.cited_first(hits, result.citations, self.reader.chunk_by_id, len(hits))
+        with self._using() as generation:
+            hits, timings = generation.retriever.search_timed(searched, k, retrieval)
+            t1 = time.perf_counter()
+            result = answering.answer(question, hits, generation, self.settings.answer, searched)
+            if self.llm is not None and generate is not False:
+                result = llm.generate(question, answering.question_language(question), hits, generation, self.llm,
+                                      self.settings.llm, result, on_token)
+                timings = {**timings, **result.timings_ms}
+            shown = tuple(hits)
+            if self.settings.answer.cited_passages_first and result.citations:
+                shown = answering.cited_first(hits, result.citations, generation.reader.chunk_by_id, len(hits))
         t2 = time.perf_counter()
         timings = {**timings, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
         return replace(result, hits=shown, timings_ms={k: round(v, 2) for k, v in timings.items()})
@@ -186,17 +272,18 @@ class Index:
 
     def sources(self) -> list[str]:
         """The sources this index holds (file paths as given, ``text:<id>`` for texts)."""
+        self.refresh()
         return sorted(self.reader.sources())
 
     def _changed(self, report: BuildReport) -> BuildReport:
-        # A write makes a new generation: read from it from now on.
-        embedder = self.retriever.embedder
-        self.reader.close()
-        self.__init__(self.dir, self.settings, embedder, self.llm)  # type: ignore[misc]
+        self.refresh()  # a write makes a new generation: read from it from now on
         return report
 
     def close(self) -> None:
-        self.reader.close()
+        with self._lock:
+            self._generation.retired = True
+            if self._generation.users == 0:
+                self._generation.reader.close()
 
 
 def _has_surrogates(text: str) -> bool:

@@ -352,13 +352,15 @@ def _build(
     seen_sources: set[str] = set()
     paths_of: dict[str, str] = {}  # file source → its absolute path (the manifest's "paths")
     chunked: dict[str, tuple[Chunk, ...]] = {}  # doc id → chunks made while reading (under the time budget)
+    given_abs = [os.path.abspath(os.fspath(p)) for p in paths]  # their files keep the form given
     reader = BudgetedReader(settings)
     try:
         for found_path in _progress(found.files, "Reading", progress, unit="file"):
             absolute = os.path.abspath(found_path)
             # A file indexed before keeps the source it was indexed under (its citations and ids stay);
             # a new one under a recorded (absolute) root is named relative to here when it lies below.
-            path = by_path.get(absolute) or (found_path if not os.path.isabs(found_path) else display_path(absolute))
+            path = by_path.get(absolute) or (
+                display_path(absolute) if not any(_under(absolute, g) for g in given_abs) else found_path)
             if path in excluded or path in seen_sources:
                 continue
             try:
