@@ -207,3 +207,35 @@ def test_a_file_that_takes_too_long_is_skipped_and_the_build_goes_on(tmp_path: P
     report = build([docs], tmp_path / "idx", settings, hashing, progress=False)
     assert report.documents == 2
     assert [(Path(s.path).name, "took longer than 8 s" in s.reason) for s in report.skipped] == [("slow.txt", True)]
+
+
+def test_rejected_uploads_are_not_kept_and_a_removed_upload_can_come_back(tmp_path: Path,
+                                                                          hashing: HashingEmbedder) -> None:
+    index = tiny_index_of(tmp_path, hashing)
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "empty.txt").write_bytes(b"")
+    (incoming / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (incoming / "tool.exe").write_bytes(b"MZ")
+    note = incoming / "note.md"
+    note.write_text("# Notiz\n\nDer Stadtrat tagt am Montag im Rathaus.\n", "utf-8")
+    report, rejected = add_files(sorted(incoming.iterdir()), index, Settings(), hashing)
+    assert sorted(s.path for s in rejected) == ["binary.txt", "empty.txt", "tool.exe"]  # names, no server paths
+    assert sorted(p.name for p in (index / "uploads").iterdir()) == ["note.md"]
+    # A later upload does not list the earlier rejects again.
+    (incoming / "second.md").write_text("# Zweite\n\nDie Bibliothek öffnet sonntags.\n", "utf-8")
+    report, rejected = add_files([incoming / "second.md"], index, Settings(), hashing)
+    assert rejected == () and report.skipped == ()
+    uploaded = [s for s in sources(index) if s.endswith("note.md")]
+    remove_documents(uploaded, index, Settings(), hashing)
+    assert not [s for s in sources(index) if s.endswith("note.md")]
+    report, rejected = add_files([note], index, Settings(), hashing)
+    assert [s for s in sources(index) if s.endswith("note.md")] and len(report.added) == 1
+
+
+def tiny_index_of(tmp_path: Path, hashing: HashingEmbedder) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Aachen baut ein Glasfasernetz für alle Schulen der Stadt.", "utf-8")
+    build([docs], tmp_path / "idx", embedder=hashing, progress=False)
+    return tmp_path / "idx"
