@@ -2,12 +2,23 @@
 
 question + numbered passages → chat messages. The passages are fenced as data: the system
 message says that nothing inside the fence is an instruction, and a document cannot close
-the fence early because fence markers inside passage text are defanged.
+the fence early because fence markers inside passage text are defanged. So are chat-template
+tokens (``<|im_end|>``, ``[INST]``, ``<start_of_turn>`` …), which many servers turn into real
+turn boundaries even inside a message. Markers are found in what the text could be read as
+(NFKC-normalised, without invisible format characters, HTML entities decoded), so
+``＜/passages＞``, ``&lt;/passages&gt;`` and ``</passages>`` with a zero-width space inside
+are caught as well.
+
+Defanging changes only the copy of the text that goes into the prompt: stored text,
+offsets and citations always refer to the document as it is.
 """
 
 from __future__ import annotations
 
+import functools
+import html
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -40,7 +51,24 @@ Question: {question}"""
 
 PASSAGE = '<passage n="{n}" source="{source}">\n{text}\n</passage>'
 
-_FENCE = re.compile(r"<\s*(/?)\s*(passages?)\b", re.IGNORECASE)
+# What must not reach the model as markup. Matched in the reading view (see ``reading_view``),
+# so spaces, case, fullwidth forms, invisible characters and entities do not hide a marker.
+_MARKERS = re.compile(
+    "|".join((
+        r"<\s*/?\s*passages?\b",  # our own fence and passage tags
+        r"<\s*\|[^<>|\n]{0,64}\|\s*>",  # <|im_start|>, <|im_end|>, <|endoftext|>, <|eot_id|>, <｜User｜>
+        r"<\s*/?\s*(?:s|bos|eos|pad|unk|start_of_turn|end_of_turn|think|tool_call|tool_response)\s*>",
+        r"<<\s*/?\s*sys\s*>>",  # Llama 2 system block
+        r"\[\s*/?\s*(?:inst|sys|system_prompt|available_tools|tool_calls|tool_results|tool_content)\s*\]",
+    )),
+    re.IGNORECASE,
+)
+# A defanged marker keeps its words but loses its brackets: ‹ and › have no NFKC folding back to < and >.
+_INERT = str.maketrans({"<": "‹", ">": "›", "[": "‹", "]": "›"})
+_ENTITY = re.compile(r"&(?:#[0-9]{1,8};?|#[xX][0-9a-fA-F]{1,7};?|[A-Za-z][A-Za-z0-9]{0,31};?)")
+# Entities can hide entities (&amp;lt;) and NFKC can make one (＆lt;); a few rounds undo any
+# realistic nesting, and the loop stops as soon as a round changes nothing.
+_VIEW_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -52,9 +80,65 @@ class PromptPassage:
     text: str
 
 
+@functools.lru_cache(maxsize=4096)
+def _fold(char: str) -> str:
+    """One character → its NFKC form without format characters (``＜`` → ``<``, zero-width space → '')."""
+    if char < "\x80":  # ASCII is its own NFKC form and has no format characters
+        return char
+    return "".join(c for c in unicodedata.normalize("NFKC", char) if unicodedata.category(c) != "Cf")
+
+
+def reading_view(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """Text → (what a model or tokenizer could read it as, and for each of its characters the
+    ``[start, end)`` span of ``text`` it comes from).
+
+    The view is NFKC-normalised (``＜`` → ``<``), has no format characters (Unicode category
+    Cf: zero-width spaces and joiners, soft hyphens, direction marks) and has HTML entities
+    decoded (``&lt;``, ``&#60;``, ``&#x3c;``), repeated until nothing changes.
+    """
+    chars: list[tuple[str, tuple[int, int]]] = [(c, (i, i + 1)) for i, c in enumerate(text)]
+    for _ in range(_VIEW_ROUNDS):
+        flat = "".join(c for c, _ in chars)
+        decoded: list[tuple[str, tuple[int, int]]] = []
+        pos = 0
+        for m in _ENTITY.finditer(flat):
+            plain = html.unescape(m.group())
+            if plain == m.group():
+                continue
+            decoded += chars[pos : m.start()]
+            span = (chars[m.start()][1][0], chars[m.end() - 1][1][1])
+            decoded += [(c, span) for c in plain]
+            pos = m.end()
+        decoded += chars[pos:]
+        folded = [(n, span) for c, span in decoded for n in _fold(c)]
+        if "".join(c for c, _ in folded) == flat:
+            break
+        chars = folded
+    return "".join(c for c, _ in chars), [span for _, span in chars]
+
+
 def defang(text: str) -> str:
-    """Passage text → the same text with fence markers made inert (``<passage`` → ``‹passage``)."""
-    return _FENCE.sub(lambda m: "‹" + m.group(1) + m.group(2), text)
+    """Text for the prompt → the same text with fence markers and chat-template tokens made inert.
+
+    ``</passages>`` → ``‹/passages>``, ``<|im_end|>`` → ``‹|im_end|›``, ``[INST]`` → ``‹INST›``.
+    A marker found only in the reading view (``＜/passages＞``, ``&lt;/passages&gt;``) is
+    replaced with its inert plain form; every other character is left exactly as it was.
+    """
+    view, spans = reading_view(text)
+    edits: list[tuple[int, int, int, int]] = []  # (start, end) in text, (start, end) in view
+    for m in _MARKERS.finditer(view):
+        a, b = spans[m.start()][0], spans[m.end() - 1][1]
+        if edits and a < edits[-1][1]:  # one source character fed two markers: defang both together
+            pa, pb, pva, _ = edits.pop()
+            edits.append((pa, max(pb, b), pva, m.end()))
+        else:
+            edits.append((a, b, m.start(), m.end()))
+    out, pos = [], 0
+    for a, b, va, vb in edits:
+        out += [text[pos:a], view[va:vb].translate(_INERT)]
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def messages(question: str, passages: Sequence[PromptPassage], lang: str,

@@ -1,9 +1,18 @@
-"""The Gradio app: its /ask API through gradio_client, and escaping of document text."""
+"""The Gradio app: its /ask API through gradio_client, document text shown literally, and uploads."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -13,7 +22,7 @@ from pipeline.facade import open_index
 from pipeline.indexing import build
 from pipeline.sources import verify_source_span
 
-from conftest import SEEDS, serving, tiny_index
+from conftest import ROOT, SEEDS, free_port, serving, tiny_index
 
 
 @pytest.mark.slow
@@ -42,12 +51,45 @@ def test_document_markup_is_shown_as_text(tmp_path: Path) -> None:
     assert "Der Bürgermeister Hans Muster sagte &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; etwas.</mark>" in page
 
 
-def test_answer_markdown_links_markers_and_escapes_document_text() -> None:
+def test_answer_html_links_markers_and_shows_document_text_as_it_is() -> None:
     from pipeline.types import Answer
 
-    md = chat_app.answer_markdown(Answer("q", "Er sagte <b>*laut*</b> [x](http://evil) [1]", (), (), False))
-    assert "[\\[1\\]](#cite-1)" in md
-    assert "<b>" not in md and "&lt;b&gt;" in md and "\\*laut\\*" in md and "\\[x\\]\\(http" in md
+    page = chat_app.answer_html(Answer("q", "Er sagte <b>*laut*</b> [x](http://evil) [1]", (), (), False))
+    assert re.findall(r"<a\b[^>]*>", page) == ['<a href="#cite-1">']  # our marker link, no other
+    assert "<b>" not in page and "&lt;b&gt;*laut*&lt;/b&gt; [x](http://evil) " in page
+
+
+LITERAL = ("Mehr unter http://2130706433:7861/admin?x=1 und www.example.org oder post@example.org, "
+           "Formel $$x^2$$ und $y$, **fett**, _kursiv_, # Titel, <script>alert('x')</script> & <b>b</b> [x](http://e) Ende.")
+
+
+def test_document_text_in_the_chat_is_literal(tmp_path: Path) -> None:
+    """A passage (and the answer quoting it) shows as the text it is: no link, no math, no Markdown, no HTML."""
+    import gradio as gr
+
+    from pipeline.types import Answer, Citation
+
+    index_dir = tiny_index(tmp_path, {"literal.txt": f"Die Stadt Duisburg baut ein Netz. {LITERAL}"})
+    index = open_index(index_dir)
+    hit = index.search("Formel fett Titel Ende", 1)[0]
+    doc = index.reader.document(hit.chunk.doc_id)
+    start = doc.text.index("Mehr unter")
+    cite = Citation(1, hit.source, doc.id, hit.chunk.id, start, start + len(LITERAL), LITERAL, 1.0)
+    answer = Answer("q", f"{LITERAL} [1]", (cite,), (hit,), False)
+    chat, sources = chat_app.answer_html(answer), chat_app.render_sources(index, answer)
+    for page in (chat, sources):
+        assert "<script" not in page and "<b>b" not in page and "<strong" not in page and "<em" not in page
+        assert all(a in ('<a href="#cite-1">',) for a in re.findall(r"<a\b[^>]*>", page))  # no URL became a link
+        assert "$$" not in page and "x^2" in page  # no math delimiter left for KaTeX to find
+        assert LITERAL in chat_app.plain_text(page)  # and the text reads exactly as the document has it
+    # The chat takes its messages as HTML, not Markdown, and renders no math.
+    app = chat_app.make_app(str(index_dir))
+    (chatbot,) = [b for b in app.blocks.values() if isinstance(b, gr.Chatbot)]
+    assert chatbot.render_markdown is False and chatbot.latex_delimiters == [] and chatbot.sanitize_html is True
+    # The question as typed is shown literally too, and searched for as typed.
+    states = list(chat_app.chat_turn(chat_app.ChatBackend(str(index_dir)), LITERAL, [], 3, 0.02, False))
+    shown = states[0][0][-1]["content"]
+    assert "$$" not in shown and "<script" not in shown and chat_app.plain_text(shown) == LITERAL
 
 
 def test_uploads_are_checked_and_stay_in_their_folder(tmp_path: Path) -> None:
@@ -93,6 +135,175 @@ def test_uploaded_document_is_cited_without_restart(tmp_path: Path) -> None:
     cite = after.citations[0]
     assert Path(cite.source).parent.name == "uploads"
     assert verify_source_span(cite.source, cite.start, cite.end, cite.text)
+
+
+def test_upload_status_names_files_never_server_paths(tmp_path: Path) -> None:
+    index_dir = tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz."})
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    (incoming / "neu.md").write_text("# Neu\n\nDie Stadt Moers unterzeichnete eine Partnerschaft.", "utf-8")
+    (incoming / "tool.exe").write_bytes(b"MZ\x00\x00")
+    # A file of the index's own folder that the rebuild skips is not this upload's news: not listed.
+    (tmp_path / "docs" / "leer.txt").write_text("", "utf-8")
+    backend = chat_app.ChatBackend(str(index_dir))
+    status = backend.upload([str(incoming / n) for n in ("neu.md", "tool.exe")])
+    assert not re.search(r"(^|\s)[/\\]\w", status) and str(tmp_path) not in status, status
+    assert "1 new" in status
+    assert "leer.txt" not in status and "Not added: tool.exe — unsupported type" in status
+
+
+def test_a_too_large_upload_is_refused_with_a_reason_before_indexing(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.settings import Settings
+
+    index_dir = tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz."})
+    big, small = tmp_path / "gross.txt", tmp_path / "klein.txt"
+    big.write_text("Die Stadt Moers baut ein Netz. " * 200, "utf-8")  # 6 kB
+    small.write_text("Die Stadt Moers unterzeichnete eine Partnerschaft.", "utf-8")
+    given: list[list[str]] = []
+    real_add_files = chat_app.add_files
+
+    def add_files(paths, *args, **kwargs):  # type: ignore[no-untyped-def]
+        given.append([Path(p).name for p in paths])
+        return real_add_files(paths, *args, **kwargs)
+
+    monkeypatch.setattr(chat_app, "add_files", add_files)
+    backend = chat_app.ChatBackend(str(index_dir), Settings(sources={"max_file_mb": 0.004}))  # 4 kB
+    status = backend.upload([str(big), str(small)])
+    assert given == [["klein.txt"]]  # the large file never reached the indexer
+    assert "Not added: gross.txt — too large (6.1 kB; the limit is 0.004 MB)" in status and "1 new" in status
+    assert sorted(p.name for p in (index_dir / "uploads").iterdir()) == ["klein.txt"]
+
+
+@contextlib.contextmanager
+def _launched(app: Any) -> Iterator[str]:
+    """A made app on a free port of 127.0.0.1 → its URL, closed on leaving (launched as ``serving`` does)."""
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+def _upload(url: str, *paths: Path) -> Any:
+    """Files → Gradio's /upload, as the page sends them → the response."""
+    import httpx
+
+    files = [("files", (p.name, p.read_bytes())) for p in paths]
+    return httpx.post(url + "gradio_api/upload", files=files, timeout=30)
+
+
+def _run_event(url: str, fn_index: int, trigger_id: int, data: list[Any]) -> dict[str, Any]:
+    """One event through Gradio's queue, as the page runs it (private events have no API name) → its outputs."""
+    import httpx
+
+    session = f"test-{time.monotonic_ns()}"
+    joined = httpx.post(url + "gradio_api/queue/join", timeout=30, json={
+        "data": data, "fn_index": fn_index, "trigger_id": trigger_id, "session_hash": session, "event_data": None})
+    joined.raise_for_status()
+    with httpx.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session}, timeout=60) as events:
+        for line in events.iter_lines():
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    assert message.get("success"), message
+                    return message["output"]
+    raise AssertionError("the event did not complete")
+
+
+def test_upload_through_gradio_leaves_no_temp_files_and_refuses_large_files(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue "nothing a user gave is ever lost", uploads: Gradio enforces the size limit, the handler
+    gets every file (a rejected type too), says what happened by file name, and deletes Gradio's copies."""
+    import gradio as gr
+
+    from pipeline.settings import Settings
+
+    gradio_tmp = tmp_path / "gradio-tmp"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(gradio_tmp))  # read when the app is made and launched
+    index_dir = tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz."})
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    good, exe, big = incoming / "neu.md", incoming / "tool.exe", incoming / "gross.txt"
+    good.write_text("# Neu\n\nDie Stadt Moers unterzeichnete eine Partnerschaft.", "utf-8")
+    exe.write_bytes(b"MZ\x00\x00")
+    big.write_text("Die Stadt Moers baut ein Netz. " * 400, "utf-8")  # 12 kB
+    app = chat_app.make_app(str(index_dir), Settings(sources={"max_file_mb": 0.01}))  # 10 kB
+    (upload_fn,) = [i for i, fn in app.fns.items() if fn.name == "on_upload"]
+    (files,) = [b for b in app.blocks.values() if isinstance(b, gr.File)]
+    with _launched(app) as url:
+        refused = _upload(url, big)
+        assert refused.status_code == 413 and "maximum allowed size" in refused.text
+        stored = _upload(url, good, exe)
+        stored.raise_for_status()
+        copies = [Path(p) for p in stored.json()]
+        assert all(p.is_file() and gradio_tmp in p.parents for p in copies)
+        payload = [{"path": str(p), "orig_name": p.name, "size": p.stat().st_size, "meta": {"_type": "gradio.FileData"}}
+                   for p in copies]
+        status, cleared = _run_event(url, upload_fn, files._id, [payload])["data"]
+    assert "Indexed: 1 new" in status and "tool.exe — unsupported type" in status and cleared is None
+    assert str(tmp_path) not in status
+    assert not any(p.exists() for p in copies)  # Gradio's copies are gone, the rejected one too
+    assert not [p for p in gradio_tmp.rglob("*") if p.name in ("neu.md", "tool.exe", "gross.txt")]
+    assert sorted(p.name for p in (index_dir / "uploads").iterdir()) == ["neu.md"]
+
+
+def test_discard_uploads_touches_only_gradios_folder(tmp_path: Path) -> None:
+    cache, mine = tmp_path / "cache", tmp_path / "mine.txt"
+    (cache / "abc").mkdir(parents=True)
+    (cache / "abc" / "x.txt").write_text("x", "utf-8")
+    (cache / "def").mkdir()
+    (cache / "def" / "y.txt").write_text("y", "utf-8")
+    (cache / "def" / "other.txt").write_text("o", "utf-8")  # another upload of the same folder, still pending
+    mine.write_text("mine", "utf-8")
+    chat_app.discard_uploads([str(cache / "abc" / "x.txt"), str(cache / "def" / "y.txt"), str(mine),
+                              str(cache / "abc" / ".." / ".." / "mine.txt")], cache)
+    assert mine.exists() and cache.is_dir() and not (cache / "abc").exists()
+    assert sorted(p.name for p in cache.rglob("*")) == ["def", "other.txt"]
+
+
+def test_the_app_keeps_gradio_files_in_a_folder_it_owns_and_removes_it_at_exit(tmp_path: Path) -> None:
+    """Started as users start it (no GRADIO_TEMP_DIR set): uploads land in a fresh folder, gone after SIGTERM."""
+    import urllib.request
+
+    index_dir = tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz."})
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "GRADIO_TEMP_DIR" and not k.startswith("BELEGT_")}
+    env.update(TMPDIR=str(tmp), GRADIO_ANALYTICS_ENABLED="False", BELEGT_SOURCES__MAX_FILE_MB="0.01",
+               BELEGT_CONFIG=str(tmp_path / "no-such-config.toml"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "chat_app.py"), "--index", str(index_dir), "--host", "127.0.0.1",
+                             "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                urllib.request.urlopen(url + "config", timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the chat did not start"
+                time.sleep(0.3)
+        (own,) = tmp.glob("belegt-gradio-*")
+        note = tmp_path / "notiz.txt"
+        note.write_text("Eine Notiz.", "utf-8")
+        (copy,) = _upload(url, note).json()
+        assert own in Path(copy).parents  # Gradio uses the app's folder
+        big = tmp_path / "gross.txt"
+        big.write_text("x" * 20_000, "utf-8")
+        assert _upload(url, big).status_code == 413  # the limit from settings, set by main() at launch
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert not own.exists()
 
 
 def test_feedback_goes_to_a_jsonl_log_next_to_the_index(tmp_path: Path) -> None:
