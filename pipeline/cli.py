@@ -1,4 +1,4 @@
-"""CLI: ``python -m pipeline build|add|remove|sources|ask|eval|serve`` (also installed as ``belegt``).
+"""CLI: ``python -m pipeline build|add|remove|sources|check|ask|eval|serve`` (also installed as ``belegt``).
 
 Exit codes: 0 success; 1 the build finished but some files were skipped (listed), or
 ``ask --questions`` answered the file but some questions were refused (an ``error`` line
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from .llm import LLMUnavailable
 from .settings import Settings, SettingsError, describe
-from .store import IndexError_, IndexReader
+from .store import IndexError_, IndexReader, read_manifest
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -48,12 +48,9 @@ def _settings_from_args(args: argparse.Namespace) -> Settings:
 def cmd_build(args: argparse.Namespace) -> int:
     from .indexing import build
 
-    try:
-        reader = IndexReader.open(args.index)
-        manifest = reader.manifest
-        reader.close()
-    except IndexError_:
-        manifest = {}
+    # The manifest alone: a damaged index still names its roots and embedder, so that
+    # `build --index DIR` (the repair its error message gives) rebuilds it as it was.
+    manifest = read_manifest(args.index)
     if not args.paths and not manifest.get("roots"):
         print(f"error: no paths given and no earlier build of {args.index} to take them from; "
               f"run: python -m pipeline build FOLDER_OR_FILE ... --index {args.index}", file=sys.stderr)
@@ -110,6 +107,21 @@ def cmd_sources(args: argparse.Namespace) -> int:
             print(f"# removed and kept out of builds: {', '.join(excluded)}", file=sys.stderr)
     finally:
         reader.close()
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``check``: every file of the live generation read against its SHA-256, SQLite's quick_check.
+
+    Intact: one line, exit 0. Damaged: one line per problem on stdout, then the error line with
+    the command that rebuilds the index (exit 2, as every error).
+    """
+    from .store import check_index
+
+    report = check_index(args.index)
+    print(report.summary())
+    if report.problems:
+        raise report.error()
     return 0
 
 
@@ -241,6 +253,10 @@ def parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("sources", help="list the documents in the index")
     ls.add_argument("--index", default="index")
     ls.set_defaults(func=cmd_sources)
+
+    ck = sub.add_parser("check", help="read every file of the index against its checksums (finds damage)")
+    ck.add_argument("--index", default="index")
+    ck.set_defaults(func=cmd_check)
 
     a = sub.add_parser("ask", help="answer a question with cited passages")
     a.add_argument("question", nargs="*", help="the question")

@@ -31,7 +31,7 @@ from .settings import Settings
 from .reading import BudgetedReader
 from .sources import discover, file_sha256, load
 from .store import (GenerationWriter, IndexCorrupt, IndexError_, IndexReader, NewChunk, NewSentence, build_lock,
-                    current_dir, remove_stale_generations)
+                    current_dir, read_manifest, remove_stale_generations)
 from .types import Chunk, Document, SkippedFile, Span, content_id
 
 # Sources of texts given directly (LangChain's add_texts, ``add_texts``) rather than as files.
@@ -172,12 +172,10 @@ def _resolve(path: str, index_dir: Path) -> str:
 
 
 def _manifest_or_empty(index_dir: Path) -> dict[str, Any]:
-    """The current manifest of an index that could not be opened (damaged) → its roots at least, or {}."""
-    try:
-        data = json.loads((index_dir / "current" / "manifest.json").read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
+    """The current manifest of an index that could not be opened (damaged) → its roots at least, or {}.
+
+    A damaged manifest still gives the roots its text shows (``store.read_manifest``)."""
+    return read_manifest(index_dir)
 
 
 def plan_roots(paths: Sequence[str | os.PathLike[str]], index_dir: Path, old: IndexReader | None,
@@ -297,11 +295,18 @@ def build(
     with build_lock(index_dir, wait=wait, waiting=say):
         remove_stale_generations(index_dir)  # leftovers of a killed build
         damaged = ""
+        old = None
         try:
-            old = IndexReader(current_dir(index_dir)) if current_dir(index_dir) else None  # type: ignore[arg-type]
+            gen = current_dir(index_dir)
+            old = IndexReader(gen) if gen else None
             if old is not None:
                 old.faiss_index  # a damaged FAISS file shows here, not halfway through the build
+                # Every byte against its checksum (seconds per GB): damage that opening cannot see,
+                # such as bytes changed inside vectors.npy, is rebuilt, not carried over as "up to date".
+                old.verify()
         except IndexCorrupt as err:
+            if old is not None:
+                old.close()
             old, damaged = None, f"the previous index was damaged ({err.what})"
         try:
             report = _build(paths, Path(index_dir), settings, embedder, old, progress, t0, texts, remove, include,

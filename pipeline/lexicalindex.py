@@ -18,14 +18,21 @@ each matrix row.
 
 from __future__ import annotations
 
+import math
+import os
 import sqlite3
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from .vectorindex import npy_layout, npy_problem
+
 DIR = "bm25"
 PARAMS = {"method": "robertson", "k1": 1.2, "b": 0.75}
+# bm25s's files (its default names) and ours: what a damaged-file check looks at.
+MATRIX = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy")
+FILES = ("rows.npy", *MATRIX, "params.index.json", "vocab.index.json")
 
 
 def build(db: sqlite3.Connection, out: Path) -> dict[str, Any]:
@@ -50,6 +57,39 @@ def build(db: sqlite3.Connection, out: Path) -> dict[str, Any]:
     return {"backend": "bm25s", **PARAMS, "chunks": len(rows), "terms": len(vocab)}
 
 
+def header_problems(folder: Path, chunks: int) -> Iterator[str]:
+    """A ``bm25/`` folder and the chunk count → what the ``.npy`` headers say is wrong (names as
+    ``bm25/<file>``); reads a few hundred bytes, whatever the size of the matrix.
+
+    ``rows.npy`` must hold one int64 per chunk; the matrix is CSC: ``indptr`` starts at 0 and
+    ends at the length of ``data`` and ``indices``. Files that are missing or not files are
+    reported by the caller, which looks at every file of the generation.
+    """
+    problem = npy_problem(folder / "rows.npy", f"{DIR}/rows.npy", "<i8", (chunks,))
+    if problem:
+        yield problem
+    if (folder / "empty").exists() or not all((folder / name).is_file() for name in MATRIX):
+        return
+    data, indices, indptr = (folder / name for name in MATRIX)
+    for path, dtype in ((data, "<f4"), (indices, "<i4"), (indptr, "<i8")):
+        problem = npy_problem(path, f"{DIR}/{path.name}", dtype, (None,))
+        if problem:
+            yield problem
+            return
+    (nnz,), *_ = npy_layout(data)
+    (n_indices,), *_ = npy_layout(indices)
+    (n_ptr,), _, _, offset, _ = npy_layout(indptr)
+    if nnz != n_indices:
+        yield f"{DIR}/{indices.name} holds {n_indices} entries, {DIR}/{data.name} {nnz}"
+        return
+    # Two int64 read with pread: the first and last column pointer (0 and the number of entries).
+    with open(indptr, "rb") as f:
+        first = int.from_bytes(os.pread(f.fileno(), 8, offset), "little", signed=True) if n_ptr else None
+        last = int.from_bytes(os.pread(f.fileno(), 8, offset + 8 * (n_ptr - 1)), "little", signed=True) if n_ptr else None
+    if n_ptr < 2 or first != 0 or last != nnz:
+        yield f"{DIR}/{indptr.name} is damaged (its column pointers run from {first} to {last}, expected 0 to {nnz})"
+
+
 class LexicalIndex:
     """A generation's ``bm25/`` folder → BM25 search over its chunks (arrays memory-mapped)."""
 
@@ -64,6 +104,9 @@ class LexicalIndex:
             self._vocab = self._model.vocab_dict
             if self._model.scores["num_docs"] != len(self.rows):
                 raise ValueError(f"{folder}: {self._model.scores['num_docs']} scored chunks, {len(self.rows)} rows")
+        # No stored score exceeds idf · (k1 + 1) with Robertson's idf ≤ ln(2n + 2): a sum above this
+        # bound per query term (or not a number) is a damaged matrix, seen in the scores already computed.
+        self._bound = (PARAMS["k1"] + 1) * math.log(2 * len(self.rows) + 2) + 1e-3
 
     def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Query terms → (chunk row, BM25 score ≥ 0; higher is better) of the at most k best chunks that contain a term."""
@@ -72,6 +115,9 @@ class LexicalIndex:
             return []
         scores = self._model.get_scores(ids)
         hit = np.flatnonzero(scores > 0)
+        found = scores[hit]
+        if len(found) and not (np.isfinite(found).all() and found.max() <= self._bound * len(ids)):
+            raise ValueError("BM25 scores that no BM25 matrix holds (not a number, or above its bound)")
         # Every chunk that contains a term is a hit, as in FTS5, even when that term is in half the
         # chunks or more: its idf (and each score) is zero then, but the matrix stores those zeros,
         # so the term's column still lists its chunks.

@@ -81,6 +81,33 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+_WARM = False
+
+
+def _warm_up(settings: Settings) -> None:
+    """Load, in this process, what reading loads lazily (language model, sentence splitter, parsers).
+
+    Forked workers inherit it; otherwise each new worker — one per build — would load it again
+    (0.2 s a file on the seeds, measured).
+    """
+    global _WARM
+    if _WARM:
+        return
+    import tempfile
+
+    import charset_normalizer  # noqa: F401 — imported for the workers to inherit
+    import trafilatura  # noqa: F401
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in (("de.txt", "Die Stadt baut ein Netz. Es wird 2025 fertig."),
+                           ("en.md", "# Title\n\nThe city builds a network. It will be done in 2025.")):
+            path = os.path.join(tmp, name)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            read_file(path, name, settings)
+    _WARM = True
+
+
 class BudgetedReader:
     """Files → ``ReadFile`` or ``SkippedFile``, each given at most ``settings.sources.read_timeout_s`` seconds.
 
@@ -100,6 +127,7 @@ class BudgetedReader:
         if self._ctx is None:
             return _read_or_reason(path, source, self.settings)
         if self._pool is None:
+            _warm_up(self.settings)
             self._pool = self._ctx.Pool(1, initializer=_die_with_parent, initargs=(os.getpid(),))
         pending = self._pool.apply_async(_read_or_reason, (path, source, self.settings))
         try:

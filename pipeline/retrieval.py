@@ -99,8 +99,15 @@ class Retriever:
         index = self.reader.faiss_index
         dense_rows: list[int] = []
         if index.ntotal:
-            _, rows = index.search(np.ascontiguousarray(qv[None, :], dtype=np.float32), min(n, index.ntotal))
+            try:
+                _, rows = index.search(np.ascontiguousarray(qv[None, :], dtype=np.float32), min(n, index.ntotal))
+            except RuntimeError as err:  # FAISS's own errors; a damaged graph shows here, if at all
+                raise self.reader.damaged(f"vectors.faiss is damaged (search failed: {err})") from err
             dense_rows = [int(r) for r in rows[0] if r >= 0]
+            # FAISS numbers its vectors 0..ntotal-1: another row is a damaged index, not a chunk.
+            if dense_rows and max(dense_rows) >= index.ntotal:
+                raise self.reader.damaged(f"vectors.faiss is damaged (it returned row {max(dense_rows)} "
+                                          f"of {index.ntotal})")
         terms = lexical.selective(lexical.query_terms(query), self.reader.document_frequency, self.settings.lexical_max_df)
         lexical_hits = dict(self.reader.lexical_search(terms, n))
         rows = list(dict.fromkeys([*dense_rows, *lexical_hits]))
@@ -110,7 +117,11 @@ class Retriever:
         chunk_sims = self.reader.chunk_vectors(rows) @ qv
         sentence_row = self.reader.sentence_rows_of({c.doc_id for c in chunks})
         w = self.settings.sentence_weight
-        per_chunk = [[sentence_row[(c.doc_id, s.start, s.end)] for s in c.sentences] for c in chunks]
+        try:
+            per_chunk = [[sentence_row[(c.doc_id, s.start, s.end)] for s in c.sentences] for c in chunks]
+        except KeyError as err:  # both lists are written from the same spans: SQLite lost one
+            raise self.reader.damaged(f"index.sqlite3 is damaged (sentence {err.args[0]} of a chunk is not "
+                                      "in the sentences table)") from err
         # One read and one product for all candidates' sentences (a read per chunk cost ~1 ms a query at 100k).
         all_sims = self.reader.sentence_vectors_at([r for rs in per_chunk for r in rs]) @ qv
         bounds = np.cumsum([0, *map(len, per_chunk)])

@@ -17,6 +17,8 @@ does not count the whole file in its resident memory.
 from __future__ import annotations
 
 import math
+import os
+import struct
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -47,6 +49,57 @@ def _header(f):  # type: ignore[no-untyped-def]
     major, _ = np.lib.format.read_magic(f)
     read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
     return read(f)
+
+
+def npy_layout(path: str | Path) -> tuple[tuple[int, ...], bool, np.dtype, int, int]:
+    """A ``.npy`` file → (shape, fortran_order, dtype, offset of the first data byte, file size), from its header."""
+    with open(path, "rb") as f:
+        shape, fortran, dtype = _header(f)
+        offset = f.tell()
+        size = os.fstat(f.fileno()).st_size
+    return tuple(int(n) for n in shape), bool(fortran), np.dtype(dtype), offset, size
+
+
+def npy_problem(path: str | Path, name: str, dtype: str, shape: tuple[int | None, ...]) -> str | None:
+    """A ``.npy`` file (a regular file), the dtype (``"<f4"``) and shape it should hold (None: any
+    length there) → what is wrong with it, or None when its header fits and its size is header + data.
+
+    Reads the header only (microseconds at any size), so it catches a file cut short or grown,
+    an overwritten header, another dtype or shape; bytes changed inside the data are left to
+    the checksums.
+    """
+    try:
+        found, fortran, found_dtype, offset, size = npy_layout(path)
+    except (ValueError, EOFError, OSError, SyntaxError, TypeError) as err:
+        return f"{name} is truncated or damaged (its .npy header cannot be read: {err})"
+    expected = tuple(s if s is not None else f for s, f in zip(shape, found))
+    if fortran or found_dtype.str != dtype or len(found) != len(shape) or tuple(found) != expected:
+        want = ", ".join("n" if s is None else str(s) for s in shape)
+        return f"{name} holds {found_dtype.str} {tuple(found)}, expected {dtype} ({want})"
+    data = found_dtype.itemsize * math.prod(found)
+    if size != offset + data:
+        return f"{name} is truncated or damaged: size {size}, expected {offset + data} bytes (header + data)"
+    return None
+
+
+def faiss_problem(path: str | Path, name: str, dim: int, n: int) -> str | None:
+    """A FAISS index file (a regular file) → what its header says is wrong (not a FAISS index, other
+    dimension or number of vectors), or None. Reads 16 bytes.
+
+    Every index FAISS writes starts with a four-letter type code ("IxFI" flat, "IHNs" HNSW-SQ8,
+    "IwSq" IVF-SQ8 …, always an "I" first), then ``d`` (int32) and ``ntotal`` (int64).
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as err:
+        return f"{name} cannot be read ({err.strerror or err})"
+    if len(head) < 16 or head[:1] != b"I" or not head[:4].isalnum():
+        return f"{name} is truncated or damaged (it does not start like a FAISS index)"
+    d, ntotal = struct.unpack("<iq", head[4:16])
+    if (d, ntotal) != (dim, n):
+        return f"{name} is damaged (its header says {ntotal} vectors of dimension {d}, expected {n} of {dim})"
+    return None
 
 
 def npy_shape(path: str | Path) -> tuple[int, int]:

@@ -145,7 +145,8 @@ def test_a_damaged_index_says_what_is_wrong_and_a_rebuild_repairs_it(
     index = tmp_path / "idx"
     build([seeds_copy], index, embedder=hashing, progress=False)
     _damage(IndexReader.open(index).dir, what)
-    with pytest.raises(IndexCorrupt, match=r"is damaged: .*Rebuild it: python -m pipeline build .* --index"):
+    with pytest.raises(IndexCorrupt, match=r"is damaged \(gen-[^/]+/[a-z0-9_./]+ .*\); rebuild it with: "
+                                           r"python -m pipeline build .*--index"):
         open_index(index, embedder=hashing).search("Duisburg", 3)
     report = build([seeds_copy], index, embedder=hashing, progress=False)
     assert "previous index was damaged" in report.full_rebuild_reason and report.documents == 5
@@ -210,9 +211,13 @@ def test_document_frequency_from_term_statistics(seeds_copy: Path, tmp_path: Pat
         assert reader.document_frequency(term) == counted >= 1, term
     assert reader.document_frequency("zzzkeinwortzzz") == 0
     expected = {t: reader.document_frequency(t) for t in sorted(terms)[:20]}
-    # An index written before the term_df table: the reader derives it once, in memory.
+    # An index written before the term_df table (and before checksums, which would rightly call
+    # this edit damage): the reader derives it once, in memory.
     with sqlite3.connect(reader.dir / "index.sqlite3") as db:
         db.execute("DROP TABLE term_df")
+    manifest = json.loads((reader.dir / "manifest.json").read_text("utf-8"))
+    del manifest["files"]
+    (reader.dir / "manifest.json").write_text(json.dumps(manifest), "utf-8")
     older = IndexReader.open(tmp_path / "idx")
     assert {t: older.document_frequency(t) for t in expected} == expected
 
