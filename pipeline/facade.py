@@ -300,27 +300,5 @@ def open_index(index_dir: str | os.PathLike[str] = "index", settings: Settings |
 
 
 def answer_to_dict(answer: Answer, **extra: Any) -> dict[str, Any]:
-    """An Answer → the JSON contract: question, answer, abstained, citations[], passages[], timings_ms."""
-    return {
-        **extra,
-        "question": answer.question,
-        "answer": answer.text,
-        "abstained": answer.abstained,
-        "citations": [
-            {"n": c.n, "source": c.source, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "start": c.start,
-             "end": c.end, "text": c.text, "score": c.score}
-            for c in answer.citations
-        ],
-        "passages": [
-            {"rank": h.rank, "source": h.source, "doc_id": h.chunk.doc_id, "chunk_id": h.chunk.id,
-             "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text, "score": round(h.score, 6),
-             "origin": h.origin, "group": h.group,
-             "duplicates": [{"source": s, "start": a, "end": b} for s, a, b in h.duplicates]}
-            for h in answer.hits
-        ],
-        "timings_ms": dict(answer.timings_ms),
-        "mode": answer.mode,
-        "sentences": [{"text": c.text, "citations": list(c.citations), "support": c.support,
-                       "supported": c.supported} for c in answer.sentences],
-        "notes": list(answer.notes),
-    }
+    """An Answer → the JSON contract (``Answer.to_dict``), with ``extra`` keys first."""
+    return {**extra, **answer.to_dict()}

@@ -169,7 +169,27 @@ class Answer:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON contract of ``ask --json`` (see README)."""
-        from .facade import answer_to_dict
-
-        return answer_to_dict(self)
+        """The answer → the JSON contract of ``ask --json``: question, answer, abstained, citations[],
+        passages[], timings_ms, mode, sentences[], notes (see README)."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [
+                {"n": c.n, "source": c.source, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "start": c.start,
+                 "end": c.end, "text": c.text, "score": c.score}
+                for c in self.citations
+            ],
+            "passages": [
+                {"rank": h.rank, "source": h.source, "doc_id": h.chunk.doc_id, "chunk_id": h.chunk.id,
+                 "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text, "score": round(h.score, 6),
+                 "origin": h.origin, "group": h.group,
+                 "duplicates": [{"source": s, "start": a, "end": b} for s, a, b in h.duplicates]}
+                for h in self.hits
+            ],
+            "timings_ms": dict(self.timings_ms),
+            "mode": self.mode,
+            "sentences": [{"text": c.text, "citations": list(c.citations), "support": c.support,
+                           "supported": c.supported} for c in self.sentences],
+            "notes": list(self.notes),
+        }
