@@ -6,6 +6,9 @@ the same paragraph, none after an abbreviation such as ``Prof.Dr.``, and none be
 lowercase word. Offsets are found by walking the text, never by re-joining strings, so
 ``doc.text[start:end] == chunk.text`` holds by construction and is checked by tests.
 
+Time is linear in the text, whatever its shape (benchmarks/input_size.py): pysbd never reads more
+than 20,000 characters at once, and each repair looks only at the few characters around its break.
+
 A chunk is a few consecutive sentences (``max_chars``, ``max_sentences``) sharing
 ``overlap_sentences`` with its neighbour. Chunks never span a line that cleaning removed.
 """
@@ -13,6 +16,7 @@ A chunk is a few consecutive sentences (``max_chars``, ``max_sentences``) sharin
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from functools import lru_cache
 from typing import Iterator, Sequence
 
@@ -33,6 +37,7 @@ MONTHS = (
 _ORDINAL_BEFORE_MONTH = re.compile(rf"^({MONTHS})\b", re.IGNORECASE)
 _LIST_MARKER = re.compile(r"^(#{1,6}|[-*•>]|\d{1,3}[.)](?=\s+\D))\s+")
 _TERMINAL = re.compile(r"[.!?…:;\"“”»)]$")
+_QUOTE_MARK = re.compile('[„«“”»"]')
 _QUOTES_FOR_PYSBD = str.maketrans({"„": '"', "“": '"', "”": '"'})
 _SOFT_WRAP_MIN = 50  # shorter lines are headings or list items: a hard break
 
@@ -101,11 +106,56 @@ def split_sentences(text: str, block: Span, lang: str, settings: ChunkingSetting
     return out
 
 
+# pysbd's time per character grows with the length of what it is given (about 8 µs at 5,000
+# characters, 15 at 20,000, and more on run-on lines), so it never sees more than _PYSBD_MAX at once.
+_PYSBD_MAX = 20000
+_PYSBD_WINDOW = 5000  # a longer segment is read window by window
+# Where pysbd may break: a sentence end followed by whitespace, or a line break (it splits at every
+# one). A window with neither (a run-on line of words, a base64 blob, a line without whitespace)
+# holds no break worth pysbd's time: it is cut at a space instead.
+_BREAK_CANDIDATE = re.compile(r"[.!?…][\"'“”»«)\]]*\s|\n")
+
+
 def _pysbd_spans(segment: str, lang: str) -> list[tuple[int, int]]:
+    """A paragraph block's text → sentence (start, end) pairs, each running to the next one's start.
+
+    Up to ``_PYSBD_MAX`` characters go to pysbd whole; a longer segment goes in windows.
+    """
+    if len(segment) > _PYSBD_MAX:
+        return _pysbd_windowed(segment, lang)
+    return _pysbd_whole(segment, lang)
+
+
+def _pysbd_windowed(segment: str, lang: str) -> list[tuple[int, int]]:
+    """A long segment → sentence spans from pysbd run on windows of at most ``_PYSBD_WINDOW`` characters.
+
+    A window ends at the last pysbd break in its second half, so the next window starts where pysbd
+    saw a sentence start and the sentence it had cut off is read again whole. Each window moves on
+    by at least half its size: every character is read at most twice, linear in the segment. A
+    window with no break there is cut at a space (or, with none, at its end), as ``_windows`` does.
+    """
+    spans: list[tuple[int, int]] = []
+    pos, n = 0, len(segment)
+    while pos < n:
+        stop = min(pos + _PYSBD_WINDOW, n)
+        window = segment[pos:stop]
+        found = _pysbd_whole(window, lang) if _BREAK_CANDIDATE.search(window) else [(0, len(window))]
+        cut = len(window)
+        if stop < n:
+            half = len(window) // 2
+            breaks = [a for a, _ in found if a >= half]
+            if breaks:
+                cut = breaks[-1]
+            else:
+                space = segment.rfind(" ", pos + half, stop)
+                cut = space - pos if space > pos else len(window)
+        spans.extend((pos + a, pos + min(b, cut)) for a, b in found if a < cut)
+        pos += cut
+    return spans
+
+
+def _pysbd_whole(segment: str, lang: str) -> list[tuple[int, int]]:
     """pysbd's segments → (start, end) by locating each in order (robust to pysbd's own offsets)."""
-    if len(segment) > 20000:
-        # pysbd is quadratic on huge run-on lines; cut at whitespace first.
-        return [(s.start, s.end) for s in _windows(segment, 0, len(segment), 5000)]
     spans: list[tuple[int, int]] = []
     pos = 0
     # pysbd does not start a sentence at a German opening quote; it does at a straight one.
@@ -133,10 +183,14 @@ def _pysbd_spans(segment: str, lang: str) -> list[tuple[int, int]]:
 
 
 def _repair(segment: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Merge pysbd breaks that fall inside a closed quotation, after an abbreviation or before lowercase."""
+    """Merge pysbd breaks that fall inside a closed quotation, after an abbreviation or before lowercase.
+
+    Linear in ``len(segment)`` (up to a log factor): each boundary looks only at the characters
+    next to it, never at the whole (growing) merged sentence before it.
+    """
     if len(spans) < 2:
         return spans
-    quoted = _quoted_ranges(segment)
+    quoted = _quote_cover(_quoted_ranges(segment))
     # A closing quote that pysbd put at the start of the next sentence belongs to the previous one.
     spans = [spans[0]] + [
         (a + 1, b) if segment[a] in "“”\"»«" and (a + 1 == b or segment[a + 1].isspace()) else (a, b)
@@ -153,31 +207,94 @@ def _repair(segment: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]
     return merged
 
 
-def _keep_together(segment: str, prev_start: int, boundary: int, quoted: list[tuple[int, int]]) -> bool:
-    before = segment[prev_start:boundary].rstrip()
-    after = segment[boundary:].lstrip()
-    if not after:
+# A dotted token longer than this is not an abbreviation. The bound keeps each boundary's look-back
+# constant: unbounded, a run-on line merged piece by piece was re-read at every boundary (quadratic).
+_TOKEN_MAX = 64
+# Enough of the following text for ``_ORDINAL_BEFORE_MONTH`` to see a whole month name and the
+# character after it (its ``\b``).
+_AFTER_PEEK = 32
+
+
+def _keep_together(segment: str, prev_start: int, boundary: int, quoted: tuple[list[int], list[int]]) -> bool:
+    """A break at ``boundary`` (sentence before it starts at ``prev_start``) → should it be undone?
+
+    Reads only the whitespace around the boundary, the token before it (at most ``_TOKEN_MAX``
+    characters) and a few characters after it, so the cost per boundary does not grow with the text.
+    """
+    n = len(segment)
+    after = boundary
+    while after < n and segment[after].isspace():
+        after += 1
+    if after == n:
         return False
-    if any(qa < boundary < qb for qa, qb in quoted):
+    if _inside(quoted, boundary):
         return True
-    if after[0].islower():
+    if segment[after].islower():
         return True
-    m = re.search(r"(\S+)\.$", before)
-    if m:
-        token = m.group(1).lstrip("(\"„“'").casefold()
+    token = _token_before_dot(segment, prev_start, boundary)
+    if token is not None:
+        token = token.lstrip("(\"„“'").casefold()
         parts = [p for p in token.split(".") if p]
         if token in ABBREVIATIONS or (parts and all(p in ABBREVIATIONS for p in parts)):
             return True
-        if re.fullmatch(r"\d{1,2}", token) and _ORDINAL_BEFORE_MONTH.match(after):
+        if re.fullmatch(r"\d{1,2}", token) and _ORDINAL_BEFORE_MONTH.match(segment[after : after + _AFTER_PEEK]):
             return True
     return False
+
+
+def _token_before_dot(segment: str, start: int, end: int) -> str | None:
+    """``segment[start:end]`` → the word before its final dot (``"z.B"`` for ``"… z.B. "``), or None.
+
+    None when the text (trailing whitespace ignored) does not end in a word and a dot, or when
+    that word is longer than ``_TOKEN_MAX`` (not an abbreviation, and not worth reading back).
+    """
+    while end > start and segment[end - 1].isspace():
+        end -= 1
+    if end - start < 2 or segment[end - 1] != "." or segment[end - 2].isspace():
+        return None
+    limit = max(start, end - 1 - _TOKEN_MAX)
+    pos = end - 2
+    while pos > limit and not segment[pos - 1].isspace():
+        pos -= 1
+    if pos == limit and limit > start and not segment[pos - 1].isspace():
+        return None  # the word runs on past the look-back bound
+    return segment[pos : end - 1]
+
+
+def _quote_cover(ranges: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Quotation ranges → the union of their open interiors, as sorted disjoint (starts, ends).
+
+    With it, "does a quotation surround this boundary?" is one binary search, not a scan of
+    every quotation in the paragraph at every boundary.
+    """
+    starts: list[int] = []
+    ends: list[int] = []
+    for a, b in sorted(ranges):
+        if b - a < 2:
+            continue  # no position lies strictly inside
+        if ends and a < ends[-1]:
+            ends[-1] = max(ends[-1], b)
+        else:
+            starts.append(a)
+            ends.append(b)
+    return starts, ends
+
+
+def _inside(cover: tuple[list[int], list[int]], pos: int) -> bool:
+    """``_quote_cover`` output and a position → is ``qa < pos < qb`` for some quotation?"""
+    starts, ends = cover
+    i = bisect_left(starts, pos) - 1
+    return i >= 0 and pos < ends[i]
 
 
 def _quoted_ranges(segment: str, max_len: int = 2000) -> list[tuple[int, int]]:
     """Text → ranges of quotations that open and close within it (German „…“, English “…”, "…")."""
     stack: list[tuple[str, int]] = []
     ranges: list[tuple[int, int]] = []
-    for i, ch in enumerate(segment):
+    # Only the quote marks matter: visiting them alone, not every character in Python, keeps
+    # a megabyte paragraph from costing seconds here.
+    for m in _QUOTE_MARK.finditer(segment):
+        i, ch = m.start(), m.group()
         if ch in "„«":
             stack.append((ch, i))
         elif ch == "“":

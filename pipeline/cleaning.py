@@ -4,7 +4,9 @@ Nothing is deleted from the text: cleaning only decides which lines are content.
 kept lines become spans into the untouched text, so every later offset still points
 into the file. Boilerplate is recognised line by line from the patterns below (news
 pages: "Meistgelesen", "Anzeige", newsletter and consent boxes, bare link lines,
-agency tags, press-contact blocks).
+agency tags, press-contact blocks). An inline data URI (``![logo](data:image/png;base64,…)``)
+is a file written into the text, never prose: it is left out of the kept spans, whatever the
+settings, and the rest of its line stays.
 
 Why not jusText (measured on the seeds): it kept "Anzeige", the newsletter box and the
 consent line of seed 003 and dropped the sentence naming the seven signers in seed 004.
@@ -60,6 +62,19 @@ _DATE_PREFIXES = (
     re.compile(r"^\s*\[(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})\]\s*"),
     re.compile(r"^\s*(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\s*$"),
 )
+# A data URI with what wraps it: a Markdown image or link ``![alt](data:… "title")``, a reference
+# definition ``[id]: data:…``, an HTML ``<img … src="data:…" …>``, or the bare URI. Linear on any
+# line: every repeat is bounded or possessive, and a URI's characters never include ``[`` or ``<``,
+# so an attempt that fails stops at the next place a match could start instead of reading the line
+# to its end (which, repeated per attempt, was quadratic on a line of unclosed ``![x](data:``).
+_URI_BODY = r"[^\s()\[\]<>\"']*+"
+_DATA_URI = re.compile(
+    rf"!?\[[^\]\n]{{0,300}}\]\([ \t]*+data:{_URI_BODY}(?:[ \t]++(?:\"[^\"\n]{{0,300}}\"|'[^'\n]{{0,300}}'))?[ \t]*+\)"
+    rf"|<img\b[^<>]{{0,300}}?\bsrc[ \t]*+=[ \t]*+[\"']?data:{_URI_BODY}[\"']?[^<>]{{0,300}}>"
+    rf"|(?:\[[^\]\n]{{0,300}}\]:[ \t]*+)?\bdata:[a-z]++/[\w.+-]++(?:;[\w.+-]++(?:=[\w.+-]*+)?)*+,{_URI_BODY}",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"\w")
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
 _SENTENCE_END = re.compile(r"[.!?…]$")
 
@@ -99,7 +114,7 @@ def clean(src: SourceText, settings: CleaningSettings) -> Document:
                 in_contact = False
             if is_boilerplate(line):
                 continue
-        kept.append(Span.trimmed(text, start, end))
+        kept.extend(_without_data_uris(text, start, end))
     kept_text = "\n".join(s.slice(text) for s in kept)
     title = src.title_hint or _title(text, kept)
     return Document(
@@ -122,6 +137,27 @@ def is_boilerplate(line: str) -> bool:
     if any(p.search(s) for p in _LINE_PATTERNS):
         return True
     return len(s) < 300 and bool(_CONSENT.search(s))
+
+
+def _without_data_uris(text: str, start: int, end: int) -> list[Span]:
+    """A kept line ``text[start:end]`` → its kept spans: the line trimmed, less any inline data URI.
+
+    What is left beside a data URI is kept only if it holds a word character (not a lone ``)``).
+    A base64 image is hundreds of kilobytes without a sentence in it; kept, it became hundreds of
+    meaningless chunks, and an image line in a Markdown file took longer to chunk than the prose.
+    """
+    line = text[start:end]
+    if "data:" not in line.lower():  # the common case, without running the pattern
+        return [Span.trimmed(text, start, end)]
+    pieces: list[Span] = []
+    pos = start
+    for m in _DATA_URI.finditer(line):
+        pieces.append(Span.trimmed(text, pos, start + m.start()))
+        pos = start + m.end()
+    if pos == start:
+        return [Span.trimmed(text, start, end)]
+    pieces.append(Span.trimmed(text, pos, end))
+    return [p for p in pieces if _WORD.search(text, p.start, p.end)]
 
 
 def _lines(text: str) -> Iterator[tuple[int, int]]:

@@ -161,7 +161,7 @@ def repair_command(index_dir: str | os.PathLike[str], gen_dir: Path | None = Non
     why = ("its manifest, which lists them, is damaged" if not readable
            else "it records none: it holds only texts added through the API")
     return (f"python -m pipeline build FOLDER_OR_FILE ... --index {index}, naming the folders and files "
-            f"it was built from ({why})")
+            f"it was built from ({why}), and --embedder SPEC if it was not built with the default embedder")
 
 
 def _manifest_or_salvage(gen_dir: Path) -> tuple[dict[str, Any], bool]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import random
+import re
+
 import pytest
 from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 
@@ -195,3 +199,137 @@ def test_text_between_sentences_is_a_segment_of_its_own() -> None:
     assert sentence_windows(text, [first, second], 600) == [[first], [second]]
     assert sentence_windows("Eins. Zwei. Drei.", [Span(0, 5), Span(6, 11), Span(12, 17)], 11) == [
         [Span(0, 5), Span(6, 11)], [Span(12, 17)]]
+
+
+# --- Input size: no input hangs a build (chunking is linear in the text) -------------------------------
+
+MB = 1_000_000
+
+
+def run_on_line_without_whitespace(n: int, seed: int = 0) -> str:
+    """n → one line of n characters with no whitespace (dots included: they are where abbreviations are looked for)."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;:-_/+=„“\"()"
+    return "".join(random.Random(seed).choices(alphabet, k=n))
+
+
+def run_on_line_of_words(n: int, seed: int = 0) -> str:
+    """n → one line of about n characters of words and quotations, with no sentence end anywhere."""
+    words = (
+        '„der Ausbau“ des "Glasfasernetzes" in „Kassel“ wird von "NordNetz" und „der Stadt“ gemeinsam '
+        '„geplant“ und "gebaut" sagt die „Sprecherin“ (Stadtwerke)'
+    ).split()
+    rnd = random.Random(seed)
+    return " ".join(rnd.choices(words, k=n // 6))[:n].rstrip()
+
+
+def check_large(doc, cfg: ChunkingSettings) -> list:  # type: ignore[no-untyped-def]
+    """The invariants of ``check_invariants`` that stay linear on megabytes: exact spans, bounded sizes,
+    sentences in order, and every non-whitespace kept character inside some sentence. → the chunks."""
+    chunks = chunk_document(doc, cfg)
+    text = doc.text
+    for c in chunks:
+        assert text[c.start : c.end] == c.text and c.text == c.text.strip()
+        assert c.end - c.start <= max(cfg.max_chars, cfg.max_sentence_chars)
+        assert len(c.sentences) <= cfg.max_sentences
+        assert len(c.sentences) == 1 or c.end - c.start <= cfg.max_chars
+        assert c.sentences[0].start == c.start and c.sentences[-1].end == c.end
+        assert all(s.end - s.start <= cfg.max_sentence_chars for s in c.sentences)
+    spans = sorted({s for c in chunks for s in c.sentences}, key=lambda s: (s.start, s.end))
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:]))
+    assert spans == [s for region in sentences(doc, cfg) for s in region]  # every sentence lands in a chunk
+    # Coverage: outside the sentences, the kept spans hold only whitespace (and a heading or list marker).
+    i, covered_to = 0, 0  # a sentence may run on over a line break into the next kept span
+    for k in doc.kept:
+        pos = max(k.start, covered_to)
+        while i < len(spans) and spans[i].start < k.end:
+            gap = text[pos : spans[i].start].strip()
+            assert not gap or (pos == k.start and re.fullmatch(r"#{1,6}|[-*•>]|\d{1,3}[.)]", gap)), gap[:80]
+            pos = covered_to = max(pos, spans[i].end)
+            i += 1
+        assert not text[pos : k.end].strip(), text[pos : k.end][:80]
+    return chunks
+
+
+def test_five_megabyte_line_without_whitespace_is_chunked_exactly() -> None:
+    # Before: each sentence-boundary repair searched r"(\S+)\.$" over the whole merged text before it
+    # (quadratic per search, and the text grew at every boundary); 100 KB took 16 s, 5 MB did not finish.
+    text = run_on_line_without_whitespace(5 * MB)
+    doc = doc_from(text)
+    assert doc.kept == (Span(0, len(text)),)
+    chunks = check_large(doc, CFG)
+    assert len(chunks) >= len(text) // CFG.max_sentence_chars
+
+
+def test_five_megabyte_line_of_words_is_chunked_exactly() -> None:
+    # Before: at each break (one per 5,000 characters) the repairs copied the rest of the line and
+    # tested the break against every quotation in the line: quadratic (0.25 s at 400 KB, 24 s at 5 MB).
+    text = run_on_line_of_words(5 * MB)
+    chunks = check_large(doc_from(text), CFG)
+    assert sum(len(c.text.split()) for c in chunks) >= len(text.split())  # overlap repeats words, none lost
+
+
+run_on_units = st.lists(
+    st.sampled_from(list("abcXYZ09.,:;-/=+()„“\"»«!?…ß") + [" ", " ", "\n", "z.B.", "Prof.", "7. Mai"]),
+    min_size=1,
+    max_size=20,
+).map("".join)
+
+
+@hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(lead=st.integers(0, 40_000), unit=run_on_units, size=st.integers(20_500, 30_000), cfg=small_chunks)
+@example(lead=100_000, unit="Z.b", size=30_000, cfg=CFG)  # before: over two minutes for this one
+def test_offsets_hold_on_long_run_on_text(lead: int, unit: str, size: int, cfg: ChunkingSettings) -> None:
+    r"""A long token (a URL, a blob: ``lead`` characters without whitespace) running into ``size`` characters
+    of repeated ``unit`` → exact spans, bounded sizes and full coverage, past the 20,000 characters pysbd
+    reads at once.
+
+    Before, the break after the token searched r"(\S+)\.$" over all of it: quadratic in its length.
+    """
+    text = "x" * lead + (unit * (size // len(unit) + 1))[:size]
+    check_large(doc_from(text), cfg)
+
+
+def test_long_one_line_paragraph_gets_the_sentences_of_its_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A paragraph past pysbd's limit (here ~67 KB on one line) → the same sentences as each part alone;
+    pysbd is handed pieces of bounded size. Before, such a paragraph was cut every 1,200 characters."""
+    import pipeline.chunking as chunking
+
+    raw = next(SEEDS.glob("004_*.txt")).read_text(encoding="utf-8")
+    part = " ".join(raw.split())
+    assert part.endswith(".“")  # each part ends a sentence
+    k = 11
+    text = " ".join([part] * k)
+    seen: list[int] = []
+    real = chunking._segmenter
+
+    class Recording:
+        def __init__(self, lang: str) -> None:
+            self.inner = real(lang)
+
+        def processor(self, segment: str):  # type: ignore[no-untyped-def]
+            seen.append(len(segment))
+            return self.inner.processor(segment)
+
+    one = split_sentences(part, Span(0, len(part)), "de", CFG)
+    monkeypatch.setattr(chunking, "_segmenter", Recording)
+    many = split_sentences(text, Span(0, len(text)), "de", CFG)
+    step = len(part) + 1
+    assert many == [Span(s.start + i * step, s.end + i * step) for i in range(k) for s in one]
+    assert seen and max(seen) <= 20_000
+
+
+def test_markdown_with_a_500_kb_data_uri_image_chunks_only_its_prose() -> None:
+    # Before: the base64 line was kept and chunked (23 s for a 500 KB image) into hundreds of chunks.
+    blob = base64.b64encode(random.Random(0).randbytes(375_000)).decode()
+    text = (
+        "# Glasfaser für Kassel\n\n"
+        "Die Stadt und NordNetz bauen das Netz gemeinsam aus. Der Ausbau beginnt im Mai.\n\n"
+        f"![Karte des Ausbaugebiets](data:image/png;base64,{blob})\n\n"
+        "Bis 2027 sollen alle Haushalte angeschlossen sein.\n"
+    )
+    src = SourceText(source="gen.md", text=text, sha256="x", encoding="utf-8", format="markdown")
+    doc = clean(src, CleaningSettings())
+    chunks = check_large(doc, CFG)
+    assert chunks and not any("base64" in c.text or "data:" in c.text for c in chunks)
+    said = " ".join(c.text for c in chunks)
+    assert "Der Ausbau beginnt im Mai." in said and "Bis 2027 sollen alle Haushalte angeschlossen sein." in said

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import random
+
 import pytest
 
 from pipeline.cleaning import clean, detect_language, is_boilerplate
@@ -110,3 +113,47 @@ def test_language() -> None:
     assert detect_language("The city and the company signed a memorandum of understanding in Shenzhen.") == "en"
     assert detect_language("Die Stadt und der Konzern unterzeichneten eine Absichtserklärung.") == "de"
     assert detect_language("42") == "und"
+
+
+def md(text: str):  # type: ignore[no-untyped-def]
+    return clean(SourceText(source="gen.md", text=text, sha256="x", encoding="utf-8", format="markdown"), CleaningSettings())
+
+
+def test_data_uris_are_not_kept_but_the_prose_around_them_is() -> None:
+    blob = base64.b64encode(random.Random(0).randbytes(375_000)).decode()  # a 500 KB image
+    text = (
+        "# Glasfaser für ganz Kassel\n\n"
+        f"![Karte des Ausbaugebiets](data:image/png;base64,{blob})\n\n"
+        'Der Ausbau beginnt im Mai ![Logo](data:image/png;base64,iVBORw0KGgo= "Logo") und endet 2027.\n'
+        '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="Punkt">\n'
+        "[karte]: data:image/svg+xml;charset=utf-8;base64,PHN2Zz48L3N2Zz4=\n"
+        "Bis 2027 sollen alle Haushalte angeschlossen sein.\n"
+        "Die data: Sektion beschreibt metadata:image/png Felder.\n"  # mentions, not URIs
+    )
+    doc = md(text)
+    assert doc.text == text  # nothing is edited, spans only
+    kept = [s.slice(text) for s in doc.kept]
+    assert kept == [
+        "# Glasfaser für ganz Kassel",
+        "Der Ausbau beginnt im Mai",
+        "und endet 2027.",
+        "Bis 2027 sollen alle Haushalte angeschlossen sein.",
+        "Die data: Sektion beschreibt metadata:image/png Felder.",
+    ]
+    assert doc.title == "Glasfaser für ganz Kassel" and doc.lang == "de"
+    # not page furniture but a file in the text: out even when boilerplate is kept
+    doc = clean(SourceText(source="gen.md", text=text, sha256="x", encoding="utf-8", format="markdown"),
+                CleaningSettings(drop_boilerplate=False))
+    assert not any("base64" in s.slice(text) for s in doc.kept)
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["![x](data:image/png;base64,QUJD", "<img src=data:image/png;base64,QUJD ", "[x]: data:image/png;a=b;c=d,QUJD"],
+)
+def test_a_megabyte_line_of_unclosed_data_uris_is_cleaned_quickly(unit: str) -> None:
+    # Each failed match stops at the next place one could start; reading on to the line's end
+    # instead made such a line quadratic (minutes for one megabyte).
+    text = unit * (1_000_000 // len(unit))
+    doc = md(text)
+    assert not any("data:" in s.slice(text) for s in doc.kept)
