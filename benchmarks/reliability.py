@@ -822,32 +822,10 @@ KILL_QUESTIONS = [
     "Wer ist Bürgermeister der Stadt Raunheim?",
     "Wie viele Einwohner hat die Gemeinde Quellbach?",  # only the changed corpus says
 ]
-NEW_FACT = ("Quellbach wächst\n\nDie Gemeinde Quellbach hat nach Angaben des Bürgermeisters Jan Beispiel "
-            "inzwischen 12.345 Einwohner. Im Jahr 2019 waren es noch 11.000 Einwohner.\n")
+# The corpus and its change are those of tests/test_crash_safety.py, which runs the same experiment.
+sys.path.insert(0, str(ROOT / "tests"))
+from test_crash_safety import change_corpus, write_corpus  # noqa: E402
 
-
-def write_corpus(folder: Path, n: int, seed: int) -> None:
-    """n reports of seeded random sentences from the seeds' vocabulary, and the seeds (as tests/test_crash_safety.py)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    words = sorted(set(re.findall(r"[A-Za-zÄÖÜäöüß]{4,}", " ".join(p.read_text("utf-8") for p in SEEDS.glob("*.txt")))))
-    rng = random.Random(seed)
-    for i in range(n):
-        paras = [" ".join(" ".join(rng.choice(words) for _ in range(rng.randint(8, 18))).capitalize() + "."
-                          for _ in range(5)) for _ in range(6)]
-        (folder / f"bericht{i:03d}.txt").write_text(f"Bericht {i}\n\n" + "\n\n".join(paras) + "\n", "utf-8")
-    for p in SEEDS.glob("*.txt"):
-        shutil.copy(p, folder)
-
-
-def change_corpus(folder: Path) -> None:
-    write_corpus(folder / "_new", 12, seed=2)
-    for i, p in enumerate(sorted((folder / "_new").glob("bericht*.txt"))):
-        if i % 2 == 0:
-            shutil.move(p, folder / p.name)
-    shutil.rmtree(folder / "_new")
-    for name in ("bericht001.txt", "bericht003.txt"):
-        (folder / name).unlink()
-    (folder / "quellbach.txt").write_text(NEW_FACT, "utf-8")
 
 
 def said(answers: list[dict[str, Any]] | None) -> list[tuple[Any, ...]] | None:

@@ -74,6 +74,15 @@ def _copy(index: Path, tmp_path: Path) -> Path:
     return copy
 
 
+def _damaged_copy(index: Path, tmp_path: Path, name: str, kind: str) -> Path:
+    """An index → a copy whose generation file ``name`` is damaged the given way."""
+    copy = _copy(index, tmp_path)
+    gen = current_dir(copy)
+    assert gen is not None
+    damage(gen / name, kind)
+    return copy
+
+
 def damage(path: Path, kind: str) -> None:
     """A file → damaged in the given way; random bytes are seeded by the file and kind (the same every run)."""
     rng = random.Random(f"{path.name}:{kind}")
@@ -131,10 +140,9 @@ def test_damage_is_reported_or_harmless(
     built: tuple[Path, list[dict[str, Any]]], tmp_path: Path, name: str, kind: str
 ) -> None:
     base, expected = built
-    index = _copy(base, tmp_path)
+    index = _damaged_copy(base, tmp_path, name, kind)
     gen = current_dir(index)
     assert gen is not None
-    damage(gen / name, kind)
 
     # Asking: the same answers, or IndexCorrupt naming the file and the repair. Any other exception fails here.
     try:
@@ -164,10 +172,7 @@ def test_a_build_repairs_damage(
     built: tuple[Path, list[dict[str, Any]]], tmp_path: Path, name: str, kind: str
 ) -> None:
     base, expected = built
-    index = _copy(base, tmp_path)
-    gen = current_dir(index)
-    assert gen is not None
-    damage(gen / name, kind)
+    index = _damaged_copy(base, tmp_path, name, kind)
     report = build([str(SEEDS)], index, embedder=_embedder(), progress=False)
     # Rebuilt, never "up to date"; the answers are those of the intact index again.
     assert not report.up_to_date and "previous index was damaged" in report.full_rebuild_reason
