@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test install index bench bench-scale clean browser
+.PHONY: run test test-fast install index bench bench-scale clean browser
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ browser:
 
 test: install browser
 	$(PY) -m pytest
+
+# The tests that load no model and start no engine (-m "not slow"); for the edit-test loop.
+test-fast: install
+	$(PY) -m pytest -m "not slow" -q
 
 bench: install
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,langchain,bench]'

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from pipeline.chunking import _context, _windows_of
+from pipeline.text.chunking import _context, _windows_of
 from pipeline.settings import ChunkingSettings
 from pipeline.types import Chunk, Document, Span, content_id
 

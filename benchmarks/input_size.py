@@ -34,8 +34,8 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SEEDS, git_commit, machine, table  # noqa: E402
 
-from pipeline.chunking import chunk_document  # noqa: E402
-from pipeline.cleaning import clean  # noqa: E402
+from pipeline.text.chunking import chunk_document  # noqa: E402
+from pipeline.text.cleaning import clean  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.types import Document, SourceText  # noqa: E402
 

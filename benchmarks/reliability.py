@@ -624,22 +624,9 @@ KIND_TEXT = {"zero": "truncated to 0", "half": "truncated to half", "middle": "6
              "start": "64 random bytes at the start", "deleted": "deleted"}
 
 
-def damage(path: Path, kind: str) -> None:
-    rng = random.Random(f"{path.name}:{kind}")
-    size = path.stat().st_size
-    if kind == "zero":
-        path.write_bytes(b"")
-    elif kind == "half":
-        with open(path, "r+b") as f:
-            f.truncate(size // 2)
-    elif kind in ("middle", "start"):
-        with open(path, "r+b") as f:
-            f.seek(size // 2 if kind == "middle" else 0)
-            f.write(rng.randbytes(min(64, max(size, 1))))
-    elif kind == "deleted":
-        path.unlink()
-    else:
-        raise ValueError(kind)
+# The same damage as tests/test_damage.py (seeded by file and kind, so every run is alike).
+sys.path.insert(0, str(ROOT / "tests"))
+from test_damage import damage  # noqa: E402
 
 
 def cli_answers(run: Run) -> list[dict[str, Any]] | None:
@@ -963,7 +950,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serving(index: Path, settings: Any = None):  # type: ignore[no-untyped-def]
-    import chat_app
+    from pipeline.apps import chat as chat_app
 
     app = chat_app.make_app(str(index), settings)
     port = free_port()
@@ -1079,7 +1066,7 @@ def section_users(tmp: Path, users: int, seeds_index: Path) -> str:
             {"case": "for comparison: 5 questions one at a time", "answered": "5/5",
              "p50 (s)": f"{statistics.median(single):.2f}", "p95 (s)": "–", "max (s)": f"{max(single):.2f}",
              "all done after (s)": f"{sum(single):.1f}", "errors": "none", "pass": "–"}]
-    import chat_app
+    from pipeline.apps import chat as chat_app
 
     head = (f"The seeds index (`{SPEC}`) served by `python -m pipeline serve` in its own process (127.0.0.1; "
             f"{chat_app.CONCURRENCY} questions answered at a time, the rest wait in Gradio's queue); the {users} "

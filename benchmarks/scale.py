@@ -117,7 +117,7 @@ def build_stream(n_chunks: int, index_dir: Path) -> dict[str, Any]:
     """Generated articles streamed into a GenerationWriter, exactly ``n_chunks`` chunks."""
     import corpus_gen
 
-    from pipeline import lexical
+    from pipeline.text import lexical
     from pipeline.embedding import HashingEmbedder
     from pipeline.settings import Settings
     from pipeline.store import GenerationWriter, NewChunk, NewSentence
@@ -206,7 +206,7 @@ def child_serve(index_dir: Path, ann_out: Path) -> None:
     import corpus_gen
     import faiss
 
-    from pipeline import lexical
+    from pipeline.text import lexical
     from pipeline.facade import open_index
 
     t0 = time.perf_counter()

@@ -1,18 +1,27 @@
 """Evaluation: a QA file (JSONL) and an ``ask`` function → retrieval, answer and citation metrics.
 
 Each line: ``{"id", "question", "answerable", "evidence": [{"source", "text"}], "answers": [...]}``
-(``lang`` optional). ``evidence`` texts are exact substrings of their source that carry
-the fact; ``answers`` are strings a correct answer contains (case-insensitive).
+(``lang`` and ``fact`` optional). ``evidence`` texts carry the fact: substrings of the text the
+index holds for their source (for HTML the extracted text, for Latin-1 the decoded text),
+compared with runs of whitespace made single spaces. ``answers``: what a correct answer
+contains (case-insensitive); each element is a string that must occur, or a group (a list
+of alternatives) of which one must occur. ``fact``: items sharing a tag ask the same fact
+(paraphrases, e.g. once in English, once in German).
 
 Metrics (answerable questions unless said otherwise):
 - hit@1, hit@5, MRR: rank of the first passage holding an evidence text (a passage counts
-  with the near-duplicates collapsed into it);
-- answer accuracy: not abstained, and every expected string is in the answer;
-- citation validity (all citations): the source file, read as UTF-8, holds the cited text
-  at the cited offsets;
-- citation support: some citation's span contains an evidence text of its source;
+  with the near-duplicates collapsed into it); over the answerable questions with evidence,
+  None when there are none;
+- answer accuracy: not abstained, and every expected string (or one alternative of every
+  group) is in the answer;
+- citation validity (all citations): the text the index stores for the cited source holds
+  the cited text at the cited offsets (the source file read as UTF-8 when no index is known);
+- citation support: some citation's span contains an evidence text of its source (questions
+  with evidence, None when there are none);
 - cited characters per answer: how much text a reader checks (tight citations are quick to verify);
 - abstention precision/recall over the unanswerable questions, and the false-abstention rate;
+- paraphrase groups and accuracy: items sharing a ``fact`` tag (two or more) form a group,
+  correct only when every item in it is (answered correctly, or refused if unanswerable);
 - latency p50/p95 of ``ask``.
 """
 
@@ -39,8 +48,14 @@ class QAItem:
     question: str
     answerable: bool
     evidence: tuple[tuple[str, str], ...]
-    answers: tuple[str, ...]
+    answers: tuple[str | tuple[str, ...], ...]
     lang: str = ""
+    fact: str = ""
+
+    @property
+    def answer_groups(self) -> tuple[tuple[str, ...], ...]:
+        """``answers`` → groups of alternatives (a plain string is a group of one)."""
+        return tuple((a,) if isinstance(a, str) else tuple(a) for a in self.answers)
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -75,13 +90,20 @@ def load_qa(path: str | Path) -> list[QAItem]:
         ):
             raise QAFileError(f"{path}:{n}: field 'evidence' must be a list of {{\"source\", \"text\"}} objects")
         answers = obj.get("answers", [])
-        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
-            raise QAFileError(f"{path}:{n}: field 'answers' must be a list of strings")
+        if not isinstance(answers, list) or not all(
+            isinstance(a, str) or (isinstance(a, list) and a and all(isinstance(x, str) for x in a)) for a in answers
+        ):
+            raise QAFileError(f"{path}:{n}: field 'answers' must be a list of strings or of non-empty lists of "
+                              "strings (alternatives)")
+        fact = obj.get("fact")
+        if fact is not None and not isinstance(fact, str):
+            raise QAFileError(f"{path}:{n}: field 'fact' must be a string or null")
         answerable = obj.get("answerable", bool(evidence))
         items.append(QAItem(
             id=obj["id"], question=obj["question"], answerable=bool(answerable),
             evidence=tuple((str(e.get("source", "")), e["text"]) for e in evidence),
-            answers=tuple(answers), lang=str(obj.get("lang", "")),
+            answers=tuple(a if isinstance(a, str) else tuple(a) for a in answers), lang=str(obj.get("lang", "")),
+            fact=fact or "",
         ))
     return items
 
@@ -98,8 +120,22 @@ class QAResult:
     latency_ms: float
 
 
+def normalise_space(text: str) -> str:
+    """Text → the same text with every run of whitespace one space, none at the ends.
+
+    Evidence is written from a document as people read it; extracted HTML and wrapped
+    lines put other whitespace between the same words.
+    """
+    return " ".join(text.split())
+
+
 def _contains_evidence(item: QAItem, source: str, text: str) -> bool:
-    return any((not src or _same_path(src, source)) and ev in text for src, ev in item.evidence)
+    flat = normalise_space(text)
+    return any((not src or _same_path(src, source)) and normalise_space(ev) in flat for src, ev in item.evidence)
+
+
+def _satisfied(group: tuple[str, ...], answer_text: str) -> bool:
+    return any(alt.casefold() in answer_text for alt in group)
 
 
 def _same_path(a: str, b: str) -> bool:
@@ -115,27 +151,64 @@ def judge(item: QAItem, answer: Answer, read_span: Callable[[str, int, int], str
             rank = hit.rank
             break
     text = answer.text.casefold()
-    correct = item.answerable and not answer.abstained and all(a.casefold() in text for a in item.answers)
+    correct = item.answerable and not answer.abstained and all(_satisfied(g, text) for g in item.answer_groups)
     supported = any(_contains_evidence(item, c.source, c.text) for c in answer.citations)
     valid = sum(1 for c in answer.citations if read_span(c.source, c.start, c.end) == c.text)
     return QAResult(item, answer, rank, correct, supported, valid, len(answer.citations), latency_ms)
 
 
 def read_span_from_file(source: str, start: int, end: int) -> str:
-    """The source file read as UTF-8 (line endings untouched) → text at [start:end] ('' if unreadable)."""
+    """The source file read as UTF-8 (line endings untouched) → text at [start:end] ('' if unreadable).
+
+    Right only for plain UTF-8 files: for HTML or Latin-1 sources offsets point into the
+    text the index stores, see ``index_span_reader``.
+    """
     try:
         return Path(source).read_bytes().decode("utf-8")[start:end]
     except (OSError, UnicodeDecodeError):
         return ""
 
 
+def index_span_reader(index: Any) -> Callable[[str, int, int], str]:
+    """An open index (anything with ``.reader.document_by_source``) → read_span over the text it stores.
+
+    Offsets of citations and passages point into ``Document.text``: the decoded file, for
+    HTML the extracted text, for other encodings the decoded text (``meta.text_path``). A
+    source the index does not hold reads as ''. The reader is asked on every call, so an
+    index that switches to a newer generation is read from that one.
+    """
+    # (id(reader), source) → (reader, text); the reader is kept so its id cannot be reused meanwhile.
+    texts: dict[tuple[int, str], tuple[Any, str | None]] = {}
+
+    def read_span(source: str, start: int, end: int) -> str:
+        reader = index.reader
+        key = (id(reader), source)
+        if key not in texts:
+            doc = reader.document_by_source(source)
+            texts[key] = (reader, None if doc is None else doc.text)
+        text = texts[key][1]
+        return "" if text is None else text[start:end]
+
+    return read_span
+
+
 def evaluate(
     items: Sequence[QAItem],
     ask: Callable[[str], Answer],
-    read_span: Callable[[str, int, int], str] = read_span_from_file,
+    read_span: Callable[[str, int, int], str] | None = None,
     k: int = 5,
 ) -> tuple[dict[str, Any], list[QAResult]]:
-    """QA items and an ask function → (metrics, per-question results)."""
+    """QA items and an ask function → (metrics, per-question results).
+
+    ``read_span(source, start, end)`` gives the text at a cited or duplicate span; an index's
+    callers pass ``index_span_reader(index)`` (the text it stores: HTML extracted, Latin-1
+    decoded). Without it: the text of an Index whose bound ``ask`` is given, else the source
+    file read as UTF-8.
+    """
+    if read_span is None:
+        index = getattr(ask, "__self__", None)
+        has_text = callable(getattr(getattr(index, "reader", None), "document_by_source", None))
+        read_span = index_span_reader(index) if has_text else read_span_from_file
     results = []
     for item in items:
         t0 = time.perf_counter()
@@ -149,7 +222,11 @@ def metrics(results: Sequence[QAResult], k: int = 5) -> dict[str, Any]:
     ans = [r for r in results if r.item.answerable]
     una = [r for r in results if not r.item.answerable]
     abstained = [r for r in results if r.answer.abstained]
-    ranks = [r.rank for r in ans]
+    # Retrieval and support need evidence: a question without any would count as a miss, so
+    # these metrics are None (shown as "–") when no question has evidence, not 0.0.
+    with_evidence = [r for r in ans if r.item.evidence]
+    ranks = [r.rank for r in with_evidence]
+    groups = paraphrase_groups(results)
     lat = np.array([r.latency_ms for r in results]) if results else np.zeros(1)
     total_cits = sum(r.citations_total for r in results)
 
@@ -165,16 +242,36 @@ def metrics(results: Sequence[QAResult], k: int = 5) -> dict[str, Any]:
         "mrr": share([1 / r if r else 0.0 for r in ranks]),
         "answer_accuracy": share([r.correct for r in ans]),
         "citation_validity": round(sum(r.citations_valid for r in results) / total_cits, 4) if total_cits else None,
-        "citation_support": share([r.supported for r in ans]),
+        "citation_support": share([r.supported for r in with_evidence]),
         # How much text a reader must check per answer: tight citations are quick to verify.
         "cited_chars_per_answer": round(float(np.mean([sum(len(c.text) for c in r.answer.citations)
                                                         for r in results if not r.answer.abstained] or [0])), 1),
         "abstention_precision": share([not r.item.answerable for r in abstained]),
         "abstention_recall": share([r.answer.abstained for r in una]),
         "false_abstention_rate": share([r.answer.abstained for r in ans]),
+        "paraphrase_groups": len(groups),
+        "paraphrase_accuracy": share([all(_right(r) for r in g) for g in groups]),
         "latency_p50_ms": round(float(np.percentile(lat, 50)), 1),
         "latency_p95_ms": round(float(np.percentile(lat, 95)), 1),
     }
+
+
+def _right(r: QAResult) -> bool:
+    """A result → whether the question was handled right: answered correctly, or refused if unanswerable."""
+    return r.correct if r.item.answerable else r.answer.abstained
+
+
+def paraphrase_groups(results: Sequence[QAResult]) -> list[list[QAResult]]:
+    """Per-question results → the groups of two or more that share a ``fact`` tag (file order).
+
+    A tag seen once (its partner is in another split, or the tag is unique) is no group:
+    robustness to rephrasing needs at least two phrasings.
+    """
+    by_fact: dict[str, list[QAResult]] = {}
+    for r in results:
+        if r.item.fact:
+            by_fact.setdefault(r.item.fact, []).append(r)
+    return [g for g in by_fact.values() if len(g) > 1]
 
 
 def failures(results: Sequence[QAResult]) -> list[str]:
@@ -183,13 +280,15 @@ def failures(results: Sequence[QAResult]) -> list[str]:
     for r in results:
         problems = []
         if r.item.answerable:
-            if r.rank != 1:
+            if r.item.evidence and r.rank != 1:  # without evidence the rank is unknown, not a miss
                 problems.append(f"evidence at rank {r.rank or '>k'}")
             if r.answer.abstained:
                 problems.append("abstained")
             elif not r.correct:
-                problems.append("expected " + ", ".join(repr(a) for a in r.item.answers if a.casefold() not in r.answer.text.casefold()))
-            if not r.supported and not r.answer.abstained:
+                text = r.answer.text.casefold()
+                problems.append("expected " + ", ".join(" or ".join(repr(a) for a in g)
+                                                        for g in r.item.answer_groups if not _satisfied(g, text)))
+            if r.item.evidence and not r.supported and not r.answer.abstained:
                 problems.append("citation lacks evidence")
         elif not r.answer.abstained:
             problems.append("answered an unanswerable question")

@@ -19,11 +19,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from . import answering, dialogue, llm
+from .query import answering, dialogue, generation
 from .embedding import Embedder
 from .indexing import BuildReport, TextInput, add_documents, add_texts, remove_documents
-from .llm import TokenCallback, chat_model
-from .retrieval import Retriever
+from .query.generation import TokenCallback, chat_model
+from .query.retrieval import Retriever
 from .settings import RetrievalSettings, Settings
 from .store import IndexError_, IndexReader, current_dir
 from .types import Answer, Hit, Span
@@ -69,6 +69,23 @@ def check_question(question: object, max_chars: int) -> str:
     return question
 
 
+def _open_current(index_dir: Path, attempts: int = 5) -> IndexReader:
+    """An index directory → a reader of its current generation.
+
+    A build that commits while we open may delete the generation we resolved a moment ago:
+    then ``current`` points elsewhere, and the newer generation is opened instead. An error
+    with ``current`` unchanged is real (missing or damaged index) and is raised.
+    """
+    for attempt in range(attempts):
+        resolved = current_dir(index_dir)
+        try:
+            return IndexReader.open(index_dir, with_faiss=True)
+        except (OSError, IndexError_):
+            if attempt == attempts - 1 or current_dir(index_dir) == resolved:
+                raise
+    raise AssertionError("unreachable")
+
+
 class OpenGeneration:
     """One generation of an index, opened for questions: its reader, retriever and caches.
 
@@ -79,7 +96,7 @@ class OpenGeneration:
 
     def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder | None) -> None:
         # FAISS loaded now: a damaged file fails at open, not in the middle of a question.
-        self.reader = IndexReader.open(index_dir, with_faiss=True)
+        self.reader = _open_current(index_dir)
         self.retriever = Retriever(self.reader, embedder, settings.retrieval)
         self._texts: dict[str, str] = {}
         self._df: dict[str, int] = {}
@@ -211,8 +228,8 @@ class Index:
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         """A question → the best passages (hybrid retrieval), best first; QuestionError as for ``ask``."""
         question = check_question(question, self.settings.answer.max_question_chars)
-        with self._using() as generation:
-            return generation.retriever.search(question, k)
+        with self._using() as corpus:
+            return corpus.retriever.search(question, k)
 
     def ask(self, question: str, k: int | None = None, history: Sequence[str] = (),
             retrieval: RetrievalSettings | None = None, generate: bool | None = None,
@@ -236,17 +253,17 @@ class Index:
                    if isinstance(h, str) and len(h) <= limit and not _has_surrogates(h)]
         t0 = time.perf_counter()
         searched = dialogue.standalone(question, history)
-        with self._using() as generation:
-            hits, timings = generation.retriever.search_timed(searched, k, retrieval)
+        with self._using() as corpus:
+            hits, timings = corpus.retriever.search_timed(searched, k, retrieval)
             t1 = time.perf_counter()
-            result = answering.answer(question, hits, generation, self.settings.answer, searched)
+            result = answering.answer(question, hits, corpus, self.settings.answer, searched)
             if self.llm is not None and generate is not False:
-                result = llm.generate(question, answering.question_language(question), hits, generation, self.llm,
-                                      self.settings.llm, result, on_token)
+                result = generation.generate(question, answering.question_language(question), hits, corpus, self.llm,
+                                           self.settings.llm, result, on_token)
                 timings = {**timings, **result.timings_ms}
             shown = tuple(hits)
             if self.settings.answer.cited_passages_first and result.citations:
-                shown = answering.cited_first(hits, result.citations, generation.reader.chunk_by_id, len(hits))
+                shown = answering.cited_first(hits, result.citations, corpus.reader.chunk_by_id, len(hits))
         t2 = time.perf_counter()
         timings = {**timings, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
         return replace(result, hits=shown, timings_ms={k: round(v, 2) for k, v in timings.items()})
@@ -265,9 +282,10 @@ class Index:
 
     def evaluate(self, qa_path: str | os.PathLike[str], k: int | None = None) -> dict[str, Any]:
         """A QA file (JSONL, see ``python -m pipeline eval``) → the metrics: hit@k, MRR, accuracy, support …"""
-        from .evaluation import evaluate, load_qa
+        from .evaluation import evaluate, index_span_reader, load_qa
 
-        metrics, _ = evaluate(load_qa(qa_path), lambda q: self.ask(q, k), k=k or self.settings.retrieval.top_k)
+        metrics, _ = evaluate(load_qa(qa_path), lambda q: self.ask(q, k), index_span_reader(self),
+                              k=k or self.settings.retrieval.top_k)
         return metrics
 
     def sources(self) -> list[str]:

@@ -23,13 +23,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import dedup, lexical
-from .chunking import chunk_document, segments, sentence_windows, split_sentences
-from .cleaning import detect_language
+from .text import dedup, lexical
+from .text.chunking import chunk_document, segments, sentence_windows, split_sentences
+from .text.cleaning import detect_language
 from .embedding import Embedder, embed_batched, embed_segments_batched, make_embedder, normalize, pool
 from .settings import Settings
-from .reading import BudgetedReader
-from .sources import discover, file_sha256, load
+from .text.reading import BudgetedReader
+from .text.sources import discover, file_sha256, load
 from .store import (GenerationWriter, IndexCorrupt, IndexError_, IndexReader, NewChunk, NewSentence, build_lock,
                     current_dir, read_manifest, remove_stale_generations)
 from .types import Chunk, Document, SkippedFile, Span, content_id

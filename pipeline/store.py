@@ -47,7 +47,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 import numpy as np
 
-from . import lexical, lexicalindex, vectorindex
+from . import lexicalindex, vectorindex
+from .text import lexical
 from .settings import VectorIndexSettings
 from .types import Chunk, Document, Span
 

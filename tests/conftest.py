@@ -86,7 +86,7 @@ def tiny_index(tmp_path: Path, files: dict[str, str]) -> Path:
 @contextlib.contextmanager
 def serving(index_dir: Path, **launch: object):  # type: ignore[no-untyped-def]
     """The chat app on a free port of 127.0.0.1 → its URL, for the duration of the block."""
-    import chat_app
+    from pipeline.apps import chat as chat_app
 
     app = chat_app.make_app(str(index_dir))
     port = free_port()

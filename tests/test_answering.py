@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pipeline.answering import REFUSALS, answer, answer_type, has_type, names, question_language, with_list
+from pipeline.query.answering import REFUSALS, answer, answer_type, has_type, names, question_language, with_list
 from pipeline.settings import AnswerSettings
 from pipeline.types import Chunk, Hit, Span
 
@@ -161,7 +161,7 @@ def test_the_same_fact_from_duplicate_documents_is_cited_once() -> None:
 
 
 def test_counted_thing_and_quantities() -> None:
-    from pipeline.answering import counted_thing, quantities
+    from pipeline.query.answering import counted_thing, quantities
 
     assert counted_thing("How many smart street lights will Huawei install?") == "smart street lights"
     assert counted_thing("In how many countries is Huawei active?") == "countries"
@@ -186,7 +186,7 @@ def test_a_count_of_something_else_is_not_an_answer() -> None:
 
 
 def test_cited_passages_come_first() -> None:
-    from pipeline.answering import cited_first
+    from pipeline.query.answering import cited_first
     from pipeline.types import Citation
 
     a, b = make_hit("a", DOC, (0.5, 0.5, 0.5), rank=1), make_hit("b", DOC, (0.9, 0.9, 0.9), rank=2)

@@ -16,11 +16,11 @@ from typing import Any, Iterator
 
 import pytest
 
-import chat_app
+from pipeline.apps import chat as chat_app
 from pipeline.embedding import HashingEmbedder
 from pipeline.facade import open_index
 from pipeline.indexing import build
-from pipeline.sources import verify_source_span
+from pipeline.text.sources import verify_source_span
 
 from conftest import ROOT, SEEDS, free_port, serving, tiny_index
 

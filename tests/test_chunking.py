@@ -9,10 +9,10 @@ import re
 import pytest
 from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 
-from pipeline.chunking import chunk_document, segments, sentence_windows, sentences, split_sentences
-from pipeline.cleaning import clean
+from pipeline.text.chunking import chunk_document, segments, sentence_windows, sentences, split_sentences
+from pipeline.text.cleaning import clean
 from pipeline.settings import ChunkingSettings, CleaningSettings, SourceSettings
-from pipeline.sources import load
+from pipeline.text.sources import load
 from pipeline.types import Span, SourceText
 
 from conftest import SEEDS
@@ -292,7 +292,7 @@ def test_offsets_hold_on_long_run_on_text(lead: int, unit: str, size: int, cfg: 
 def test_long_one_line_paragraph_gets_the_sentences_of_its_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """A paragraph past pysbd's limit (here ~67 KB on one line) → the same sentences as each part alone;
     pysbd is handed pieces of bounded size. Before, such a paragraph was cut every 1,200 characters."""
-    import pipeline.chunking as chunking
+    import pipeline.text.chunking as chunking
 
     raw = next(SEEDS.glob("004_*.txt")).read_text(encoding="utf-8")
     part = " ".join(raw.split())

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from pipeline.cleaning import clean, detect_language, is_boilerplate
+from pipeline.text.cleaning import clean, detect_language, is_boilerplate
 from pipeline.settings import CleaningSettings
-from pipeline.sources import load
+from pipeline.text.sources import load
 from pipeline.settings import SourceSettings
 from pipeline.types import SourceText
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from pipeline import lexicalindex
-from pipeline.cli import main as cli_main
+from pipeline.apps.cli import main as cli_main
 from pipeline.embedding import HashingEmbedder
 from pipeline.facade import open_index
 from pipeline.indexing import build

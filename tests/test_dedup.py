@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pipeline.cleaning import clean
-from pipeline.dedup import containment, group, shingles, signature
+from pipeline.text.cleaning import clean
+from pipeline.text.dedup import containment, group, shingles, signature
 from pipeline.settings import CleaningSettings, DedupSettings, SourceSettings
-from pipeline.sources import load
+from pipeline.text.sources import load
 
 from conftest import SEEDS
 

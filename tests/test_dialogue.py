@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.dialogue import is_follow_up, standalone
+from pipeline.query.dialogue import is_follow_up, standalone
 
 
 @pytest.mark.parametrize(

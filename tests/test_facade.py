@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.evaluation import evaluate, load_qa
-from pipeline.sources import verify_source_span
+from pipeline.text.sources import verify_source_span
 
 from conftest import ROOT
 

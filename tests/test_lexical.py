@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from pipeline import lexical
-from pipeline.lexical import fold, match_expression, query_terms, terms
+from pipeline.text import lexical
+from pipeline.text.lexical import fold, match_expression, query_terms, terms
 
 
 def test_umlaut_spellings_meet() -> None:

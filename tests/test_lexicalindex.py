@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import lexical
+from pipeline.text import lexical
 from pipeline.embedding import HashingEmbedder
 from pipeline.indexing import build
 from pipeline.lexicalindex import DIR, LexicalIndex

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-import chat_app
-from pipeline.answering import REFUSALS
+from pipeline.apps import chat as chat_app
+from pipeline.query.answering import REFUSALS
 from pipeline.facade import QuestionError, check_question, open_index
 from pipeline.settings import Settings
 
@@ -215,7 +215,7 @@ def test_questions_that_share_no_word_with_the_seeds_are_refused(seeds_open, que
 @pytest.mark.slow
 @pytest.mark.parametrize("question", ["谁签署了杜伊斯堡的意向书？", "من وقع على إعلان دويسبورغ؟"])
 def test_a_question_in_another_language_finds_the_german_answer(seeds_open, question: str) -> None:  # type: ignore[no-untyped-def]
-    from pipeline.sources import verify_source_span
+    from pipeline.text.sources import verify_source_span
 
     answer = seeds_open.ask(question)
     assert not answer.abstained and "Sören Link" in answer.text

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.embedding import HashingEmbedder
 from pipeline.indexing import build
-from pipeline.retrieval import Retriever, rrf
+from pipeline.query.retrieval import Retriever, rrf
 from pipeline.settings import RetrievalSettings
 from pipeline.store import EmbedderMismatch, IndexReader
 

@@ -206,7 +206,7 @@ def test_a_file_that_takes_too_long_is_skipped_and_the_build_goes_on(tmp_path: P
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    import pipeline.reading as reading
+    import pipeline.text.reading as reading
 
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pipeline.cli import main as cli_main
+from pipeline.apps.cli import main as cli_main
 from pipeline.settings import Settings, SettingsError, describe
 
 

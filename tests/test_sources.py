@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.settings import SourceSettings
-from pipeline.sources import discover, load, verify_source_span
+from pipeline.text.sources import discover, load, verify_source_span
 from pipeline.types import SkippedFile, SourceText
 
 CFG = SourceSettings()

@@ -16,8 +16,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .settings import SourceSettings
-from .types import SkippedFile, SourceText
+from ..settings import SourceSettings
+from ..types import SkippedFile, SourceText
 
 HTML_EXTENSIONS = (".html", ".htm")
 _SNIFF_BYTES = 8192

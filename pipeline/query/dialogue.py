@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from . import lexical
+from ..text import lexical
 
 _OPENERS = re.compile(
     r"^\W*(and|also|what about|how about|und|auch|sowie|was ist mit|wie steht es mit|und was|und wer|und wann|und wo)\b",

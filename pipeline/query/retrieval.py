@@ -19,12 +19,12 @@ from typing import Sequence
 
 import numpy as np
 
-from . import lexical
-from .dedup import SAME_REPORT, containment
-from .embedding import Embedder, make_embedder
-from .settings import RetrievalSettings
-from .store import IndexReader
-from .types import Chunk, Hit
+from ..text import lexical
+from ..text.dedup import SAME_REPORT, containment
+from ..embedding import Embedder, make_embedder
+from ..settings import RetrievalSettings
+from ..store import IndexReader
+from ..types import Chunk, Hit
 
 
 @dataclass(frozen=True)

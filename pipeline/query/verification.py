@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from . import lexical
-from .chunking import split_sentences
+from ..text import lexical
+from ..text.chunking import split_sentences
 from .prompts import REFUSALS
-from .settings import ChunkingSettings
-from .types import Citation, Hit, SentenceCheck, Span
+from ..settings import ChunkingSettings
+from ..types import Citation, Hit, SentenceCheck, Span
 
 _MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

@@ -18,8 +18,8 @@ import re
 from functools import lru_cache
 from typing import Iterator
 
-from .settings import CleaningSettings
-from .types import Document, SourceText, Span, content_id
+from ..settings import CleaningSettings
+from ..types import Document, SourceText, Span, content_id
 
 # Whole lines that are page furniture, compared case-insensitively without a trailing colon.
 BOILERPLATE_LINES = frozenset(

@@ -17,8 +17,8 @@ from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 from . import prompts, verification
-from .settings import LLMSettings
-from .types import Answer, Hit
+from ..settings import LLMSettings
+from ..types import Answer, Hit
 
 TokenCallback = Callable[[str], None]
 

@@ -1,4 +1,4 @@
-"""pipeline.llm: generated answers through a real OpenAI client against a scripted server, and a fake model."""
+"""pipeline.query.generation: generated answers through a real OpenAI client against a scripted server, and a fake model."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from langchain_core.messages import AIMessage
 
 from conftest import tiny_index
 from openai_stub import stub_server
-from pipeline import prompts
+from pipeline.query import prompts
 from pipeline.embedding import HashingEmbedder
 from pipeline.facade import open_index
-from pipeline.llm import LLMUnavailable, chat_model
+from pipeline.query.generation import LLMUnavailable, chat_model
 from pipeline.settings import LLMSettings, Settings
 
 DOCS = {
@@ -261,7 +261,7 @@ def test_cli_ask_with_llm_flags(index_dir: Path) -> None:
 
 
 def test_chat_streams_generated_answer_then_shows_the_checked_one(index_dir: Path) -> None:
-    import chat_app
+    from pipeline.apps import chat as chat_app
 
     with stub_server([]) as server:
         settings = Settings(llm=LLMSettings(provider="openai", base_url=server.base_url, model="stub"))

@@ -21,11 +21,11 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Callable, Protocol, Sequence
 
-from . import lexical
-from .dedup import SAME_REPORT, containment
+from ..text import lexical
+from ..text.dedup import SAME_REPORT, containment
 from .prompts import REFUSALS
-from .settings import AnswerSettings
-from .types import Answer, Chunk, Citation, Hit, Span
+from ..settings import AnswerSettings
+from ..types import Answer, Chunk, Citation, Hit, Span
 
 # A question in another script is refused in that script's main language; the identifier
 # only chooses between German and English (on a few words it confuses Latin-script languages).

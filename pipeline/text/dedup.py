@@ -14,7 +14,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from .settings import DedupSettings
+from ..settings import DedupSettings
 
 _WORD = re.compile(r"\w+")
 SCHEME = "affine32"  # datasketch's default; named, because stored signatures must be read back with it

@@ -22,9 +22,9 @@ from typing import Any
 
 from .chunking import chunk_document
 from .cleaning import clean
-from .settings import Settings
+from ..settings import Settings
 from .sources import load
-from .types import Chunk, Document, SkippedFile
+from ..types import Chunk, Document, SkippedFile
 
 
 @dataclass(frozen=True)

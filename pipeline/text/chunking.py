@@ -20,8 +20,8 @@ from bisect import bisect_left
 from functools import lru_cache
 from typing import Iterator, Sequence
 
-from .settings import ChunkingSettings
-from .types import Chunk, Document, Span, content_id
+from ..settings import ChunkingSettings
+from ..types import Chunk, Document, Span, content_id
 
 # Lowercase, without the final dot. Entries with inner dots are compared whole.
 ABBREVIATIONS = frozenset(

@@ -13,40 +13,13 @@ import os
 import sys
 from typing import Sequence
 
-from pydantic import ValidationError
-
-from .llm import LLMUnavailable
-from .settings import Settings, SettingsError, describe
-from .store import IndexError_, IndexReader, read_manifest
-
-
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    """File, environment and flags → Settings; a bad value → SettingsError naming it and where it came from."""
-    try:
-        return _settings_from_args(args)
-    except ValidationError as err:
-        raise SettingsError(describe(err)) from None
-
-
-def _settings_from_args(args: argparse.Namespace) -> Settings:
-    overrides: dict = {}
-    if getattr(args, "embedder", None):
-        overrides["embedder"] = {"model": args.embedder}
-    llm = {key: getattr(args, f"llm_{key}", None) for key in ("provider", "base_url", "model", "timeout_s")}
-    if any(v is not None for v in llm.values()):
-        overrides["llm"] = {k: v for k, v in llm.items() if v is not None}
-    settings = Settings()
-    if overrides:
-        # Flags win over file and environment: merge them into what was loaded.
-        merged = settings.model_dump()
-        for section, values in overrides.items():
-            merged[section].update(values)
-        settings = Settings(**merged)
-    return settings
+from ..query.generation import LLMUnavailable
+from .args import add_llm_arguments, settings_from_args
+from ..store import IndexError_, IndexReader, read_manifest
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .indexing import build
+    from ..indexing import build
 
     # The manifest alone: a damaged index still names its roots and embedder, so that
     # `build --index DIR` (the repair its error message gives) rebuilds it as it was.
@@ -82,13 +55,13 @@ def _print_report(report, as_json: bool) -> int:  # type: ignore[no-untyped-def]
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from .indexing import add_documents
+    from ..indexing import add_documents
 
     return _print_report(add_documents(args.paths, args.index, settings_from_args(args), progress=not args.quiet), args.json)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from .indexing import remove_documents
+    from ..indexing import remove_documents
 
     try:
         report = remove_documents(args.sources, args.index, settings_from_args(args), progress=not args.quiet)
@@ -116,7 +89,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     Intact: one line, exit 0. Damaged: one line per problem on stdout, then the error line with
     the command that rebuilds the index (exit 2, as every error).
     """
-    from .store import check_index
+    from ..store import check_index
 
     report = check_index(args.index)
     print(report.summary())
@@ -126,14 +99,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .facade import open_index
+    from ..facade import open_index
 
     return open_index(args.index, settings_from_args(args))
 
 
 def _read_questions(path: str) -> list[tuple[str, str]]:
     """A JSONL file of {"id", "question"} → (id, question) pairs; bad lines fail naming the line."""
-    from .evaluation import read_jsonl
+    from ..evaluation import read_jsonl
 
     out = []
     for n, obj in read_jsonl(path):
@@ -146,7 +119,7 @@ def _read_questions(path: str) -> list[tuple[str, str]]:
 def cmd_ask(args: argparse.Namespace) -> int:
     if bool(args.question) == bool(args.questions):
         raise ValueError("give one question, or --questions FILE.jsonl")
-    from .facade import QuestionError, check_question
+    from ..facade import QuestionError, check_question
 
     if args.questions:
         questions = _read_questions(args.questions)  # a malformed file fails before the index is opened
@@ -185,11 +158,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate, failures, load_qa
+    from ..evaluation import evaluate, failures, index_span_reader, load_qa
 
     items = load_qa(args.qa)
     index = _open(args)
-    metrics, results = evaluate(items, lambda q: index.ask(q, args.k), k=args.k or 5)
+    metrics, results = evaluate(items, lambda q: index.ask(q, args.k), index_span_reader(index), k=args.k or 5)
     if args.json:
         print(json.dumps(metrics | {"failures": failures(results)}, ensure_ascii=False, indent=2))
         return 0
@@ -203,23 +176,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import chat_app
+    from . import chat
 
     forwarded = [f"--{flag}={value}" for flag, value in (
         ("llm", args.llm_provider), ("llm-url", args.llm_base_url), ("llm-model", args.llm_model),
         ("llm-timeout", args.llm_timeout_s)) if value is not None]
-    return chat_app.main(["--index", args.index, "--host", args.host, "--port", str(args.port), *forwarded])
-
-
-def add_llm_arguments(p: argparse.ArgumentParser) -> None:
-    """The flags that turn on generated answers (they override settings.llm)."""
-    g = p.add_argument_group("generated answers (optional; default: extractive quotes)")
-    g.add_argument("--llm", dest="llm_provider", choices=["none", "openai", "ollama"],
-                   help="'openai': any OpenAI-compatible server; 'ollama': an Ollama server")
-    g.add_argument("--llm-url", dest="llm_base_url", help="server URL, e.g. http://127.0.0.1:8000/v1")
-    g.add_argument("--llm-model", dest="llm_model", help="model name as the server knows it")
-    g.add_argument("--llm-timeout", dest="llm_timeout_s", type=float,
-                   help="seconds before the extractive answer is given instead")
+    return chat.main(["--index", args.index, "--host", args.host, "--port", str(args.port), *forwarded])
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,0 +1,468 @@
+"""The Gradio chat: a thin shell over the library (every decision lives in ``pipeline``).
+
+    python chat_app.py [--index DIR] [--host 127.0.0.1] [--port 7860] [--auth USER:PASSWORD]
+
+Left: the conversation; answers appear progressively, their [n] markers link to the
+passages. Right: the passages the answer cites, the cited sentence highlighted inside
+its passage, with file, title, date and offsets; the same report in a syndicated copy is
+listed under it, not as a second source. Retrieved-but-uncited passages stay behind a
+setting. Uploads are checked (type, and size both in Gradio and here), stored under
+``DIR/uploads`` and indexed incrementally; Gradio's temporary copies are deleted once
+handled, and the app keeps them in a temporary folder of its own, removed at exit.
+Likes and dislikes go to ``DIR/feedback.jsonl``. The named endpoint ``/ask`` returns the
+JSON contract of ``ask --json``. Document text is shown literally everywhere: HTML-escaped,
+never read as Markdown, never turned into links or math.
+"""
+
+
+import argparse
+import atexit
+import functools
+import html
+import json
+import logging
+import os
+import queue
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from .args import add_llm_arguments
+from .args import settings_from_args as cli_settings
+from ..facade import Index, QuestionError, open_index
+from ..indexing import add_files
+from ..query.generation import LLMUnavailable
+from ..settings import RetrievalSettings, Settings, SettingsError
+from ..store import IndexBusy, IndexError_
+from ..types import Answer, Hit
+
+EXAMPLES = [
+    "who signed the Duisburg declaration?",
+    "Wer hat die Duisburger Absichtserklärung unterzeichnet?",
+    "Welche Städte haben mit ZTE eine Partnerschaft geschlossen?",
+    "When was the Gelsenkirchen agreement signed?",
+]
+log = logging.getLogger("belegt.chat")
+# Gradio answers one event of a kind at a time unless told otherwise. See benchmarks/load.py
+# for what more parallel questions buy on this machine.
+CONCURRENCY = 4
+# Absolute paths in a message (POSIX, or a Windows drive): shown by their last part only.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/\\~-])(?:[A-Za-z]:)?(?:[/\\][^\s/\\;,()'\"]+)+[/\\]?")
+
+
+def message_text(content: Any) -> str:
+    """A chat message's content (a string, or Gradio 6's list of {"type": "text", "text"} blocks) → its text."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(message_text(part) for part in content)
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    return ""
+
+
+def literal_html(text: str) -> str:
+    """Document or user text → HTML that shows exactly that text (no markup, no links, no math).
+
+    The chat renders messages as HTML, not Markdown, and with math off; ``$`` is encoded
+    as well so that ``$$x^2$$`` stays text even where a renderer looks for math delimiters.
+    """
+    return html.escape(text, quote=True).replace("$", "&#36;")
+
+
+def plain_text(markup: str) -> str:
+    """HTML made by this app (``literal_html`` plus its own tags) → the plain text (for logs and follow-up search).
+
+    Every ``<`` of document text was escaped, so each remaining tag is one of ours.
+    """
+    return html.unescape(re.sub(r"<[^>]*>", "", markup))
+
+
+def without_paths(text: str) -> str:
+    """A message for the person uploading → the same message with absolute server paths cut to their last part."""
+    return _ABSOLUTE_PATH.sub(lambda m: Path(m.group().rstrip("/\\")).name or m.group(), text)
+
+
+def _linked(text: str) -> str:
+    """Answer text → HTML: text literal, each [n] a link to its passage."""
+    out = []
+    for part in re.split(r"(\[\d+\])", text):
+        m = re.fullmatch(r"\[(\d+)\]", part)
+        out.append(f'<a href="#cite-{m.group(1)}">[{m.group(1)}]</a>' if m else literal_html(part))
+    return "".join(out)
+
+
+def answer_html(answer: Answer) -> str:
+    """An Answer → the chat message (HTML): [n] linked; generated sentences the sources do not support are marked."""
+    if not answer.sentences:
+        text = _linked(answer.text)
+    else:
+        text = " ".join(_linked(c.text) if c.supported else f"⚠️ {_linked(c.text)} <em>(not supported by the cited "
+                        f"passages)</em>" for c in answer.sentences)
+    # The chat shows line breaks as they are (Gradio's white-space: pre-line when Markdown is off).
+    notes = "".join(f"\n\n<small>ℹ️ {literal_html(n)}</small>" for n in answer.notes)
+    return text + notes
+
+
+def _passage_html(index: Index, hit: Hit, marks: Sequence[tuple[int, int, int]], anchor: str) -> str:
+    """A passage → HTML with the cited spans highlighted; its duplicates in other documents below it."""
+    esc = literal_html  # titles and file names are document text too
+    doc = index.reader.document(hit.chunk.doc_id)
+    start = min([hit.chunk.start, *(a for _, a, _ in marks)])
+    end = max([hit.chunk.end, *(b for _, _, b in marks)])
+    body, pos = [], start
+    for n, a, b in sorted(marks, key=lambda m: m[1]):
+        body.append(esc(doc.text[pos:a]) + f"<mark title='[{n}]'>{esc(doc.text[a:b])}</mark>")
+        pos = b
+    body.append(esc(doc.text[pos:end]))
+    meta = " · ".join(esc(x) for x in (doc.title, doc.date or "") if x)
+    label = " ".join(f"[{n}]" for n, _, _ in marks)
+    dups = "".join(f"<li>also reported in <code>{esc(s)}</code>, characters {a}–{b}</li>" for s, a, b in hit.duplicates)
+    return (
+        f"<div class='passage' id='{anchor}'><b>{esc(label)}</b> <code>{esc(hit.source)}</code> "
+        f"characters {start}–{end}<br><small>{meta}</small>"
+        f"<p style='white-space: pre-wrap'>{''.join(body)}</p>" + (f"<ul>{dups}</ul>" if dups else "") + "</div>"
+    )
+
+
+def render_sources(index: Index, answer: Answer, show_retrieved: bool = False) -> str:
+    """An Answer → the sources panel: cited passages first (highlighted), the rest behind a toggle."""
+    if answer.abstained:
+        parts = ["<p><i>No passage supports an answer.</i></p>"]
+    else:
+        parts = []
+    cited_ids = []
+    for hit in answer.hits:
+        marks = [(c.n, c.start, c.end) for c in answer.citations if c.chunk_id == hit.chunk.id]
+        if marks:
+            cited_ids.append(hit.chunk.id)
+            parts.append(_passage_html(index, hit, marks, f"cite-{marks[0][0]}"))
+    rest = [h for h in answer.hits if h.chunk.id not in cited_ids]
+    if show_retrieved and rest:
+        inner = "".join(_passage_html(index, h, [], f"passage-{h.rank}") for h in rest)
+        parts.append(f"<details><summary>{len(rest)} more retrieved, not cited</summary>{inner}</details>")
+    return "\n".join(parts)
+
+
+def render_answer(index: Index, answer: Answer) -> str:
+    """An Answer → HTML of the answer text and its cited passages (used by tests and the sources panel)."""
+    return f"<div class='answer'><p>{literal_html(answer.text)}</p></div>\n" + render_sources(index, answer)
+
+
+def _size(n_bytes: int) -> str:
+    """A file size in bytes → how a person reads it ("6.0 kB", "12.3 MB")."""
+    return f"{n_bytes / 1048576:.1f} MB" if n_bytes >= 1048576 else f"{n_bytes / 1024:.1f} kB"
+
+
+class ChatBackend:
+    """The app's state: the open index (reopened after uploads) and where feedback goes."""
+
+    def __init__(self, index_dir: str, settings: Settings | None = None) -> None:
+        self.index_dir = index_dir
+        self.settings = settings or Settings()
+        self.index = open_index(index_dir, self.settings)
+        self._lock = threading.Lock()
+
+    def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
+            lexical_weight: float | None = None, on_token: Callable[[str], None] | None = None) -> Answer:
+        """A question → an Answer; QuestionError for one that cannot be asked (its message is shown)."""
+        retrieval = None
+        if lexical_weight is not None:
+            retrieval = self.settings.retrieval.model_copy(update={"lexical_weight": float(lexical_weight)})
+        return self.index.ask(question, k, history=list(history), retrieval=retrieval, on_token=on_token)
+
+    def reply(self, question: str, history: Sequence[str] = (), k: int | None = None,
+              lexical_weight: float | None = None, on_token: Callable[[str], None] | None = None) -> Answer | str:
+        """A question → an Answer, or the message to show instead: why the question was refused, or
+        that it failed (the traceback goes to the server log, never to the person asking)."""
+        try:
+            return self.ask(question, history, k, lexical_weight, on_token)
+        except QuestionError as err:
+            return f"Not asked: {err}."
+        except IndexError_ as err:
+            return f"The index cannot answer: {err}"
+        except Exception as err:  # noqa: BLE001 — one broken question must not take the chat down
+            log.exception("question failed: %.200r", question)
+            return f"Sorry, this question could not be answered ({type(err).__name__}); the server log has the details."
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The settings → the largest file an upload may have, in bytes (``sources.max_file_mb``)."""
+        return int(self.settings.sources.max_file_mb * 1024 * 1024)
+
+    def upload(self, paths: Sequence[str]) -> str:
+        """Uploaded files → status lines (plain text, file names only, never a server path); the
+        accepted files are copied into the index, which is rebuilt incrementally and reopened."""
+        limit_mb = self.settings.sources.max_file_mb
+        accepted: list[str] = []
+        lines: list[str] = []
+        for path in paths:
+            name = Path(path).name
+            try:
+                size = os.stat(path).st_size
+            except OSError as err:
+                lines.append(f"Not added: {name} — cannot read: {err.strerror or type(err).__name__}")
+                continue
+            # Checked here too, not only by Gradio: uploads can come from a client that ignores its limit.
+            if size > self.max_upload_bytes:
+                lines.append(f"Not added: {name} — too large ({_size(size)}; the limit is {limit_mb:g} MB)")
+            else:
+                accepted.append(path)
+        if accepted:
+            with self._lock:
+                try:
+                    # progress=True: the embedding bar (tqdm) shows in the app through gr.Progress(track_tqdm=True)
+                    report, rejected = add_files(accepted, self.index_dir, self.settings, progress=True)
+                except IndexBusy as err:
+                    return without_paths(f"Not added: {err}")
+                except Exception as err:  # noqa: BLE001 — a broken upload must not take the chat down
+                    log.exception("upload failed: %s", [Path(p).name for p in accepted])
+                    return f"Not added: the upload failed ({type(err).__name__}); the server log has the details."
+                self.index.refresh()  # the new generation serves the next question; the old one is let go
+            lines.insert(0, f"Indexed: {len(report.added)} new, {len(report.changed)} changed; "
+                            f"{report.documents} documents, {report.chunks} passages.")
+            # Only this upload's files: what the build skipped elsewhere in the index is not news here.
+            lines += [f"Not added: {Path(s.path).name} — {s.reason}" for s in rejected]
+        return without_paths("\n".join(lines))
+
+    def feedback(self, record: dict[str, Any]) -> None:
+        with self._lock, open(Path(self.index_dir) / "feedback.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}, ensure_ascii=False) + "\n")
+
+
+def upload_paths(files: Any) -> list[str]:
+    """What Gradio hands the upload event (FileData dicts, as preprocessing is off; or plain paths) → file paths."""
+    if not files:
+        return []
+    if isinstance(files, (str, os.PathLike)):
+        return [str(files)]
+    if isinstance(files, dict):
+        return [str(files["path"])] if files.get("path") else []
+    if isinstance(files, (list, tuple)):
+        return [path for f in files for path in upload_paths(f)]
+    path = getattr(files, "path", None) or getattr(files, "name", None)
+    return [str(path)] if path else []
+
+
+def discard_uploads(paths: Sequence[str], upload_dir: str | os.PathLike[str]) -> None:
+    """Gradio's temporary copies of uploaded files → deleted, with the folders Gradio made for them
+    once empty. Only what lies inside ``upload_dir`` is touched, never a caller's own files."""
+    root = Path(os.path.realpath(upload_dir))
+    for given in paths:
+        # The folders resolved, the file itself not: a link is removed, not what it points to.
+        path = Path(os.path.realpath(os.path.dirname(os.path.abspath(given)))) / os.path.basename(given)
+        if root not in path.parents:
+            continue
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as err:  # not fatal: the folder is removed at exit anyway
+            log.warning("could not delete the uploaded copy %s: %s", path.name, err.strerror or err)
+            continue
+        folder = path.parent
+        while folder != root:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: another upload with the same content is in it
+                break
+            folder = folder.parent
+
+
+def status_html(status: str) -> str:
+    """Status lines (plain text) → HTML that shows them literally, one line each."""
+    return "<br>".join(literal_html(line) for line in status.splitlines())
+
+
+def upload_turn(backend: "ChatBackend", files: Any, upload_dir: str | os.PathLike[str]) -> str:
+    """What the upload event received → the status (HTML, file names only); Gradio's temporary
+    copies of the files are deleted afterwards, whether they were added or rejected."""
+    paths = upload_paths(files)
+    if not paths:
+        return ""
+    try:
+        return status_html(backend.upload(paths))
+    finally:
+        discard_uploads(paths, upload_dir)
+
+
+def use_own_temp_dir() -> str | None:
+    """App start → a fresh folder for Gradio's temporary files (``GRADIO_TEMP_DIR``), removed at exit;
+    None when the user set ``GRADIO_TEMP_DIR`` (that folder is theirs, and stays).
+
+    Gradio never empties its temporary folder; one the app owns cannot pile up across runs.
+    Call it before Gradio is imported: some of its modules read the variable at import.
+    """
+    if os.environ.get("GRADIO_TEMP_DIR"):
+        return None
+    folder = tempfile.mkdtemp(prefix="belegt-gradio-")
+    os.environ["GRADIO_TEMP_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM → a normal exit, so that exit handlers (removing the temporary folder) run."""
+    raise SystemExit(128 + signum)
+
+
+def _reveal(markup: str) -> list[str]:
+    """Message HTML → growing prefixes of it, cut at spaces outside tags (so no tag is cut in half)."""
+    # Document text has no raw < or >, so a space is inside a tag exactly when a > comes before the next <.
+    words = re.split(r" (?![^<]*>)", markup)
+    step = max(1, len(words) // 8)
+    return [" ".join(words[:i]) for i in range(step, len(words) + step, step)]
+
+
+def chat_turn(backend: "ChatBackend", message: str, history: list[dict[str, Any]], top_k: int,
+              lexical_weight: float, show_retrieved: bool) -> Iterator[tuple[list[dict[str, Any]], Any, str]]:
+    """One chat turn → successive (conversation, sources panel, cleared textbox) states as the answer arrives."""
+    import gradio as gr
+
+    message = (message or "").strip()
+    if not message:
+        yield history, gr.skip(), ""
+        return
+    # Earlier questions as the user typed them: the chat shows them escaped, the search wants them plain.
+    earlier = [plain_text(message_text(m["content"])) for m in history if m.get("role") == "user"]
+    limit = backend.settings.answer.max_question_chars
+    shown = message if len(message) <= limit else message[:300] + f" … ({len(message):,} characters)"
+    history = [*history, {"role": "user", "content": literal_html(shown)}]
+    yield history, gr.skip(), ""
+    if backend.index.llm is not None:
+        # Generated answers stream token by token; the checked answer replaces the draft.
+        tokens: queue.Queue[str | None] = queue.Queue()
+        result: list[Answer | str] = []
+
+        def run() -> None:
+            try:
+                result.append(backend.reply(message, earlier, int(top_k), lexical_weight, on_token=tokens.put))
+            finally:
+                tokens.put(None)
+
+        threading.Thread(target=run, daemon=True).start()
+        draft = ""
+        while (token := tokens.get()) is not None:
+            draft += token
+            yield [*history, {"role": "assistant", "content": literal_html(draft) + " …"}], gr.skip(), ""
+        answer: Answer | str = result[0] if result else "Sorry, this question could not be answered."
+        if isinstance(answer, str):  # refused or failed: the reason is the reply
+            yield [*history, {"role": "assistant", "content": literal_html(answer)}], "", ""
+            return
+        yield ([*history, {"role": "assistant", "content": answer_html(answer)}],
+               render_sources(backend.index, answer, show_retrieved), "")
+        return
+    answer = backend.reply(message, earlier, int(top_k), lexical_weight)
+    if isinstance(answer, str):  # refused or failed: the reason is the reply
+        yield [*history, {"role": "assistant", "content": literal_html(answer)}], "", ""
+        return
+    sources = render_sources(backend.index, answer, show_retrieved)
+    for shown_part in _reveal(answer_html(answer)):  # the answer appears progressively
+        yield [*history, {"role": "assistant", "content": shown_part}], sources, ""
+        time.sleep(0.02)
+
+
+def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[no-untyped-def]
+             concurrency: int = CONCURRENCY):
+    """An index directory → the Gradio Blocks app; ``concurrency`` questions (chat and API together)
+    are answered at a time, the rest wait in Gradio's queue."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from an offline tool
+    import gradio as gr
+    from gradio import utils as gr_utils
+
+    backend = ChatBackend(index_dir, settings)
+    defaults = backend.settings.retrieval
+
+    def respond(message: str, history: list[dict[str, Any]], top_k: int, lexical_weight: float,
+                show_retrieved: bool) -> Iterator[tuple[list[dict[str, Any]], Any, str]]:
+        yield from chat_turn(backend, message, history, top_k, lexical_weight, show_retrieved)
+
+    def on_like(history: list[dict[str, Any]], data: gr.LikeData) -> None:
+        i = data.index if isinstance(data.index, int) else data.index[0]
+        question = next((message_text(m["content"]) for m in reversed(history[:i]) if m.get("role") == "user"), "")
+        helpful = data.liked if isinstance(data.liked, bool) else str(data.liked).lower() in ("like", "true")
+        backend.feedback({"question": plain_text(question),
+                          "answer": plain_text(message_text(history[i].get("content"))), "helpful": helpful})
+
+    def on_upload(files: Any, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, None]:
+        # The File component is emptied afterwards: its copies are deleted, the status names what was done.
+        return upload_turn(backend, files, gr_utils.get_upload_folder()), None
+
+    def ask(question: str) -> dict[str, Any]:
+        """A question → the JSON contract of `ask --json` (answer, citations with exact offsets, passages),
+        or {"error": message} for a question that cannot be asked or that failed."""
+        answer = backend.reply(question)
+        return {"error": answer} if isinstance(answer, str) else answer.to_dict()
+
+    with gr.Blocks(title="belegt") as app:
+        gr.Markdown("# belegt\nAnswers from your documents, each sentence cited to the character.")
+        with gr.Row():
+            with gr.Column(scale=3):
+                # Messages are HTML made by answer_html/literal_html: no Markdown (it would turn a URL in
+                # a passage into a link) and no math (it would render $$x^2$$).
+                chat = gr.Chatbot(label="Conversation", height=520, sanitize_html=True, elem_id="chat",
+                                  render_markdown=False, latex_delimiters=[], feedback_options=("Like", "Dislike"))
+                box = gr.Textbox(label="Question", placeholder=EXAMPLES[0], submit_btn=True, elem_id="question")
+                gr.Examples(EXAMPLES, inputs=box)
+                with gr.Accordion("Settings", open=False):
+                    top_k = gr.Slider(1, 20, value=defaults.top_k, step=1, label="Passages retrieved (top-k)")
+                    lexical = gr.Slider(0.0, 0.2, value=defaults.lexical_weight, step=0.005,
+                                        label="Keyword (BM25) weight beside embeddings (0 = embeddings only)")
+                    show_retrieved = gr.Checkbox(False, label="Show retrieved passages that are not cited")
+                with gr.Accordion("Add documents (.txt, .md, .html)", open=False):
+                    files = gr.File(file_count="multiple", file_types=[".txt", ".md", ".html", ".htm"],
+                                    label="Upload", elem_id="upload")
+                    status = gr.HTML(elem_id="upload-status")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(elem_id="sources")
+        box.submit(respond, [box, chat, top_k, lexical, show_retrieved], [chat, sources, box],
+                   api_visibility="private", concurrency_limit=concurrency, concurrency_id="questions")
+        chat.like(on_like, chat, None, api_visibility="private")
+        # preprocess=False: the handler gets every uploaded file, also one of a type the component
+        # does not take (Gradio would refuse it before the handler and leave its copy behind), and
+        # Gradio makes no further temporary file per upload.
+        files.upload(on_upload, files, [status, files], api_visibility="private", preprocess=False)
+        gr.api(ask, api_name="ask", concurrency_limit=concurrency, concurrency_id="questions")
+    # Gradio takes its upload limit only in launch(), so every launch of this app gets ours
+    # unless the caller passes one; larger uploads are refused with HTTP 413 before any handler.
+    app.launch = functools.partial(app.launch, max_file_size=backend.max_upload_bytes)  # type: ignore[method-assign]
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="belegt chat")
+    p.add_argument("--index", default="index")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--concurrency", type=int, default=CONCURRENCY,
+                   help=f"questions answered at a time, chat and API together (default {CONCURRENCY}); more wait in a queue")
+    p.add_argument("--auth", default=os.environ.get("BELEGT_AUTH"),
+                   help="USER:PASSWORD for basic sign-in (or set BELEGT_AUTH)")
+    add_llm_arguments(p)
+    args = p.parse_args(argv)
+    auth = None
+    if args.auth:
+        user, sep, password = args.auth.partition(":")
+        if not sep or not user or not password:
+            print("error: --auth takes USER:PASSWORD", file=sys.stderr)
+            return 2
+        auth = (user, password)
+    use_own_temp_dir()  # before make_app imports Gradio
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        app = make_app(args.index, cli_settings(args), concurrency=max(1, args.concurrency))
+    except (IndexError_, LLMUnavailable, SettingsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    app.launch(server_name=args.host, server_port=args.port, auth=auth)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
