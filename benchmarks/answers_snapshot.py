@@ -29,6 +29,8 @@ EVAL = ROOT.parent / "shared" / "eval"
 def question_sets() -> Iterator[tuple[str, Path, list[tuple[str, str]]]]:
     """→ (set name, the folder its questions are about, [(id, question)])."""
     for path in sorted((ROOT / "benchmarks").glob("qa_*.jsonl")):
+        if path.stem == "qa_eval_dev":  # the development corpus's questions: asked below, over its own documents
+            continue
         rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
         yield path.stem, ROOT / "seeds", [(str(r["id"]), r["question"]) for r in rows]
     qa = EVAL / "qa.jsonl"
