@@ -811,7 +811,7 @@ KILL_QUESTIONS = [
 ]
 # The corpus and its change are those of tests/test_crash_safety.py, which runs the same experiment.
 sys.path.insert(0, str(ROOT / "tests"))
-from test_crash_safety import change_corpus, write_corpus  # noqa: E402
+from test_crash_safety import NEW_FACT, change_corpus, write_corpus  # noqa: E402
 
 
 
