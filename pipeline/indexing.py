@@ -348,8 +348,8 @@ def _build(
     include_abs = {os.path.abspath(os.fspath(p)) for p in include}
     excluded = set(old.manifest.get("excluded", [])) if old is not None else set()
     excluded |= {r for r in remove if r in old_paths}  # files; a removed root is simply no longer walked
-    excluded = {e for e in excluded if e not in include_abs and old_paths.get(e, os.path.abspath(e)) not in include_abs
-                and e not in {os.fspath(p) for p in include}}
+    # A source given again is wanted again: by its source string or by where it lies.
+    excluded = {e for e in excluded if old_paths.get(e, os.path.abspath(e)) not in include_abs}
     found = discover(plan.walk, settings.sources, ignore=[index_dir])
     skipped = list(found.skipped)
     skipped += [SkippedFile(r, f"not found; its {n} document{'s' if n != 1 else ''} stay in the index "
