@@ -283,7 +283,8 @@ def failures(results: Sequence[QAResult]) -> list[str]:
             if r.item.evidence and r.rank != 1:  # without evidence the rank is unknown, not a miss
                 problems.append(f"evidence at rank {r.rank or '>k'}")
             if r.answer.abstained:
-                problems.append("abstained")
+                reason = getattr(r.answer, "abstain_reason", None)
+                problems.append(f"abstained ({reason})" if reason else "abstained")
             elif not r.correct:
                 text = r.answer.text.casefold()
                 problems.append("expected " + ", ".join(" or ".join(repr(a) for a in g)

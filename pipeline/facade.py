@@ -254,16 +254,20 @@ class Index:
         t0 = time.perf_counter()
         searched = dialogue.standalone(question, history)
         with self._using() as corpus:
-            hits, timings = corpus.retriever.search_timed(searched, k, retrieval)
+            # The answer may quote from more passages than are shown (answering.from_passages); the ones
+            # it quotes are shown first, so a user reads the passages that back the answer.
+            shown_k = k or (retrieval or self.settings.retrieval).top_k
+            read_k = max(shown_k, self.settings.answer.from_passages) if self.settings.answer.cited_passages_first else shown_k
+            hits, timings = corpus.retriever.search_timed(searched, read_k, retrieval)
             t1 = time.perf_counter()
             result = answering.answer(question, hits, corpus, self.settings.answer, searched)
             if self.llm is not None and generate is not False:
-                result = generation.generate(question, answering.question_language(question), hits, corpus, self.llm,
-                                           self.settings.llm, result, on_token)
+                result = generation.generate(question, answering.question_language(question), hits[:shown_k], corpus,
+                                             self.llm, self.settings.llm, result, on_token)
                 timings = {**timings, **result.timings_ms}
-            shown = tuple(hits)
+            shown = tuple(hits[:shown_k])
             if self.settings.answer.cited_passages_first and result.citations:
-                shown = answering.cited_first(hits, result.citations, corpus.reader.chunk_by_id, len(hits))
+                shown = answering.cited_first(hits, result.citations, corpus.reader.chunk_by_id, shown_k)
         t2 = time.perf_counter()
         timings = {**timings, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
         return replace(result, hits=shown, timings_ms={k: round(v, 2) for k, v in timings.items()})

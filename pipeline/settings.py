@@ -65,6 +65,14 @@ class CleaningSettings(_Section):
     drop_boilerplate: bool = Field(
         True, description="Keep news-page boilerplate (ads, newsletter boxes, link lists) out of chunks."
     )
+    index_contacts: bool = Field(
+        True,
+        description=(
+            "Index contact blocks (press contacts, phone and e-mail lines) as passages of their own, apart from the "
+            "content; retrieval ranks them below it by retrieval.aside_penalty, so they show when a question asks "
+            "for them. Off: they are left out, as other boilerplate."
+        ),
+    )
 
 
 class ChunkingSettings(_Section):
@@ -123,6 +131,14 @@ class RetrievalSettings(_Section):
             "is always kept; 0 = keep all (the default). Needed only for indexes scored by FTS5 (written before "
             "the bm25/ matrix), where every matching chunk costs: at 100,000 generated chunks FTS5 took p50 36 ms "
             "with all terms and 10 ms at 20,000; the BM25 matrix takes 0.8 ms with all terms."
+        ),
+    )
+    aside_penalty: float = Field(
+        0.03, ge=0,
+        description=(
+            "Linear fusion: subtracted from the fused score of a contact block's passage (cleaning.index_contacts): it shows when "
+            "a question is about it, not beside every answer from its document. Cosines of related passages differ "
+            "by a few hundredths."
         ),
     )
     sentence_weight: float = Field(
@@ -186,12 +202,13 @@ class AnswerSettings(_Section):
         ),
     )
     max_sentences: int = Field(2, ge=1, le=6, description="Sentences quoted in an extractive answer.")
-    from_passages: int = Field(3, ge=1, description="Top passages whose sentences may be quoted.")
-    dense_weight: float = Field(1.0, ge=0, description="Sentence score: weight of its embedding similarity to the question.")
-    coverage_weight: float = Field(0.3, ge=0, description="Sentence score: weight of the idf-weighted share of question words it contains.")
-    type_weight: float = Field(0.05, ge=0, description="Sentence score: bonus when it holds what the question asks for (name, date, number).")
-    passage_weight: float = Field(1.0, ge=0, description="Sentence score: weight of its passage's retrieval score (relative to the best passage).")
-    grounding_weight: float = Field(0.1, ge=0, description="Sentence score: weight of the idf-weighted share of the question's names in it or just before it.")
+    from_passages: int = Field(
+        10, ge=1,
+        description=(
+            "Top passages whose sentences may be quoted; with cited_passages_first, more than top_k are read and "
+            "the quoted ones are shown first (still top_k passages)."
+        ),
+    )
     count_match: float = Field(
         0.85, ge=0, le=1,
         description=(
@@ -201,14 +218,6 @@ class AnswerSettings(_Section):
     )
     count_candidates: int = Field(4, ge=1, description="Sentences with numbers (most similar first) whose counted words are compared.")
     grounding_window: int = Field(4, ge=0, description="Sentences before a candidate that count towards its grounding.")
-    min_grounding: float = Field(
-        0.5, ge=0, le=1,
-        description=(
-            "A question asking who/when/how many/how much is answered only by a sentence that, with the "
-            "grounding_window sentences before it, holds at least this idf-weighted share of the question's names "
-            "(capitalised words found in the index)."
-        ),
-    )
     require_known_word: bool = Field(
         True,
         description=(
@@ -225,13 +234,23 @@ class AnswerSettings(_Section):
             "QA set every correct answer quotes 6 words or more."
         ),
     )
-    second_sentence_margin: float = Field(0.05, ge=0, description="Quote a second sentence only if it scores within this of the best.")
     cited_passages_first: bool = Field(
         True, description="List the passages the answer quotes first (answer-aware reranking of the passages shown)."
     )
-    abstain_below: float = Field(
-        0.0,
-        description="Abstain when the best sentence's support is below this (calibrated on benchmarks/qa_seeds.jsonl).",
+    abstain_below: float | None = Field(
+        None, ge=0, le=1,
+        description=(
+            "Refuse when the best sentence's probability of answering (the fitted selector's) is below this; "
+            "None = the threshold fitted with the selector by cross-validation (pipeline/query/selector.json)."
+        ),
+    )
+    topic_coverage: float = Field(
+        0.5, ge=0, le=1,
+        description=(
+            "A refusal says 'the sources do not say this' (keeping the closest passages) when a candidate sentence, "
+            "with the sentences it leans on, holds at least this idf-weighted share of the question's words; "
+            "otherwise the question is off the documents' topic."
+        ),
     )
 
 

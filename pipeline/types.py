@@ -63,7 +63,9 @@ class Document:
     """One source file, decoded.
 
     ``text`` is the decoded file (for HTML: the extracted main text). ``kept`` lists the
-    blocks that cleaning kept (boilerplate removed), as spans into ``text``.
+    blocks that cleaning kept (boilerplate removed), as spans into ``text``; ``aside`` the
+    contact blocks (press contacts, phone and e-mail lines): indexed as passages of their
+    own, ranked below the content.
     ``meta`` carries ``encoding``, ``format``, ``sha256`` and, when ``text`` differs
     from the file's UTF-8 bytes, ``text_path`` (where the index stores ``text``).
     """
@@ -76,6 +78,7 @@ class Document:
     lang: str
     kept: tuple[Span, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
+    aside: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,9 @@ class Answer:
 
     ``mode`` is "extractive" (quoted sentences) or "llm" (generated, then checked: ``sentences``
     holds each sentence's support, ``notes`` what was dropped, flagged or fell back).
+    ``abstain_reason`` says why a refusal refused: "no_passages", "no_known_word", "not_stated"
+    (the passages are on topic but none states the answer; they are kept as the closest) or
+    "off_topic"; "llm_refused" when a generated answer refused; None for an answer.
     """
 
     question: str
@@ -164,17 +170,19 @@ class Answer:
     hits: tuple[Hit, ...]
     abstained: bool
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    abstain_reason: str | None = None
     mode: str = "extractive"
     sentences: tuple[SentenceCheck, ...] = ()
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The answer → the JSON contract of ``ask --json``: question, answer, abstained, citations[],
+        """The answer → the JSON contract of ``ask --json``: question, answer, abstained, abstain_reason, citations[],
         passages[], timings_ms, mode, sentences[], notes (see README)."""
         return {
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
             "citations": [
                 {"n": c.n, "source": c.source, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "start": c.start,
                  "end": c.end, "text": c.text, "score": c.score}

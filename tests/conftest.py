@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.embedding import HashingEmbedder
-from pipeline.settings import Settings
+from pipeline.settings import AnswerSettings, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -69,6 +69,11 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# The model-free embedder's similarities are hashes, not meaning: the fitted selector would refuse
+# at random. Tests of mechanics (citations, generations, fallbacks) answer with every best sentence.
+ALWAYS_ANSWER = Settings(answer=AnswerSettings(abstain_below=0.0))
 
 
 def tiny_index(tmp_path: Path, files: dict[str, str]) -> Path:

@@ -1,4 +1,10 @@
-"""Answering: question analysis, typed and grounded sentence choice, refusals, exact citations."""
+"""Answering: question analysis, candidate features, the selector's choice, refusals with reasons, exact citations.
+
+The choice itself is learned (``pipeline/query/selector.json``); tests of the mechanics pass a
+small hand-made model (``weights``), so they say what ``answer`` does with any model's
+probabilities. The stored model is checked for what it must be, and on real questions by the
+slow tests of ``test_facade.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pipeline.query.answering import REFUSALS, answer, answer_type, has_type, names, question_language, with_list
+import numpy as np
+
+from pipeline.query import selection
+from pipeline.query.answering import NOT_STATED, REFUSALS, answer, answer_type, candidates, has_type, names, \
+    question_language, with_list
+from pipeline.query.question import counted_thing, parse
 from pipeline.settings import AnswerSettings
 from pipeline.types import Chunk, Hit, Span
 
@@ -25,11 +36,10 @@ from pipeline.types import Chunk, Hit, Span
         ("What was the budget in euros?", "money"),
         ("Wie viel Geld investiert ZTE?", "money"),
         ("Welche Funktion hat Sun Jie bei ZTE?", None),
-        ("Welcher Partei gehört der Oberbürgermeister an?", "party"),
-        ("Which party does the mayor belong to?", "party"),
-        ("Which parties signed the agreement?", None),  # parties to an agreement, not political ones
-        ("What was the weather like in Shenzhen?", "weather"),
-        ("Welche Farbe hat das Rathaus?", "colour"),
+        ("By when will the rollout be finished?", "date"),
+        # No question-specific types: a party, the weather or a colour is for the selector to judge.
+        ("Welcher Partei gehört der Oberbürgermeister an?", None),
+        ("What was the weather like in Shenzhen?", None),
     ],
 )
 def test_answer_type(question: str, kind: str | None) -> None:
@@ -48,11 +58,7 @@ def test_answer_type(question: str, kind: str | None) -> None:
         ("Huawei beschäftigt 79.000 Mitarbeiter.", "number", True),
         ("Das Projekt kostet 5 Mio. Euro.", "money", True),
         ("Das Projekt hat drei Partner.", "money", False),
-        ("Link (SPD) ist seit 2012 Oberbürgermeister.", "party", True),
-        ("Oberbürgermeister Sören Link reiste nach China.", "party", False),
-        ("Bei strahlendem Sonnenschein wurde unterzeichnet.", "weather", True),
-        ("In Shenzhen wurde das Memorandum unterzeichnet.", "weather", False),
-        ("Das Rathaus ist rot gestrichen.", "colour", True),
+        ("Innsbruck, 15. Jänner 2025.", "date", True),  # CLDR's Austrian month names count too
     ],
 )
 def test_has_type(text: str, kind: str, expected: bool) -> None:
@@ -120,35 +126,94 @@ def make_hit(doc_id: str, text: str, scores: tuple[float, ...], rank: int = 1, g
                sentence_scores=scores)
 
 
-def test_who_question_quotes_the_sentence_with_names_and_cites_it_exactly() -> None:
+def weights(abstain_below: float = 0.5, second_ratio: float = 1.01, **w: float) -> selection.Model:
+    """A hand-made selector: the named features' weights (on raw values), everything else 0."""
+    n = len(selection.FEATURES)
+    coef = np.array([w.get(f, 0.0) for f in selection.FEATURES])
+    return selection.Model(selection.FEATURES, np.zeros(n), np.ones(n), coef, 0.0, abstain_below, second_ratio, "test")
+
+
+# Prefers a sentence that holds what the question asks for and its names; refuses below 0.5.
+TYPED = weights(type_match=4.0, type_miss=-4.0, coverage_context=2.0, grounded=1.0)
+
+
+def test_the_stored_selector_fits_the_features_and_says_what_it_was_fitted_on() -> None:
+    model = selection.load()
+    assert model.features == selection.FEATURES and len(model.coef) == len(selection.FEATURES)
+    assert 0 < model.abstain_below < 1 and "development questions" in model.fitted_on
+    # A model stored for other features fails naming the script that refits it.
+    data = model.to_json() | {"features": ["dense"]}
+    with pytest.raises(ValueError, match="fit_selector.py"):
+        selection.from_json(data)
+
+
+def test_features_describe_each_candidate_sentence() -> None:
+    corpus = FakeCorpus({"d": DOC}, {"duisburg", "absichtserklar", "absichtserklarung", "unterzeichn"})
+    q = parse("Wer hat die Duisburger Absichtserklärung unterzeichnet?", corpus)
+    found = candidates(q, [make_hit("d", DOC, (0.90, 0.80, 0.85))], corpus, AnswerSettings())
+    assert [c.text[:12] for c in found] == ["Im Rahmen de", "Diese hat zu", "Unterzeichne"]
+    lead, _, signers = found
+    assert lead.feature("type_miss") == 1.0 and signers.feature("type_match") == 1.0  # names a person
+    assert lead.feature("dense") == 0.90 and lead.feature("dense_gap") == 0.0 and signers.feature("dense_gap") > 0
+    # "Unterzeichnet wurde diese Vereinbarung": it leans on the sentences before it, which name the declaration.
+    assert signers.feature("coverage_context") > signers.feature("coverage")
+    assert found[1].feature("previous_coverage") > 0 and lead.feature("previous_coverage") == 0  # the lead-in's
+    assert lead.feature("kind_person") == 1.0
+
+
+def test_the_most_probable_sentence_is_quoted_and_cited_exactly() -> None:
     corpus = FakeCorpus({"d": DOC}, {"duisburg", "absichtserklar", "absichtserklarung", "unterzeichn"})
     hit = make_hit("d", DOC, (0.90, 0.80, 0.85))
-    result = answer("Wer hat die Duisburger Absichtserklärung unterzeichnet?", [hit], corpus, AnswerSettings())
-    assert not result.abstained
+    result = answer("Wer hat die Duisburger Absichtserklärung unterzeichnet?", [hit], corpus, AnswerSettings(),
+                    model=TYPED)
+    assert not result.abstained and result.abstain_reason is None
     assert "Sören Link" in result.text and "[1]" in result.text
     cite = result.citations[0]
     assert DOC[cite.start : cite.end] == cite.text and cite.text.startswith("Unterzeichnet wurde")
-    assert cite.source == "d.txt" and cite.n == 1
+    assert cite.source == "d.txt" and cite.n == 1 and 0.5 <= cite.score <= 1
 
 
-def test_refusal_in_the_question_language() -> None:
-    corpus = FakeCorpus({"d": DOC}, {"duisburg"})
+def test_refusals_say_why_in_the_question_language() -> None:
+    corpus = FakeCorpus({"d": DOC}, {"duisburg", "einwohn", "einwohner", "inhabit"})
     hit = make_hit("d", DOC, (0.9, 0.8, 0.85))
-    de = answer("Wie viele Einwohner hat Duisburg?", [hit], corpus, AnswerSettings())
-    en = answer("How many inhabitants does Duisburg have?", [hit], corpus, AnswerSettings())
-    assert de.abstained and de.text == REFUSALS["de"] and de.citations == ()
-    assert en.abstained and en.text == REFUSALS["en"]
+    # The topic is there (Duisburg: a third of the question's weighted words), the number is not: "not
+    # stated", the passages kept as the closest.
+    settings = AnswerSettings(topic_coverage=0.3)
+    de = answer("Wie viele Einwohner hat Duisburg?", [hit], corpus, settings, model=TYPED)
+    assert de.abstained and de.abstain_reason == "not_stated" and de.text == NOT_STATED["de"] and de.citations == ()
+    assert de.hits == (hit,) and de.to_dict()["abstain_reason"] == "not_stated"
+    en = answer("How many inhabitants does Duisburg have?", [hit], corpus, settings, model=TYPED)
+    assert en.abstained and en.text == NOT_STATED["en"]
+    # Nothing retrieved holds the question's words: off topic, a plain refusal.
+    off = FakeCorpus({"d": DOC}, {"duisburg", "einwohn", "moskau"})
+    result = answer("Wie viele Einwohner hat Moskau?", [hit], off, settings, model=TYPED)
+    assert result.abstained and result.abstain_reason == "off_topic" and result.text == REFUSALS["de"]
 
 
-def test_a_question_about_an_unknown_name_is_refused() -> None:
-    corpus = FakeCorpus({"d": DOC}, {"duisburg", "absichtserklar", "absichtserklarung"})
+def test_a_setting_overrides_the_fitted_threshold() -> None:
+    corpus = FakeCorpus({"d": DOC}, {"duisburg", "einwohn", "einwohner"})
     hit = make_hit("d", DOC, (0.9, 0.8, 0.85))
-    assert answer("Wer hat für Siemens die Duisburger Absichtserklärung unterzeichnet?", [hit], corpus,
-                  AnswerSettings()).abstained
+    question = "Wie viele Einwohner hat Duisburg?"
+    assert answer(question, [hit], corpus, AnswerSettings(), model=TYPED).abstained
+    assert not answer(question, [hit], corpus, AnswerSettings(abstain_below=0.0), model=TYPED).abstained
+
+
+def test_a_second_sentence_is_quoted_only_when_nearly_as_likely() -> None:
+    corpus = FakeCorpus({"d": DOC}, {"duisburg", "absichtserklar", "absichtserklarung", "unterzeichn"})
+    hit = make_hit("d", DOC, (0.90, 0.80, 0.85))
+    question = "Wer hat die Duisburger Absichtserklärung unterzeichnet?"
+    by_dense = weights(abstain_below=0.0, second_ratio=0.9, dense=10.0)
+    two = answer(question, [hit], corpus, AnswerSettings(max_sentences=2), model=by_dense)
+    assert len(two.citations) == 2 and [c.n for c in two.citations] == [1, 2]
+    # Two sentences of one passage are quoted in reading order.
+    assert two.citations[0].start < two.citations[1].start
+    strict = weights(abstain_below=0.0, second_ratio=1.01, dense=10.0)
+    assert len(answer(question, [hit], corpus, AnswerSettings(max_sentences=2), model=strict).citations) == 1
 
 
 def test_no_hits_means_abstention() -> None:
-    assert answer("Wer hat unterzeichnet?", [], FakeCorpus({}), AnswerSettings()).abstained
+    result = answer("Wer hat unterzeichnet?", [], FakeCorpus({}), AnswerSettings(), model=TYPED)
+    assert result.abstained and result.abstain_reason == "no_passages"
 
 
 def test_the_same_fact_from_duplicate_documents_is_cited_once() -> None:
@@ -156,12 +221,13 @@ def test_the_same_fact_from_duplicate_documents_is_cited_once() -> None:
     b = "In Shenzhen unterzeichneten Sören Link und Yan Lida gestern ein Memorandum of Understanding."
     corpus = FakeCorpus({"a": a, "b": b}, {"shenzh", "shenzhen", "memorandum"})
     hits = [make_hit("a", a, (0.9,), rank=1, group="g"), make_hit("b", b, (0.9,), rank=2, group="g")]
-    result = answer("Wer unterzeichnete in Shenzhen das Memorandum?", hits, corpus, AnswerSettings(max_sentences=2))
+    result = answer("Wer unterzeichnete in Shenzhen das Memorandum?", hits, corpus, AnswerSettings(max_sentences=2),
+                    model=weights(abstain_below=0.0, second_ratio=0.5, dense=1.0))
     assert len(result.citations) == 1
 
 
 def test_counted_thing_and_quantities() -> None:
-    from pipeline.query.answering import counted_thing, quantities
+    from pipeline.query.answering import quantities
 
     assert counted_thing("How many smart street lights will Huawei install?") == "smart street lights"
     assert counted_thing("In how many countries is Huawei active?") == "countries"
@@ -181,8 +247,10 @@ def test_a_count_of_something_else_is_not_an_answer() -> None:
 
     corpus = Similar({"d": text}, {"huawei", "duisburg"})
     hit = make_hit("d", text, (0.9,))
-    assert not answer("How many employees does Huawei have in Duisburg?", [hit], corpus, AnswerSettings()).abstained
-    assert answer("How many street lights does Huawei have in Duisburg?", [hit], corpus, AnswerSettings()).abstained
+    assert not answer("How many employees does Huawei have in Duisburg?", [hit], corpus, AnswerSettings(),
+                      model=TYPED).abstained
+    assert answer("How many street lights does Huawei have in Duisburg?", [hit], corpus, AnswerSettings(),
+                  model=TYPED).abstained
 
 
 def test_cited_passages_come_first() -> None:
@@ -207,23 +275,36 @@ def test_refusals_in_other_scripts(question: str, lang: str) -> None:
 def test_a_question_without_a_word_of_the_index_is_refused() -> None:
     corpus = FakeCorpus({"d": DOC}, {"duisburg", "unterzeichn"})
     hit = make_hit("d", DOC, (0.9, 0.8, 0.85))
+    always = weights(abstain_below=0.0)
     for question in ("'; DROP TABLE chunks; --", "<script>alert(1)</script>", "the and of what is"):
-        result = answer(question, [hit], corpus, AnswerSettings())
-        assert result.abstained and result.text == REFUSALS["en"], question
-    assert not answer("Wer hat in Duisburg unterzeichnet?", [hit], corpus, AnswerSettings()).abstained
+        result = answer(question, [hit], corpus, AnswerSettings(), model=always)
+        assert result.abstained and result.text == REFUSALS["en"] and result.abstain_reason == "no_known_word", question
+    assert not answer("Wer hat in Duisburg unterzeichnet?", [hit], corpus, AnswerSettings(), model=always).abstained
     off = AnswerSettings(require_known_word=False)
-    # (lower case: capitalised words the index lacks are refused by the missing-names rule anyway)
-    assert not answer("'; drop table chunks; --", [hit], corpus, off).abstained
+    assert not answer("'; drop table chunks; --", [hit], corpus, off, model=always).abstained
 
 
 def test_a_heading_is_not_an_answer() -> None:
-    text = "Mobilität. Die Stadt Duisburg baut ein Netz für alle Bürger."
-    corpus = FakeCorpus({"d": text}, {"duisburg", "mobilitat"})
-    heading_first = make_hit("d", text, (0.95, 0.5))
-    result = answer("Сколько жителей в Москве?", [heading_first], corpus, AnswerSettings())
+    # The heading is the most probable candidate, yet never quoted: the sentence under it is.
+    by_dense = weights(abstain_below=0.0, dense=10.0)
+    for text in ("Mobilität. Die Stadt Duisburg baut ein Netz für alle Bürger.",
+                 "# Mobilität und Netze\nDie Stadt Duisburg baut ein Netz für alle Bürger.",
+                 "Freie Parkplätze per App finden\nDie Stadt Duisburg baut ein Netz für alle Bürger."):
+        corpus = FakeCorpus({"d": text}, {"duisburg", "mobilitat"})
+        cut = text.index("Die Stadt")
+        spans = (Span(0, len(text[:cut].rstrip())), Span(cut, len(text)))
+        hit = make_hit("d", text, (0.95, 0.5))
+        hit = Hit(chunk=Chunk(id="c-d", doc_id="d", start=0, end=len(text), text=text, sentences=spans), score=0.9,
+                  rank=1, origin="dense", source="d.txt", group="d", sentence_scores=(0.95, 0.5))
+        result = answer("Was baut Duisburg?", [hit], corpus, AnswerSettings(), model=by_dense)
+        assert result.citations[0].text.startswith("Die Stadt"), text
+    # Only a heading to quote: refused (in the question's script).
+    only = "Mobilität"
+    hit = Hit(chunk=Chunk(id="c-d", doc_id="d", start=0, end=len(only), text=only, sentences=(Span(0, len(only)),)),
+              score=0.9, rank=1, origin="dense", source="d.txt", group="d", sentence_scores=(0.95,))
+    result = answer("Сколько жителей в Москве?", [hit], FakeCorpus({"d": only}, {"mobilitat"}), AnswerSettings(),
+                    model=by_dense)
     assert result.abstained and result.text == REFUSALS["ru"]
-    sentence_first = make_hit("d", text, (0.5, 0.95))
-    assert not answer("Что строит Дуйсбург?", [sentence_first], corpus, AnswerSettings()).abstained
 
 
 LISTED = ("Masterplan\nFür die Stadt sind folgende Handlungsfelder relevant\n- Bildung\n- Breitband & 5G\n"
@@ -270,5 +351,5 @@ def test_when_question_over_an_undated_source_is_not_answered_by_heute() -> None
     vocabulary = {"duisburg", "huawei", "memorandum", "unterzeichn"}
     undated, dated = Dated({"d": text}, vocabulary), Dated({"d": text}, vocabulary)
     dated.date = "2018-01-15"
-    assert answer(question, [hit], undated, AnswerSettings()).abstained
-    assert "heute" in answer(question, [hit], dated, AnswerSettings()).text
+    assert answer(question, [hit], undated, AnswerSettings(), model=TYPED).abstained
+    assert "heute" in answer(question, [hit], dated, AnswerSettings(), model=TYPED).text

@@ -75,7 +75,7 @@ def check_invariants(doc, cfg: ChunkingSettings) -> None:
     for line in text.splitlines(keepends=True):
         body = line.rstrip("\r\n")
         start, end = pos, pos + len(body)
-        if body.strip() and not any(k.start < end and start < k.end for k in doc.kept):
+        if body.strip() and not any(k.start < end and start < k.end for k in (*doc.kept, *doc.aside)):
             removed.append((start, end))
         pos += len(line)
     for c in chunks:
@@ -86,8 +86,12 @@ def check_invariants(doc, cfg: ChunkingSettings) -> None:
             assert a.end <= b.start
         for ra, rb in removed:  # never spans a line cleaning removed
             assert not (c.start < rb and ra < c.end), (c.text, text[ra:rb])
-        before = [s for s in all_sentences if s.end <= c.start]
-        prev = before[-1].slice(text) if before else ""
+        # Content and contact blocks (kept aside) never share a chunk.
+        in_kept = [any(k.start <= s.start and s.end <= k.end for k in doc.kept) for s in c.sentences]
+        assert all(in_kept) or not any(in_kept), c.text
+        # The previous sentence is the one before in reading order of its own kind (content, then contacts).
+        at = all_sentences.index(c.sentences[0])
+        prev = all_sentences[at - 1].slice(text) if at else ""
         allowed = {"", doc.title, prev, f"{doc.title}\n{prev}"}
         assert c.context in allowed  # title and previous sentence only
     in_chunks = {s for c in chunks for s in c.sentences}

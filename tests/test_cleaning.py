@@ -157,3 +157,26 @@ def test_a_megabyte_line_of_unclosed_data_uris_is_cleaned_quickly(unit: str) -> 
     text = unit * (1_000_000 // len(unit))
     doc = md(text)
     assert not any("data:" in s.slice(text) for s in doc.kept)
+
+
+def test_contact_blocks_are_kept_aside_and_chunked_apart() -> None:
+    from pipeline.settings import ChunkingSettings
+    from pipeline.text.chunking import chunk_document
+    from pipeline.text.cleaning import is_contact_text
+
+    text = ("Kassel baut Glasfaser. Die Stadt investiert 20 Millionen Euro in das Netz.\n\n"
+            "Pressekontakt:\nMiriam Ostermann, Pressesprecherin\nTelefon: +49 561 787-1234\n"
+            "E-Mail: presse@stadt-kassel.de\n")
+    src = SourceText("k.txt", text, "x", "utf-8", "txt")
+    doc = clean(src, CleaningSettings())
+    aside = [s.slice(text) for s in doc.aside]
+    assert aside == ["Pressekontakt:", "Miriam Ostermann, Pressesprecherin", "Telefon: +49 561 787-1234",
+                     "E-Mail: presse@stadt-kassel.de"]
+    assert all("Pressekontakt" not in s.slice(text) for s in doc.kept)
+    chunks = chunk_document(doc, ChunkingSettings())
+    contact = [c for c in chunks if is_contact_text(c.text)]
+    assert contact and all("Glasfaser" not in c.text for c in contact)
+    assert any("Miriam Ostermann" in c.text for c in contact) and all(text[c.start:c.end] == c.text for c in chunks)
+    # Off: left out like other boilerplate.
+    assert clean(src, CleaningSettings(index_contacts=False)).aside == ()
+    assert not is_contact_text("Die Stadt investiert 20 Millionen Euro.\nTelefonieren ist teuer.")

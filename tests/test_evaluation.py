@@ -157,12 +157,12 @@ INNSBRUCK_LATIN1 = ("Die Stadt Innsbruck tauscht im Jänner 2025 alle Wasserzäh
 def html_and_latin1_index(tmp_path: Path) -> Iterator[tuple[Any, str, str]]:
     """An index (model-free embedder) of an HTML page and a Latin-1 text → (Index, HTML source, Latin-1 source)."""
     import pipeline
-    from conftest import tiny_index
+    from conftest import ALWAYS_ANSWER, tiny_index
 
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "innsbruck.txt").write_bytes(INNSBRUCK_LATIN1.encode("latin-1"))  # tiny_index writes UTF-8 only
-    index = pipeline.open_index(tiny_index(tmp_path, {"zuerich.html": ZUERICH_HTML}))
+    index = pipeline.open_index(tiny_index(tmp_path, {"zuerich.html": ZUERICH_HTML}), ALWAYS_ANSWER)
     yield index, str(docs / "zuerich.html"), str(docs / "innsbruck.txt")
     index.close()
 
@@ -207,6 +207,7 @@ def test_html_and_latin1_citations_are_checked_against_the_stored_text(
 def test_the_eval_command_accepts_correct_html_citations(
     html_and_latin1_index: tuple[Any, str, str], tmp_path: Path,
 ) -> None:
+    import os
     import subprocess
     import sys
 
@@ -215,8 +216,9 @@ def test_the_eval_command_accepts_correct_html_citations(
              "evidence": [{"source": s, "text": t} for s, t in i.evidence],
              "answers": [list(g) for g in i.answer_groups]} for i in html_latin1_items(html, latin1)]
     qa = write_qa(tmp_path / "qa.jsonl", rows)
+    env = {**os.environ, "BELEGT_ANSWER__ABSTAIN_BELOW": "0"}  # a model-free index: answer, see ALWAYS_ANSWER
     out = subprocess.run([sys.executable, "-m", "pipeline", "eval", str(qa), "--index", str(index.dir), "--json"],
-                         capture_output=True, text=True, cwd=Path(__file__).parent.parent, check=True)
+                         capture_output=True, text=True, cwd=Path(__file__).parent.parent, check=True, env=env)
     m = json.loads(out.stdout)
     assert m["citation_validity"] == 1.0 and m["failures"] == []
 

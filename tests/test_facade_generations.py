@@ -11,7 +11,7 @@ from pipeline.facade import open_index
 from pipeline.indexing import build
 from pipeline.settings import Settings
 
-from conftest import tiny_index
+from conftest import ALWAYS_ANSWER, tiny_index
 
 
 def open_files_under(folder: Path) -> list[str]:
@@ -30,7 +30,7 @@ def open_files_under(folder: Path) -> list[str]:
 def test_a_running_index_answers_from_a_build_made_elsewhere(tmp_path: Path) -> None:
     index_dir = tiny_index(tmp_path, {"a.txt": "Aachen baut ein Glasfasernetz für alle Schulen der Stadt."})
     embedder = HashingEmbedder(32)
-    index = open_index(index_dir, Settings(), embedder)
+    index = open_index(index_dir, ALWAYS_ANSWER, embedder)
     first = index.reader.dir
     assert index.sources() == [str(tmp_path / "docs" / "a.txt")]
     # Another process (here: the same, through the library) adds a document and commits a generation.

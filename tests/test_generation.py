@@ -12,7 +12,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from conftest import tiny_index
+from conftest import ALWAYS_ANSWER, tiny_index
 from openai_stub import stub_server
 from pipeline.query import prompts
 from pipeline.embedding import HashingEmbedder
@@ -48,7 +48,8 @@ def index_dir(tmp_path: Path) -> Path:
 
 
 def _open(index_dir: Path, server_url: str, timeout_s: float = 10.0):  # type: ignore[no-untyped-def]
-    settings = Settings(llm=LLMSettings(provider="openai", base_url=server_url, model="stub", timeout_s=timeout_s))
+    settings = Settings(llm=LLMSettings(provider="openai", base_url=server_url, model="stub", timeout_s=timeout_s),
+                        answer=ALWAYS_ANSWER.answer)
     return open_index(index_dir, settings, HashingEmbedder(32))
 
 

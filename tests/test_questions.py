@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.apps import chat as chat_app
-from pipeline.query.answering import REFUSALS
+from pipeline.query.answering import NOT_STATED, REFUSALS, question_language
 from pipeline.facade import QuestionError, check_question, open_index
 from pipeline.settings import Settings
 
@@ -76,7 +76,8 @@ def test_odd_questions_get_an_answer_or_a_refusal(index_dir: Path, name: str) ->
     data = json.loads(json.dumps(answer.to_dict()))
     assert data["answer"]
     if answer.abstained:
-        assert answer.text in REFUSALS.values() and not answer.citations
+        assert answer.text in [*REFUSALS.values(), *NOT_STATED.values()] and not answer.citations
+        assert answer.abstain_reason in ("no_passages", "no_known_word", "not_stated", "off_topic")
     else:
         text = {d.id: d.text for d in index.reader.documents()}
         assert all(text[c.doc_id][c.start : c.end] == c.text for c in answer.citations)
@@ -217,7 +218,16 @@ def test_questions_that_share_no_word_with_the_seeds_are_refused(seeds_open, que
 def test_a_question_in_another_language_finds_the_german_answer(seeds_open, question: str) -> None:  # type: ignore[no-untyped-def]
     from pipeline.text.sources import verify_source_span
 
+    # The multilingual embedder finds the German sentence naming the signers: it is the first passage.
     answer = seeds_open.ask(question)
-    assert not answer.abstained and "Sören Link" in answer.text
+    assert "Sören Link" in answer.hits[0].chunk.text
+    # The selector's threshold for a question that shares no word with the index was fitted on the
+    # development questions with their word features hidden; there, refusing paid more than answering,
+    # so such a question is answered only when its best sentence is very likely. Either way it is
+    # honest: the right sentence, cited exactly, or a refusal in the question's own script.
+    if answer.abstained:
+        assert answer.text == REFUSALS[question_language(question)] and answer.abstain_reason == "off_topic"
+    else:
+        assert "Sören Link" in answer.text
     assert all(verify_source_span(c.source, c.start, c.end, c.text) for c in answer.citations)
     assert all(Path(c.source).parent == SEEDS for c in answer.citations)

@@ -89,3 +89,21 @@ def test_common_terms_leave_the_lexical_query_of_a_large_index(reader: IndexRead
     assert hits and all("Grabmaier" in h.chunk.text for h in hits)
     everything = Retriever(reader, hashing, RetrievalSettings(lexical_max_df=0, **lexical_only))
     assert any("Grabmaier" not in h.chunk.text for h in everything.search("Duisburg Grabmaier") if h.origin != "dense")
+
+
+def test_a_contact_block_ranks_below_content_of_equal_score() -> None:
+    from pipeline.query.retrieval import Candidate
+    from pipeline.types import Chunk
+
+    def cand(row: int, text: str, dense: float) -> Candidate:
+        return Candidate(row, Chunk(str(row), "d", 0, len(text), text), dense, (), None)
+
+    contact = cand(1, "Pressekontakt:\nMiriam Ostermann, Pressesprecherin\nTelefon: +49 561 787-1234", 0.86)
+    content = cand(2, "Die Stadt Kassel investiert 20 Millionen Euro in das Glasfasernetz.", 0.85)
+    retriever = object.__new__(Retriever)
+    retriever.settings = RetrievalSettings()
+    assert [c.row for c, _, _ in retriever.fuse([contact, content])] == [2, 1]  # 0.03 below: content first
+    clearly = cand(3, contact.chunk.text, 0.90)  # a question about the contact: it is found first
+    assert [c.row for c, _, _ in retriever.fuse([clearly, content])] == [3, 2]
+    retriever.settings = RetrievalSettings(aside_penalty=0.0)
+    assert [c.row for c, _, _ in retriever.fuse([contact, content])] == [1, 2]

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterator, Sequence
 from .args import add_llm_arguments
 from .args import settings_from_args as cli_settings
 from ..facade import Index, QuestionError, open_index
+from ..query.prompts import ABSTAIN_REASONS
 from ..indexing import add_files
 from ..query.generation import LLMUnavailable
 from ..settings import RetrievalSettings, Settings, SettingsError
@@ -132,11 +133,14 @@ def _passage_html(index: Index, hit: Hit, marks: Sequence[tuple[int, int, int]],
 
 
 def render_sources(index: Index, answer: Answer, show_retrieved: bool = False) -> str:
-    """An Answer → the sources panel: cited passages first (highlighted), the rest behind a toggle."""
+    """An Answer → the sources panel: cited passages first (highlighted), the rest behind a toggle; a
+    refusal says why, and a "not stated" one shows the closest passages open."""
+    parts = []
     if answer.abstained:
-        parts = ["<p><i>No passage supports an answer.</i></p>"]
-    else:
-        parts = []
+        why = ABSTAIN_REASONS.get(answer.abstain_reason or "", "No passage supports an answer.")
+        parts.append(f"<p class='abstain-reason'><i>{literal_html(why)}</i></p>")
+    # "Not stated": the passages are on the question's topic; they are what the user can read next, shown open.
+    closest = answer.abstained and answer.abstain_reason == "not_stated"
     cited_ids = []
     for hit in answer.hits:
         marks = [(c.n, c.start, c.end) for c in answer.citations if c.chunk_id == hit.chunk.id]
@@ -144,9 +148,10 @@ def render_sources(index: Index, answer: Answer, show_retrieved: bool = False) -
             cited_ids.append(hit.chunk.id)
             parts.append(_passage_html(index, hit, marks, f"cite-{marks[0][0]}"))
     rest = [h for h in answer.hits if h.chunk.id not in cited_ids]
-    if show_retrieved and rest:
+    if (show_retrieved or closest) and rest:
         inner = "".join(_passage_html(index, h, [], f"passage-{h.rank}") for h in rest)
-        parts.append(f"<details><summary>{len(rest)} more retrieved, not cited</summary>{inner}</details>")
+        summary = f"the {len(rest)} closest passages" if closest else f"{len(rest)} more retrieved, not cited"
+        parts.append(f"<details{' open' if closest else ''}><summary>{summary}</summary>{inner}</details>")
     return "\n".join(parts)
 
 

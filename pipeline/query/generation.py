@@ -115,6 +115,6 @@ def generate(question: str, lang: str, hits: Sequence[Hit], corpus: verification
                                   settings.similarity_full)
     t2 = time.perf_counter()
     return Answer(question=question, text=checked.text, citations=checked.citations, hits=tuple(hits),
-                  abstained=checked.refused, mode="llm", sentences=checked.checks, notes=checked.notes,
+                  abstained=checked.refused, abstain_reason="llm_refused" if checked.refused else None, mode="llm", sentences=checked.checks, notes=checked.notes,
                   timings_ms={**fallback.timings_ms, "generate": round((t1 - t0) * 1000, 2),
                               "verify": round((t2 - t1) * 1000, 2)})

@@ -32,6 +32,19 @@ REFUSALS = {
     "ar": "لا تذكر المصادر ذلك.",
 }
 
+# The topic is in the sources, the answer is not: the passages shown are the closest there are.
+NOT_STATED = {
+    "de": "Das steht nicht in den Quellen. Die nächstliegenden Passagen stehen unten.",
+    "en": "The sources do not say this. The closest passages are listed below.",
+}
+# Why an answer was refused, in words (the chat shows it; ``ask --json`` carries the key).
+ABSTAIN_REASONS = {
+    "no_passages": "Nothing in the index matched the question.",
+    "no_known_word": "No word of the question occurs in the indexed documents.",
+    "not_stated": "The passages below are about the question's topic, but none of them states the answer.",
+    "off_topic": "None of the indexed documents is about what the question asks.",
+}
+
 LANGUAGE_NAMES = {"de": "German", "en": "English", "ru": "Russian", "zh": "Chinese", "ar": "Arabic"}
 
 SYSTEM = """You answer questions using only the numbered passages you are given.

@@ -19,7 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..text import lexical
+from ..text import crosslingual, lexical
+from ..text.cleaning import is_contact_text
 from ..text.dedup import SAME_REPORT, containment
 from ..embedding import Embedder, make_embedder
 from ..settings import RetrievalSettings
@@ -108,7 +109,7 @@ class Retriever:
             if dense_rows and max(dense_rows) >= index.ntotal:
                 raise self.reader.damaged(f"vectors.faiss is damaged (it returned row {max(dense_rows)} "
                                           f"of {index.ntotal})")
-        terms = lexical.selective(lexical.query_terms(query), self.reader.document_frequency, self.settings.lexical_max_df)
+        terms = lexical.selective(lexical.query_terms(query, equivalents=crosslingual.equivalents), self.reader.document_frequency, self.settings.lexical_max_df)
         lexical_hits = dict(self.reader.lexical_search(terms, n))
         rows = list(dict.fromkeys([*dense_rows, *lexical_hits]))
         if not rows:
@@ -144,7 +145,9 @@ class Retriever:
             fused = rrf([(dense, s.dense_weight), (lex, s.lexical_weight)], s.rrf_k)
         else:
             top = max((c.lexical or 0.0 for c in candidates), default=0.0) or 1.0
-            fused = {c.row: s.dense_weight * c.dense + s.lexical_weight * (c.lexical or 0.0) / top for c in candidates}
+            # A contact block (indexed aside) ranks below content unless the question is about it.
+            fused = {c.row: s.dense_weight * c.dense + s.lexical_weight * (c.lexical or 0.0) / top
+                     - (s.aside_penalty if is_contact_text(c.chunk.text) else 0.0) for c in candidates}
         ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
         return [(by_row[r], score, "dense+lexical" if r in lexical_rows else "dense") for r, score in ranked]
 

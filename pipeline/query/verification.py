@@ -12,24 +12,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Sequence
 
 from ..text import lexical
 from ..text.chunking import split_sentences
 from .prompts import REFUSALS
+from .question import Corpus
 from ..settings import ChunkingSettings
 from ..types import Citation, Hit, SentenceCheck, Span
 
 _MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-class Corpus(Protocol):
-    def text_of(self, doc_id: str) -> str: ...
-
-    def similarities(self, query: str, texts: Sequence[str]) -> list[float]: ...
-
-    def chunk_containing(self, doc_id: str, span: Span) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,9 @@ _QUOTES_FOR_PYSBD = str.maketrans({"„": '"', "“": '"', "”": '"'})
 _SOFT_WRAP_MIN = 50  # shorter lines are headings or list items: a hard break
 
 
-def blocks(doc: Document) -> list[list[Span]]:
-    """A document's kept lines → regions (runs with nothing removed in between) of paragraph blocks.
+def blocks(doc: Document, lines: Sequence[Span] | None = None) -> list[list[Span]]:
+    """A document's kept lines (or the given ones) → regions (runs with nothing removed in between) of
+    paragraph blocks.
 
     A line break inside a paragraph is a soft wrap when the line is long, does not end
     like a sentence, and the next line is not a list item or heading.
@@ -51,7 +52,7 @@ def blocks(doc: Document) -> list[list[Span]]:
     text = doc.text
     regions: list[list[Span]] = []
     current: list[Span] = []
-    for span in doc.kept:
+    for span in doc.kept if lines is None else lines:
         if current:
             prev = current[-1]
             gap = text[prev.end : span.start]
@@ -334,10 +335,11 @@ def _windows(text: str, start: int, end: int, limit: int) -> Iterator[Span]:
 
 
 def sentences(doc: Document, settings: ChunkingSettings) -> list[list[Span]]:
-    """A document → its sentences, grouped by region (chunks never cross a region)."""
+    """A document → its sentences, grouped by region (chunks never cross a region); the regions of its
+    contact blocks (``aside``) come after the content's, so no chunk mixes the two."""
     return [
         [s for block in region for s in split_sentences(doc.text, block, doc.lang, settings)]
-        for region in blocks(doc)
+        for region in [*blocks(doc), *(blocks(doc, doc.aside) if doc.aside else [])]
     ]
 
 
@@ -363,7 +365,7 @@ def chunk_document(doc: Document, settings: ChunkingSettings) -> list[Chunk]:
                     sentences=tuple(window),
                 )
             )
-    return chunks
+    return sorted(chunks, key=lambda c: (c.start, c.end)) if doc.aside else chunks
 
 
 def _windows_of(region: Sequence[Span], settings: ChunkingSettings) -> Iterator[tuple[int, int]]:

@@ -43,12 +43,14 @@ _FIELD_LINE = re.compile(
     r"^(Stichw(ö|oe)rter|Schlagw(ö|oe)rter|Tags|Themen|Bildquelle|Quelle|Fotos?|Bild|Image|Source|Photo|Copyright|Original-Content von)\s*:",
     re.IGNORECASE,
 )
+# A line of contact details: kept aside (indexed apart from the content) rather than dropped.
+CONTACT_LINE = re.compile(r"^(Tel(efon)?|Phone|Fax|E-?Mail|Mobil|Web|Internet)\s*[.:]", re.IGNORECASE)
 _LINE_PATTERNS = (
     re.compile(r"^\(\s*[\w./ -]{1,12}\s*\)$"),  # agency or author tag: (RP), (bs), (dpa)
     re.compile(r"^<?(https?://|www\.)\S+>?$", re.IGNORECASE),  # a bare link
     _FIELD_LINE,
     re.compile(r"^©"),
-    re.compile(r"^(Tel(efon)?|Phone|Fax|E-?Mail|Mobil)\s*[.:]", re.IGNORECASE),
+    CONTACT_LINE,
 )
 _CONSENT = re.compile(
     r"(Datenschutzerkl(ä|ae)rung|Cookies?|privacy policy).{0,80}(zu(stimm)?|akzeptier|einverstanden|accept|agree)"
@@ -85,6 +87,7 @@ def clean(src: SourceText, settings: CleaningSettings) -> Document:
     lines = list(_lines(text))
     date = _parse_date_hint(src.date_hint)
     kept: list[Span] = []
+    aside: list[Span] = []  # contact blocks: indexed apart from the content when settings.index_contacts
     in_contact = False
     continues_field = False  # a wrapped "Stichwörter: …" line goes on in the next line
     for start, end in lines:
@@ -106,12 +109,17 @@ def clean(src: SourceText, settings: CleaningSettings) -> Document:
             continues_field = bool(_FIELD_LINE.match(line.strip()))
             if CONTACT_HEADERS.match(line.strip()):
                 in_contact = True
+                aside.extend(_without_data_uris(text, start, end))
                 continue
             if in_contact:
                 # A contact block ends at the first line that reads like prose again.
                 if len(line) < 100 and not _SENTENCE_END.search(line.strip()):
+                    aside.extend(_without_data_uris(text, start, end))
                     continue
                 in_contact = False
+            if CONTACT_LINE.match(line.strip()):
+                aside.extend(_without_data_uris(text, start, end))
+                continue
             if is_boilerplate(line):
                 continue
         kept.extend(_without_data_uris(text, start, end))
@@ -126,7 +134,19 @@ def clean(src: SourceText, settings: CleaningSettings) -> Document:
         lang=detect_language(kept_text),
         kept=tuple(kept),
         meta={"encoding": src.encoding, "format": src.format, "sha256": src.sha256},
+        aside=tuple(aside) if settings.index_contacts else (),
     )
+
+
+def is_contact_text(text: str) -> bool:
+    """A passage's text → is it a contact block (indexed aside)? It opens with a contact header, or half
+    its lines or more are phone, fax, e-mail or web lines."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return False
+    if CONTACT_HEADERS.match(lines[0]):
+        return True
+    return sum(bool(CONTACT_LINE.match(line)) for line in lines) * 2 >= len(lines)
 
 
 def is_boilerplate(line: str) -> bool:

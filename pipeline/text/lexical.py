@@ -60,10 +60,17 @@ def terms(text: str, lang: str) -> list[str]:
     return _stemmer(lang).stemWords(words) if words else []
 
 
-def query_terms(question: str, langs: Iterable[str] = QUESTION_LANGS) -> list[str]:
-    """A question → its distinct terms, stemmed in each candidate language (order kept)."""
+def query_terms(question: str, langs: Iterable[str] = QUESTION_LANGS,
+                equivalents: Callable[[str], Iterable[str]] | None = None) -> list[str]:
+    """A question → its distinct terms, stemmed in each candidate language (order kept).
+
+    ``equivalents`` (a folded word → words naming the same thing in another language, e.g.
+    ``crosslingual.equivalents``) adds those words' terms after the question's own.
+    """
     stop = stopwords()
     words = [t for t in tokens(question) if t not in stop]
+    if equivalents is not None:
+        words += [e for w in words for e in equivalents(w) if e not in words]
     seen: dict[str, None] = {}
     for lang in langs:
         for term in _stemmer(lang).stemWords(words) if words else []:

@@ -1,0 +1,234 @@
+"""Questions: a question (and what retrieval searched) → a ``Question`` value, analysed once.
+
+Everything the later stages read about a question is worked out here, once: the language
+its refusal is written in, what kind of answer it wants (a person, a date, a number, an
+amount), its content words with idf weights (stemmed in German and English, with the other
+language's CLDR names of months, countries, regions, languages and cities added), the
+names it mentions that the index knows and those it does not, and what a how-many question
+counts. Also the one ``Corpus`` protocol: what the query stages may ask of an index.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol, Sequence
+
+from ..text import crosslingual, lexical
+from ..types import Span
+
+# A question in another script is refused in that script's main language; the identifier
+# only chooses between German and English (on a few words it confuses Latin-script languages).
+_SCRIPTS = {"CYRILLIC": "ru", "CJK": "zh", "ARABIC": "ar"}
+LATIN_LANGS = lexical.QUESTION_LANGS
+
+_ROLES = (
+    r"(ober)?bürgermeister\w*|\w*dezernent\w*|rektor\w*|präsident\w*|minister\w*|direktor\w*|sprecher\w*|"
+    r"geschäftsführer\w*|manager\w*|vorsitzende\w*|ceo|cfo|cto|mayor|executive|rector|president|director|"
+    r"spokes\w*|chair\w*|founder|gründer\w*|leiter\w*|chef\w*|person|people|politiker\w*"
+)
+# Coarse answer types, each with its question words in both languages; the first that matches wins.
+_ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("person", re.compile(
+        r"^\W*((and|also|und|auch) )?((by|for|to|with|von|für|mit|an) )?(who|whom|whose|wer|wem|wen|wessen)\b", re.I)),
+    ("money", re.compile(
+        r"\b(budget|euros?|dollars?|cost|costs|price|invest\w*|money|funding|geld|kost\w*|preis|"
+        r"investi\w*|etat|fördermittel\w*|summe)\b", re.I)),
+    ("number", re.compile(r"\b(how (many|much)|wie (viele?|hoch|groß|gross)|wieviele?|anzahl|number of)\b", re.I)),
+    ("date", re.compile(
+        r"\b(when|what date|which date|(what|which) year|since when|by when|until when|wann|seit wann|bis wann|"
+        r"welchem (tag|datum|jahr|monat)|welchen (tag|datum|monat)|welches datum)\b", re.I)),
+    ("person", re.compile(rf"\b(which|what|welche[rsnm]?)\s+(\w+\s+)?({_ROLES})\b", re.I)),
+)
+ANSWER_TYPES = ("person", "money", "number", "date")
+NUMBER = re.compile(
+    r"\d|\b(zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|hundert|tausend|million|milliarde|"
+    r"two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|dozen)\w*\b",
+    re.I,
+)
+_CAPITALISED = re.compile(r"(?<![\w.])([A-ZÄÖÜ][\w-]+)")
+DETERMINERS = frozenset(
+    "der die das den dem des ein eine einen einem einer eines kein keine welche welcher welches welchen welchem "
+    "dieser diese dieses diesen diesem jede jeder jedes jeden sein seine seiner ihr ihre ihrer unser unsere "
+    "the a an this that these those which what whose its his her their our my your any each every no".split()
+)
+_COUNT_TRIGGER = re.compile(r"\b(how many|wie viele|wieviele|number of|anzahl (der|an))\s+", re.I)
+
+Terms = tuple[tuple[frozenset[str], float], ...]
+
+
+class Corpus(Protocol):
+    """What the query stages may ask of an index generation (``facade.OpenGeneration`` is one)."""
+
+    n_chunks: int
+
+    def text_of(self, doc_id: str) -> str: ...
+
+    def date_of(self, doc_id: str) -> str | None: ...
+
+    def df(self, term: str) -> int: ...
+
+    def chunk_containing(self, doc_id: str, span: Span) -> str: ...
+
+    def sentences_before(self, doc_id: str, start: int, n: int) -> list[Span]: ...
+
+    def similarities(self, query: str, texts: Sequence[str]) -> list[float]: ...
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question, analysed once.
+
+    ``text`` is what the user asked; ``searched`` what retrieval searched (a follow-up with
+    words carried over from the conversation). ``terms``: each content word of ``searched``
+    → (its stems in de and en, with its cross-language equivalents' stems; idf weight).
+    ``names``: capitalised words the index knows, with idf; ``absent``: names it does not
+    know where a name stands. ``known_words``: whether any content word occurs in the index.
+    """
+
+    text: str
+    searched: str
+    lang: str
+    kind: str | None
+    terms: Terms
+    names: Terms
+    absent: tuple[str, ...]
+    known_words: bool
+    counted: str | None
+
+
+def parse(question: str, corpus: Corpus, searched: str | None = None) -> Question:
+    """A question, the index it is asked of and what retrieval searched → its ``Question``."""
+    searched = searched or question
+    kind = answer_type(question)
+    known, absent = names(question, corpus)
+    return Question(
+        text=question, searched=searched, lang=question_language(question), kind=kind,
+        terms=tuple(weighted_terms(searched, corpus)), names=tuple(known), absent=tuple(absent),
+        known_words=knows_a_word(searched, corpus), counted=counted_thing(question) if kind == "number" else None,
+    )
+
+
+def question_language(question: str) -> str:
+    """A question → the language its refusal is written in: by script (Cyrillic → 'ru', Chinese
+    characters → 'zh', Arabic → 'ar'), else 'de' or 'en'; a question in any other script gets 'en'."""
+    counts: dict[str, int] = {}
+    for ch in question:
+        if ch.isalpha():
+            script = unicodedata.name(ch, "UNKNOWN").split(" ")[0]
+            counts[script] = counts.get(script, 0) + 1
+    script = max(counts, key=counts.__getitem__) if counts else "LATIN"
+    if script == "LATIN":
+        return str(_question_identifier().classify(question)[0])
+    return _SCRIPTS.get(script, "en")
+
+
+@lru_cache(maxsize=1)
+def _question_identifier():  # type: ignore[no-untyped-def]  # py3langid ships no type hints
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(LATIN_LANGS))
+    return identifier
+
+
+def answer_type(question: str) -> str | None:
+    """A question → what kind of answer it wants: 'person', 'money', 'number', 'date', or None."""
+    for kind, pattern in _ANSWER_TYPES:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def idf(freq: int, n: int) -> float:
+    """BM25's idf; a term absent from the index weighs as much as the rarest present one."""
+    freq = max(freq, 1)
+    return math.log(1 + (n - freq + 0.5) / (freq + 0.5))
+
+
+def matches(stems: frozenset[str] | set[str], terms: set[str]) -> bool:
+    """Does a word (its stems) occur among a sentence's terms? German compounds count by their head:
+    "Dezernent" is in "Digitalisierungsdezernent"."""
+    if stems & terms:
+        return True
+    return any(len(s) >= 5 and t.endswith(s) for s in stems for t in terms)
+
+
+def word_stems(word: str) -> frozenset[str]:
+    """A folded word → its stems in de and en, and those of its CLDR equivalents in the other language."""
+    words = [word, *sorted(crosslingual.equivalents(word))]
+    return frozenset(t for w in words for t in lexical.query_terms(w))
+
+
+def weighted_terms(question: str, corpus: Corpus) -> list[tuple[frozenset[str], float]]:
+    """A question → per content word: (its stems in de and en with equivalents', idf weight)."""
+    out = []
+    stop = lexical.stopwords()
+    for word in dict.fromkeys(t for t in lexical.tokens(question) if t not in stop):
+        stems = word_stems(word)
+        if stems:
+            out.append((stems, idf(max(corpus.df(s) for s in stems), corpus.n_chunks)))
+    return out
+
+
+def knows_a_word(question: str, corpus: Corpus) -> bool:
+    """Does any content word of a question (stemmed in de or en, or an equivalent) occur in the index?"""
+    stop = lexical.stopwords()
+    words = dict.fromkeys(t for t in lexical.tokens(question) if t not in stop)
+    return any(corpus.df(stem) for word in words for stem in word_stems(word))
+
+
+def names(question: str, corpus: Corpus) -> tuple[list[tuple[frozenset[str], float]], list[str]]:
+    """Capitalised words of a question (not its first word) → ((stems, idf) of those in the index, names absent).
+
+    The known ones are what the question is about (Duisburg, Huawei, Absichtserklärung).
+    An absent one counts as a missing *name* only where a name stands: after a preposition
+    or verb, without article ("für Siemens", "with Microsoft", "did Munich"). After an
+    article or another capitalised word it is more likely a noun or a translation the
+    index words differently ("welcher Partei", "the Lord Mayor", "Huawei Germany") — unless
+    none of the question's capitalised words is in the index at all.
+    """
+    words = re.findall(r"[\w-]+", question)
+    known: list[tuple[frozenset[str], float]] = []
+    absent: list[str] = []
+    unknown: list[str] = []
+    for i, word in enumerate(words):
+        if i == 0 or not _CAPITALISED.fullmatch(word) or lexical.fold(word) in lexical.stopwords():
+            continue
+        stems = word_stems(lexical.fold(word))
+        if not stems:
+            continue
+        freq = max(corpus.df(t) for t in stems)
+        if freq:
+            if all(stems != k for k, _ in known):
+                known.append((stems, idf(freq, corpus.n_chunks)))
+            continue
+        unknown.append(word)
+        before = words[i - 1]
+        adjective = len(before) > 3 and before.endswith(("e", "en", "er", "es", "em"))  # "städtischen Tochterfirmen"
+        if before[0].islower() and lexical.fold(before) not in DETERMINERS and not NUMBER.fullmatch(before) and not adjective:
+            absent.append(word)
+    # Nothing the question names is in the index ("der Kölner Dom", "the Eiffel Tower"): it is about something else.
+    if not known and unknown and not absent:
+        absent = unknown
+    return known, absent
+
+
+def counted_thing(question: str) -> str | None:
+    """'How many smart street lights will …' → 'smart street lights': what a how-many question counts."""
+    m = _COUNT_TRIGGER.search(question)
+    if not m:
+        return None
+    words = []
+    for word in re.findall(r"[\w-]+", question[m.end() :]):
+        # Up to the verb: a stopword ("will", "hat") ends it; an English past form ("attended") is kept
+        # and ends it, because "people attended" says more than "people".
+        if lexical.fold(word) in lexical.stopwords() or len(words) == 3:
+            break
+        words.append(word)
+        if word.endswith("ed"):
+            break
+    return " ".join(words) or None
