@@ -46,3 +46,26 @@ def test_two_turn_dialogues(seeds_open, first: str, follow_up: str, expected: li
     answer = seeds_open.ask(follow_up, history=[first])
     assert not answer.abstained
     assert all(e in answer.text for e in expected), answer.text
+
+
+def test_a_third_turn_keeps_the_topic_of_the_first() -> None:
+    history = ["who signed the Duisburg declaration?", "and who signed for Huawei?"]
+    q = standalone("Wann war das?", history)
+    assert q.startswith("Wann war das?") and all(w in q for w in ("Duisburg", "declaration", "Huawei", "signed"))
+    # A question that stands alone starts a new topic: the turn after it leans on it alone.
+    q = standalone("und wo?", [*history, "Wie viele Mitarbeiter hat ZTE?"])
+    assert "Mitarbeiter" in q and "ZTE" in q and "Duisburg" not in q
+
+
+def test_a_long_conversation_reaches_back_a_bounded_number_of_turns() -> None:
+    history = ["Wer hat die Duisburger Erklärung unterzeichnet?"] + ["und dann?"] * 50
+    assert "Duisburger" not in standalone("und dort?", history)  # more than MAX_TURNS follow-ups ago
+    assert "Duisburger" in standalone("und dort?", history[:4])
+
+
+@pytest.mark.slow
+def test_a_three_turn_dialogue_stays_on_the_signing(seeds_open) -> None:  # type: ignore[no-untyped-def]
+    history = ["who signed the Duisburg declaration?", "and who signed for Huawei?"]
+    answer = seeds_open.ask("Wann war das?", history=history)
+    # Before, the third turn leaned on "Huawei" alone and answered since when Huawei is in Germany.
+    assert not answer.abstained and "nterzeichn" in answer.text and "2001" not in answer.text, answer.text
