@@ -142,8 +142,12 @@ class RetrievalSettings(_Section):
         ),
     )
     sentence_weight: float = Field(
-        0.0, ge=0, le=1,
-        description="Dense score of a chunk = (1 - w) · chunk similarity + w · its best sentence's similarity.",
+        0.5, ge=0, le=1,
+        description=(
+            "Dense score of a chunk = (1 - w) · chunk similarity + w · its best sentence's similarity. On the "
+            "development questions 0.5 beat 0 and 0.3 (hit@1 0.83 → 0.87 over the seeds, hit@5 0.87 → 0.89 over "
+            "the outsiders' development documents)."
+        ),
     )
     follow_sentences: int = Field(
         2, ge=0, description="Sentences after each passage that answering may also quote (an answer often follows its lead-in)."

@@ -60,8 +60,8 @@ def test_out_of_corpus_questions_are_refused_in_their_language(seeds_open) -> No
 # the selector was fitted on it, so these guard against regressions, they are not results), so that
 # a regression fails CI. Results on held-out questions: benchmarks/QUALITY.md.
 FLOORS = {
-    "hit@1": 0.83, "mrr": 0.89, "answer_accuracy": 0.78, "citation_support": 0.76, "citation_validity": 1.0,
-    "abstention_recall": 0.7,
+    "hit@1": 0.88, "mrr": 0.93, "answer_accuracy": 0.90, "citation_support": 0.88, "citation_validity": 1.0,
+    "abstention_recall": 0.4,
 }
 
 
@@ -69,4 +69,4 @@ def test_quality_does_not_regress_on_the_seed_qa_set(seeds_open) -> None:  # typ
     metrics, _ = evaluate(load_qa(ROOT / "benchmarks" / "qa_seeds.jsonl"), seeds_open.ask)
     for key, floor in FLOORS.items():
         assert metrics[key] >= floor, (key, metrics[key], metrics)
-    assert metrics["false_abstention_rate"] <= 0.22
+    assert metrics["false_abstention_rate"] <= 0.1
