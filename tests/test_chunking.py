@@ -87,8 +87,9 @@ def check_invariants(doc, cfg: ChunkingSettings) -> None:
         for ra, rb in removed:  # never spans a line cleaning removed
             assert not (c.start < rb and ra < c.end), (c.text, text[ra:rb])
         # Content and contact blocks (kept aside) never share a chunk.
-        in_kept = [any(k.start <= s.start and s.end <= k.end for k in doc.kept) for s in c.sentences]
-        assert all(in_kept) or not any(in_kept), c.text
+        content = any(k.start < s.end and s.start < k.end for s in c.sentences for k in doc.kept)
+        contact = any(k.start < s.end and s.start < k.end for s in c.sentences for k in doc.aside)
+        assert not (content and contact), c.text
         # The previous sentence is the one before in reading order of its own kind (content, then contacts).
         at = all_sentences.index(c.sentences[0])
         prev = all_sentences[at - 1].slice(text) if at else ""
@@ -110,7 +111,7 @@ FRAGMENTS = [
     "Am 7. Mai 2018 tagte der Rat.", "Die CeBIT (14.-18. März 2016) war in Hannover.", "„Wir freuen uns. Sehr!“, sagt er.",
     '"Gut gemacht", sagt sie.', "z.B. Bildung", "Wer hat das gesagt?", "Ja!", "Smart City", "Grüße – ß, ä, ö, ü.",
     "Anzeige", "Newsletter", "www.example.de", "(RP)", "- Breitband & 5G", "# Überschrift", "Über 180.000 Mitarbeiter.",
-    "ZTE", "“", "„", '"', "e.V.", "Nr. 5", "Fußball-WM 2018.", "日本語のテキスト。", "🙂 Emoji.", "...", "?",
+    "ZTE", "Pressekontakt:", "Telefon: 0203 283-1", "E-Mail: presse@example.de", "“", "„", '"', "e.V.", "Nr. 5", "Fußball-WM 2018.", "日本語のテキスト。", "🙂 Emoji.", "...", "?",
 ]
 SEPARATORS = [" ", "  ", "\n", "\n\n", "\r\n", "\t", " \n ", "\n\n\n"]
 
