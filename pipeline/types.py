@@ -159,7 +159,7 @@ class Answer:
 
     ``mode`` is "extractive" (quoted sentences) or "llm" (generated, then checked: ``sentences``
     holds each sentence's support, ``notes`` what was dropped, flagged or fell back).
-    ``abstain_reason`` says why a refusal refused: "no_passages", "no_known_word", "not_stated"
+    ``abstain_reason`` says why a refusal refused: "empty_index", "no_passages", "no_known_word", "not_stated"
     (the passages are on topic but none states the answer; they are kept as the closest) or
     "off_topic"; "llm_refused" when a generated answer refused; None for an answer.
     """

@@ -122,3 +122,36 @@ def test_add_remove_and_list_sources(tmp_path: Path) -> None:
     assert [line.split("\t")[0] for line in run("sources", "--index", "idx", cwd=tmp_path).stdout.splitlines()] == ["b.txt"]
     missing = run("remove", "nope.txt", "--index", "idx", cwd=tmp_path)
     assert missing.returncode == 2 and "nope.txt" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.slow
+def test_output_into_a_closed_pipe_ends_quietly(seeds_index: Path, tmp_path: Path) -> None:
+    """``belegt ask … | head -1``: the reader leaves early; no "Broken pipe" error, SIGPIPE's status."""
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "ask", "Wer hat die Absichtserklärung unterzeichnet?",
+                             "--index", str(seeds_index), "--json"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                                         "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)})
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader leaves before the answer is written (head after its line, or at once)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141 and "Broken pipe" not in err and "Traceback" not in err, err
+
+
+def test_asking_an_empty_index_says_it_is_empty(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    assert run("build", "docs", "--index", "idx", cwd=tmp_path).returncode == 0
+    out = run("ask", "Who signed?", "--index", "idx", "--json", cwd=tmp_path)
+    data = json.loads(out.stdout)
+    assert data["abstained"] and data["abstain_reason"] == "empty_index" and "index is empty" in data["answer"]
+
+
+def test_remove_succeeds_beside_a_file_the_build_skips(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Duisburg unterzeichnete 2018 eine Absichtserklärung mit Huawei.", "utf-8")
+    (docs / "b.txt").write_text("Gelsenkirchen arbeitet mit ZTE zusammen.", "utf-8")
+    (docs / "empty.txt").write_text("", "utf-8")  # skipped by every build of docs/, with its reason
+    built = run("build", "docs", "--index", "idx", "--embedder", "hashing:16", "--quiet", cwd=tmp_path)
+    assert built.returncode == 1 and "empty.txt" in built.stdout
+    removed = run("remove", "docs/a.txt", "--index", "idx", "--quiet", cwd=tmp_path)
+    assert removed.returncode == 0 and "1 removed" in removed.stdout and "empty.txt" in removed.stdout

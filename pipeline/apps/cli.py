@@ -40,7 +40,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     return _print_report(report, args.json)
 
 
-def _print_report(report, as_json: bool) -> int:  # type: ignore[no-untyped-def]
+def _print_report(report, as_json: bool, skipped_fails: bool = True) -> int:  # type: ignore[no-untyped-def]
+    """A build report → printed (text or JSON); exit status 1 when files were skipped (``skipped_fails``)."""
     if as_json:
         print(json.dumps({
             "index": report.index_dir, "documents": report.documents, "chunks": report.chunks,
@@ -51,7 +52,7 @@ def _print_report(report, as_json: bool) -> int:  # type: ignore[no-untyped-def]
         }, ensure_ascii=False, indent=2))
     else:
         print(report.summary())
-    return 1 if report.skipped else 0
+    return 1 if report.skipped and skipped_fails else 0
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -67,7 +68,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
         report = remove_documents(args.sources, args.index, settings_from_args(args), progress=not args.quiet)
     except KeyError as err:
         raise ValueError(err.args[0]) from err
-    return _print_report(report, args.json)
+    # The rebuild lists files of the roots it skips (as build does), but removing succeeded: status 0.
+    return _print_report(report, args.json, skipped_fails=False)
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
@@ -249,7 +251,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # a pipe's buffered output fails here, inside the try, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (``belegt ask … | head -1``): not an error of ours. Quiet, with the status a
+        # Unix tool killed by SIGPIPE has; stdout goes to /dev/null so the exit-time flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (IndexError_, LLMUnavailable, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

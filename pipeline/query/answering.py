@@ -13,6 +13,7 @@ near-identical ones from duplicate documents, become the answer with ``[n]`` mar
 each citation is that sentence's exact span.
 
 Refusals, each with a machine-readable ``abstain_reason``:
+- ``empty_index``: the index holds no passage at all (the answer says to add documents);
 - ``no_passages``: nothing was retrieved;
 - ``no_known_word``: no word of a Latin-script question occurs in the index (SQL, markup, typos);
 - ``not_stated``: the best sentence is too unlikely an answer, but the passages are on the
@@ -34,7 +35,7 @@ from ..text.cleaning import is_contact_text
 from ..text.dedup import SAME_REPORT, containment
 from ..types import Answer, Chunk, Citation, Hit, Span
 from . import selection
-from .prompts import NOT_STATED, REFUSALS
+from .prompts import EMPTY_INDEX, NOT_STATED, REFUSALS
 from .question import (ANSWER_TYPES, DETERMINERS, LATIN_LANGS, NUMBER, Corpus, Question, answer_type, matches,
                        names, parse, question_language)
 
@@ -294,7 +295,7 @@ def answer(question: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerS
     # nearest by embedding alone is not an answer. Only for Latin script: other scripts share no
     # words with the index, yet the multilingual embedder finds their answers.
     if not hits:
-        return refusal(q, hits, "no_passages")
+        return refusal(q, hits, "empty_index" if corpus.n_chunks == 0 else "no_passages")
     if settings.require_known_word and q.lang in LATIN_LANGS and not q.known_words:
         return refusal(q, hits, "no_known_word")
     ranked = scored(q, hits, corpus, settings, model)
@@ -316,7 +317,8 @@ def answer(question: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerS
 
 def refusal(q: Question, hits: Sequence[Hit], reason: str) -> Answer:
     """A refusal in the question's language; "not stated" says the passages below are the closest."""
-    text = NOT_STATED.get(q.lang, NOT_STATED["en"]) if reason == "not_stated" else REFUSALS[q.lang]
+    texts = {"not_stated": NOT_STATED, "empty_index": EMPTY_INDEX}.get(reason, REFUSALS)
+    text = texts.get(q.lang, texts["en"])
     return Answer(question=q.text, text=text, citations=(), hits=tuple(hits), abstained=True, abstain_reason=reason)
 
 

@@ -37,9 +37,15 @@ NOT_STATED = {
     "de": "Das steht nicht in den Quellen. Die nächstliegenden Passagen stehen unten.",
     "en": "The sources do not say this. The closest passages are listed below.",
 }
+# The index holds no passage at all: nothing to search, and the user should know why.
+EMPTY_INDEX = {
+    "de": "Der Index ist leer: zuerst Dokumente hinzufügen (belegt build ORDNER, oder im Chat hochladen).",
+    "en": "The index is empty: add documents first (belegt build FOLDER, or upload them in the chat).",
+}
 # Why an answer was refused, in words (the chat shows it; ``ask --json`` carries the key).
 ABSTAIN_REASONS = {
     "no_passages": "Nothing in the index matched the question.",
+    "empty_index": "The index holds no documents yet.",
     "no_known_word": "No word of the question occurs in the indexed documents.",
     "not_stated": "The passages below are about the question's topic, but none of them states the answer.",
     "off_topic": "None of the indexed documents is about what the question asks.",
