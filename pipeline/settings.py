@@ -233,9 +233,9 @@ class AnswerSettings(_Section):
     min_answer_words: int = Field(
         3, ge=0,
         description=(
-            "Abstain when the best sentence has fewer words: a heading that is nearest to a question (out-of-corpus "
-            "questions in Russian, Chinese, Arabic drew 'Mobilität', 'E-Government') is not an answer. On the seeds "
-            "QA set every correct answer quotes 6 words or more."
+            "A line with fewer words is never quoted (nor is a heading or title): a heading that is nearest to a "
+            "question (out-of-corpus questions in Russian, Chinese, Arabic drew 'Mobilität', 'E-Government') is "
+            "not an answer. On the seeds QA set every correct answer quotes 6 words or more."
         ),
     )
     cited_passages_first: bool = Field(
