@@ -32,6 +32,7 @@ browser:
 		echo "chromium is not installed and cannot be installed here: the browser test will be skipped"
 
 test: install browser
+	$(PY) -m ruff check pipeline chat_app.py
 	$(PY) -m pytest
 
 # The tests that load no model and start no engine (-m "not slow"); for the edit-test loop.

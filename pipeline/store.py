@@ -41,15 +41,16 @@ import sqlite3
 import stat
 import time
 import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from . import lexicalindex, vectorindex
-from .text import lexical
 from .settings import VectorIndexSettings
+from .text import lexical
 from .types import Chunk, Document, Span
 
 FORMAT_VERSION = 1
@@ -128,7 +129,7 @@ class IndexCorrupt(IndexError_):
         self._manifest = manifest
         super().__init__(self._message())
 
-    def show_at(self, index_dir: str | os.PathLike[str]) -> "IndexCorrupt":
+    def show_at(self, index_dir: str | os.PathLike[str]) -> IndexCorrupt:
         """The same error, naming the index directory as given (``index``, not its absolute path)."""
         self.index_dir = Path(index_dir)
         self.args = (self._message(),)
@@ -387,7 +388,7 @@ class CheckReport:
                     f"{repair_command(self.index_dir, self.gen_dir)}")
         return f"Index {self.index_dir} ({self.gen_dir.name}) is intact: {read}, every byte as written at build time."
 
-    def error(self) -> "IndexCorrupt":
+    def error(self) -> IndexCorrupt:
         """The first problem → the IndexCorrupt that names it and the repair (one line)."""
         more = f"; {len(self.problems) - 1} more listed above" if len(self.problems) > 1 else ""
         manifest, readable = _manifest_or_salvage(self.gen_dir)
@@ -458,7 +459,7 @@ def check_generation(gen_dir: str | os.PathLike[str], index_dir: str | os.PathLi
         else:
             try:
                 if HASH not in recorded.get("vectors.faiss", {}):
-                    reader.faiss_index  # reads the whole file: what can be checked without a checksum
+                    _ = reader.faiss_index  # reads the whole file: what can be checked without a checksum
             except IndexCorrupt as err:
                 problems.append(err.what)
             finally:
@@ -507,7 +508,7 @@ def _reads_sqlite(method: _Method) -> _Method:
     """
 
     @functools.wraps(method)
-    def guarded(self: "IndexReader", *args: Any, **kwargs: Any) -> Any:
+    def guarded(self: IndexReader, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
         except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
@@ -697,7 +698,7 @@ class IndexReader:
             raise self.damaged(problems[0] + more)
 
     @classmethod
-    def open(cls, index_dir: str | os.PathLike[str], with_faiss: bool = False) -> "IndexReader":
+    def open(cls, index_dir: str | os.PathLike[str], with_faiss: bool = False) -> IndexReader:
         """An index directory → a reader of its live generation (its FAISS index loaded too, if asked).
 
         A build may swap ``current`` and delete the generation this was about to open; then
@@ -714,7 +715,7 @@ class IndexReader:
                 reader = cls(gen)
                 reader.index_dir = Path(index_dir)
                 if with_faiss:
-                    reader.faiss_index
+                    _ = reader.faiss_index  # loaded now, so a damaged file fails here
                 return reader
             except IndexError_ as err:
                 if reader is not None:
@@ -765,7 +766,7 @@ class IndexReader:
         except (OSError, RowDamage) as err:
             raise self.damaged(f"{name} is damaged ({err})") from err
 
-    def _row_reader(self, name: str) -> "_RowReader":
+    def _row_reader(self, name: str) -> _RowReader:
         if name not in self._row_readers:
             self._row_readers[name] = _RowReader(self.dir / name)
         return self._row_readers[name]

@@ -8,8 +8,9 @@ so ``doc.text[start:end]`` is always the exact text shown or cited.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 def content_id(*parts: object, length: int = 16) -> str:
@@ -32,7 +33,7 @@ class Span:
         return text[self.start : self.end]
 
     @staticmethod
-    def trimmed(text: str, start: int, end: int) -> "Span":
+    def trimmed(text: str, start: int, end: int) -> Span:
         """[start, end) of text → the same range without leading and trailing whitespace."""
         while start < end and text[start].isspace():
             start += 1

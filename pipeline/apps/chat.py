@@ -30,18 +30,19 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
-from .args import add_llm_arguments
-from .args import settings_from_args as cli_settings
 from ..facade import Index, QuestionError, open_index
-from ..query.prompts import ABSTAIN_REASONS
 from ..indexing import add_files
 from ..query.generation import LLMUnavailable
-from ..settings import RetrievalSettings, Settings, SettingsError
+from ..query.prompts import ABSTAIN_REASONS
+from ..settings import Settings, SettingsError
 from ..store import IndexBusy, IndexError_
 from ..types import Answer, Hit
+from .args import add_llm_arguments
+from .args import settings_from_args as cli_settings
 
 EXAMPLES = [
     "who signed the Duisburg declaration?",
@@ -393,7 +394,8 @@ def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[n
         backend.feedback({"question": plain_text(question),
                           "answer": plain_text(message_text(history[i].get("content"))), "helpful": helpful})
 
-    def on_upload(files: Any, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, None]:
+    # Gradio finds a progress tracker by this default value (its documented idiom), hence the call in a default.
+    def on_upload(files: Any, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, None]:  # noqa: B008
         # The File component is emptied afterwards: its copies are deleted, the status names what was done.
         return upload_turn(backend, files, gr_utils.get_upload_folder()), None
 

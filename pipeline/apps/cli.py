@@ -11,11 +11,11 @@ import argparse
 import json
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..query.generation import LLMUnavailable
-from .args import add_llm_arguments, settings_from_args
 from ..store import IndexError_, IndexReader, read_manifest
+from .args import add_llm_arguments, settings_from_args
 
 
 def cmd_build(args: argparse.Namespace) -> int:

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Callable, Sequence
 
 from ..settings import AnswerSettings
 from ..text import lexical
@@ -36,8 +36,19 @@ from ..text.dedup import SAME_REPORT, containment
 from ..types import Answer, Chunk, Citation, Hit, Span
 from . import selection
 from .prompts import EMPTY_INDEX, NOT_STATED, REFUSALS
-from .question import (ANSWER_TYPES, DETERMINERS, LATIN_LANGS, NUMBER, Corpus, Question, answer_type, matches,
-                       names, parse, question_language)
+from .question import (
+    ANSWER_TYPES,
+    DETERMINERS,
+    LATIN_LANGS,
+    NUMBER,
+    Corpus,
+    Question,
+    answer_type,
+    matches,
+    names,
+    parse,
+    question_language,
+)
 
 __all__ = ["Candidate", "answer", "answer_type", "candidates", "cited_first", "has_type", "names", "quantities",
            "question_language", "with_list", "Corpus", "REFUSALS", "NOT_STATED"]

@@ -10,7 +10,7 @@ turns) that it does not repeat are added to what is searched. A question that st
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..text import lexical
 

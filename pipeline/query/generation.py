@@ -13,12 +13,13 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from . import prompts, verification
 from ..settings import LLMSettings
 from ..types import Answer, Hit
+from . import prompts, verification
 
 TokenCallback = Callable[[str], None]
 

@@ -19,8 +19,8 @@ import functools
 import html
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 # The answer that means "not in the sources", per question language. The extractive
 # stage refuses with the same words, so a reader sees one phrase whichever path answered.

@@ -14,17 +14,17 @@ The index's own embedder embeds the question; another one fails with what to run
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import numpy as np
 
-from ..text import crosslingual, lexical
-from ..text.cleaning import is_contact_text
-from ..text.dedup import SAME_REPORT, containment
 from ..embedding import Embedder, make_embedder
 from ..settings import RetrievalSettings
 from ..store import IndexReader
+from ..text import crosslingual, lexical
+from ..text.cleaning import is_contact_text
+from ..text.dedup import SAME_REPORT, containment
 from ..types import Chunk, Hit
 
 
@@ -87,7 +87,7 @@ class Retriever:
         t2 = time.perf_counter()
         return hits, {"embed_query": (t1 - t0) * 1000, "search": (t2 - t1) * 1000}
 
-    def _with_settings(self, settings: RetrievalSettings) -> "Retriever":
+    def _with_settings(self, settings: RetrievalSettings) -> Retriever:
         """The same retriever (shared reader, embedder, reranker) with other settings."""
         other = object.__new__(Retriever)
         other.__dict__.update(self.__dict__)

@@ -11,15 +11,15 @@ support the claims best, so a citation is as tight as in extractive answers.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
+from ..settings import ChunkingSettings
 from ..text import lexical
 from ..text.chunking import split_sentences
+from ..types import Citation, Hit, SentenceCheck, Span
 from .prompts import REFUSALS
 from .question import Corpus
-from ..settings import ChunkingSettings
-from ..types import Citation, Hit, SentenceCheck, Span
 
 _MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from typing import Iterator, Sequence
 
 from ..settings import ChunkingSettings
 from ..types import Chunk, Document, Span, content_id

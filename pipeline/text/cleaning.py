@@ -15,8 +15,8 @@ consent line of seed 003 and dropped the sentence naming the seven signers in se
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Iterator
 
 from ..settings import CleaningSettings
 from ..types import Document, SourceText, Span, content_id

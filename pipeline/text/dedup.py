@@ -10,7 +10,7 @@ retrieval can show one fact once rather than as two independent sources.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 

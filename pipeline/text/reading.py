@@ -20,11 +20,11 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..settings import Settings
+from ..types import Chunk, Document, SkippedFile
 from .chunking import chunk_document
 from .cleaning import clean
-from ..settings import Settings
 from .sources import load
-from ..types import Chunk, Document, SkippedFile
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class BudgetedReader:
         """Stop the worker (a later ``read`` starts a new one)."""
         self._stop()
 
-    def __enter__(self) -> "BudgetedReader":
+    def __enter__(self) -> BudgetedReader:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,10 +11,10 @@ import errno
 import hashlib
 import os
 import stat
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Collection, Iterable, Iterator
 
 from ..settings import SourceSettings
 from ..types import SkippedFile, SourceText
