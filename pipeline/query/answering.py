@@ -160,6 +160,10 @@ def coverage(weighted: Sequence[tuple[frozenset[str], float]], terms: set[str]) 
     return sum(w for stems, w in weighted if matches(stems, terms)) / total if total else 0.0
 
 
+# A candidate before the features that compare it with the others: its hit, span, text and own features.
+Row = tuple[Hit, Span, str, dict[str, float]]
+
+
 def candidates(q: Question, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSettings) -> list[Candidate]:
     """A parsed question and its hits → every candidate sentence with its feature row (in hit order).
 
@@ -177,74 +181,84 @@ def candidates(q: Question, hits: Sequence[Hit], corpus: Corpus, settings: Answe
     ``has_names``, ``absent_names``, ``known_words``.
     """
     count_match = _count_matches(q.counted, hits, corpus, settings) if q.counted else {}
-    date_of = getattr(corpus, "date_of", None)  # a corpus that cannot tell counts every document as dated
-    rows: list[tuple[Hit, Span, str, dict[str, float]]] = []
+    rows: list[Row] = []
     seen: set[tuple[str, int]] = set()
-    top_score = hits[0].score if hits else 0.0
+    for rank, hit in enumerate(hits[: settings.from_passages], start=1):
+        rows += _passage_rows(q, hit, rank, hits[0].score, corpus, settings, count_match, seen)
+    return _with_question_level(q, rows)
+
+
+def _passage_rows(q: Question, hit: Hit, rank: int, top_score: float, corpus: Corpus, settings: AnswerSettings,
+                  count_match: dict[str, float], seen: set[tuple[str, int]]) -> list[Row]:
+    """One passage → its sentences not seen in an earlier passage, each with its own features (see
+    ``candidates``); ``seen`` gains them."""
+    date_of = getattr(corpus, "date_of", None)  # a corpus that cannot tell counts every document as dated
+    dated = date_of is None or date_of(hit.chunk.doc_id) is not None
     total_names = sum(w for _, w in q.names)
     asked = {t for stems, _ in q.terms for t in stems}
     asked_words = set(lexical.tokens(q.searched))
-    for rank, hit in enumerate(hits[: settings.from_passages], start=1):
-        doc_text = corpus.text_of(hit.chunk.doc_id)
-        dated = date_of is None or date_of(hit.chunk.doc_id) is not None
-        # The sentences before the passage count for grounding the passage's first sentences.
-        lead = corpus.sentences_before(hit.chunk.doc_id, hit.chunk.start, settings.grounding_window)
-        spans = hit.chunk.sentences + hit.following
-        lead_texts = [sp.slice(doc_text) for sp in lead]
-        texts = [sp.slice(doc_text) for sp in spans]
-        lead_terms = [_terms(t) for t in lead_texts]
-        sentence_terms = [_terms(t) for t in texts]
-        # The lines of a contact block are details to quote ("Telefon: …"), not headings.
-        contact = is_contact_text(hit.chunk.text)
-        for i, span in enumerate(spans):
-            if (hit.chunk.doc_id, span.start) in seen:
-                continue
-            seen.add((hit.chunk.doc_id, span.start))
-            text, terms = texts[i], sentence_terms[i]
-            # A sentence leans on the ones before it ("Unterzeichnet wurde diese Vereinbarung …").
-            context = terms.union(*_antecedents(text, lead_texts + texts[:i], lead_terms + sentence_terms[:i],
-                                                settings.grounding_window))
-            line_start = doc_text.rfind("\n", 0, span.start) + 1
-            line = doc_text[line_start : span.end]
-            typed = has_type(text, q.kind, dated)
-            if q.counted:  # the number must count what the question counts: countries ~ "170 Ländern"
-                typed = count_match.get(text, 0.0) >= settings.count_match
-            words = len(re.findall(r"\w+", text))
-            # What a sentence adds to the question: an answer holds words (names, numbers) the question lacks.
-            new = terms - asked
-            names_new = {w for w in _NAME_OR_NUMBER.findall(text) if lexical.fold(w) not in asked_words}
-            rows.append((hit, span, text, {
-                "dense": hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0,
-                "passage_gap": top_score - hit.score,
-                "passage_rank": math.log(rank),
-                "outside": float(i >= len(hit.chunk.sentences)),
-                "coverage": coverage(q.terms, terms),
-                "coverage_context": coverage(q.terms, context),
-                # An answer often follows the sentence that restates the question ("… erfolgte die
-                # Unterzeichnung der Absichtserklärung." → "Unterzeichnet wurde sie von …").
-                "previous_coverage": coverage(q.terms, (lead_terms + sentence_terms[:i])[-1]) if lead_terms or i else 0.0,
-                "grounded": (sum(w for stems, w in q.names if matches(stems, context)) / total_names
-                             if total_names else 1.0),
-                "type_match": float(bool(q.kind) and typed),
-                "type_miss": float(bool(q.kind) and not typed),
-                "count_match": count_match.get(text, 0.0) if q.counted else 0.0,
-                "words": math.log1p(words),
-                "heading": float(not contact and _is_heading(doc_text, span, line, words)),
-                "list_item": float(contact or bool(_LIST_ITEM.match(line) or _TABLE_ROW.match(line))),
-                "position": span.start / max(len(doc_text), 1),
-                "novelty": len(new) / max(len(terms), 1),
-                "new_names": math.log1p(len(names_new)),
-                "short": float(words <= 6),
-            }))
+    doc_text = corpus.text_of(hit.chunk.doc_id)
+    # The sentences before the passage count for grounding the passage's first sentences.
+    lead = corpus.sentences_before(hit.chunk.doc_id, hit.chunk.start, settings.grounding_window)
+    spans = hit.chunk.sentences + hit.following
+    lead_texts = [sp.slice(doc_text) for sp in lead]
+    texts = [sp.slice(doc_text) for sp in spans]
+    lead_terms = [_terms(t) for t in lead_texts]
+    sentence_terms = [_terms(t) for t in texts]
+    # The lines of a contact block are details to quote ("Telefon: …"), not headings.
+    contact = is_contact_text(hit.chunk.text)
+    rows: list[Row] = []
+    for i, span in enumerate(spans):
+        if (hit.chunk.doc_id, span.start) in seen:
+            continue
+        seen.add((hit.chunk.doc_id, span.start))
+        text, terms = texts[i], sentence_terms[i]
+        # A sentence leans on the ones before it ("Unterzeichnet wurde diese Vereinbarung …").
+        context = terms.union(*_antecedents(text, lead_texts + texts[:i], lead_terms + sentence_terms[:i],
+                                            settings.grounding_window))
+        line = doc_text[doc_text.rfind("\n", 0, span.start) + 1 : span.end]
+        typed = has_type(text, q.kind, dated)
+        if q.counted:  # the number must count what the question counts: countries ~ "170 Ländern"
+            typed = count_match.get(text, 0.0) >= settings.count_match
+        words = len(re.findall(r"\w+", text))
+        # What a sentence adds to the question: an answer holds words (names, numbers) the question lacks.
+        names_new = {w for w in _NAME_OR_NUMBER.findall(text) if lexical.fold(w) not in asked_words}
+        rows.append((hit, span, text, {
+            "dense": hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0,
+            "passage_gap": top_score - hit.score,
+            "passage_rank": math.log(rank),
+            "outside": float(i >= len(hit.chunk.sentences)),
+            "coverage": coverage(q.terms, terms),
+            "coverage_context": coverage(q.terms, context),
+            # An answer often follows the sentence that restates the question ("… erfolgte die
+            # Unterzeichnung der Absichtserklärung." → "Unterzeichnet wurde sie von …").
+            "previous_coverage": coverage(q.terms, (lead_terms + sentence_terms[:i])[-1]) if lead_terms or i else 0.0,
+            "grounded": (sum(w for stems, w in q.names if matches(stems, context)) / total_names
+                         if total_names else 1.0),
+            "type_match": float(bool(q.kind) and typed),
+            "type_miss": float(bool(q.kind) and not typed),
+            "count_match": count_match.get(text, 0.0) if q.counted else 0.0,
+            "words": math.log1p(words),
+            "heading": float(not contact and _is_heading(doc_text, span, line, words)),
+            "list_item": float(contact or bool(_LIST_ITEM.match(line) or _TABLE_ROW.match(line))),
+            "position": span.start / max(len(doc_text), 1),
+            "novelty": len(terms - asked) / max(len(terms), 1),
+            "new_names": math.log1p(len(names_new)),
+            "short": float(words <= 6),
+        }))
+    return rows
+
+
+def _with_question_level(q: Question, rows: Sequence[Row]) -> list[Candidate]:
+    """Rows → Candidates, with the features that compare each with the best of all and those of the question."""
     if not rows:
         return []
     top_dense = max(r[3]["dense"] for r in rows)
-    top_coverage = max(r[3]["coverage"] for r in rows)
     top_context = max(r[3]["coverage_context"] for r in rows)
     order = sorted(range(len(rows)), key=lambda j: -rows[j][3]["dense"])
     dense_rank = {j: r for r, j in enumerate(order)}
     question_level = {
-        "top_dense": top_dense, "top_coverage": top_coverage, "has_names": float(bool(q.names)),
+        "top_dense": top_dense, "top_coverage": max(r[3]["coverage"] for r in rows), "has_names": float(bool(q.names)),
         "absent_names": float(min(len(q.absent), 2)), "known_words": float(q.known_words),
         **{f"kind_{k}": float(q.kind == k) for k in ANSWER_TYPES},
     }
