@@ -195,8 +195,6 @@ def _passage_rows(q: Question, hit: Hit, rank: int, top_score: float, corpus: Co
     date_of = getattr(corpus, "date_of", None)  # a corpus that cannot tell counts every document as dated
     dated = date_of is None or date_of(hit.chunk.doc_id) is not None
     total_names = sum(w for _, w in q.names)
-    asked = {t for stems, _ in q.terms for t in stems}
-    asked_words = set(lexical.tokens(q.searched))
     doc_text = corpus.text_of(hit.chunk.doc_id)
     # The sentences before the passage count for grounding the passage's first sentences.
     lead = corpus.sentences_before(hit.chunk.doc_id, hit.chunk.start, settings.grounding_window)
@@ -222,7 +220,7 @@ def _passage_rows(q: Question, hit: Hit, rank: int, top_score: float, corpus: Co
             typed = count_match.get(text, 0.0) >= settings.count_match
         words = len(re.findall(r"\w+", text))
         # What a sentence adds to the question: an answer holds words (names, numbers) the question lacks.
-        names_new = {w for w in _NAME_OR_NUMBER.findall(text) if lexical.fold(w) not in asked_words}
+        names_new = {w for w in _NAME_OR_NUMBER.findall(text) if lexical.fold(w) not in q.words}
         rows.append((hit, span, text, {
             "dense": hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0,
             "passage_gap": top_score - hit.score,
@@ -242,7 +240,7 @@ def _passage_rows(q: Question, hit: Hit, rank: int, top_score: float, corpus: Co
             "heading": float(not contact and _is_heading(doc_text, span, line, words)),
             "list_item": float(contact or bool(_LIST_ITEM.match(line) or _TABLE_ROW.match(line))),
             "position": span.start / max(len(doc_text), 1),
-            "novelty": len(terms - asked) / max(len(terms), 1),
+            "novelty": len(terms - q.stems) / max(len(terms), 1),
             "new_names": math.log1p(len(names_new)),
             "short": float(words <= 6),
         }))

@@ -88,6 +88,8 @@ class Question:
     → (its stems in de and en, with its cross-language equivalents' stems; idf weight).
     ``names``: capitalised words the index knows, with idf; ``absent``: names it does not
     know where a name stands. ``known_words``: whether any content word occurs in the index.
+    ``stems`` (all stems of ``terms``) and ``words`` (the folded words of ``searched``) are what
+    the answer stage compares each candidate sentence with.
     """
 
     text: str
@@ -99,6 +101,8 @@ class Question:
     absent: tuple[str, ...]
     known_words: bool
     counted: str | None
+    stems: frozenset[str] = frozenset()
+    words: frozenset[str] = frozenset()
 
 
 def parse(question: str, corpus: Corpus, searched: str | None = None) -> Question:
@@ -106,10 +110,15 @@ def parse(question: str, corpus: Corpus, searched: str | None = None) -> Questio
     searched = searched or question
     kind = answer_type(question)
     known, absent = names(question, corpus)
+    terms = tuple(weighted_terms(searched, corpus))
+    stems = frozenset(t for stems_of_word, _ in terms for t in stems_of_word)
     return Question(
         text=question, searched=searched, lang=question_language(question), kind=kind,
-        terms=tuple(weighted_terms(searched, corpus)), names=tuple(known), absent=tuple(absent),
-        known_words=knows_a_word(searched, corpus), counted=counted_thing(question) if kind == "number" else None,
+        terms=terms, names=tuple(known), absent=tuple(absent),
+        # Any content word (stemmed in de or en, or an equivalent) in the index: the stems of ``terms``.
+        known_words=any(corpus.df(t) for t in stems),
+        counted=counted_thing(question) if kind == "number" else None,
+        stems=stems, words=frozenset(lexical.tokens(searched)),
     )
 
 
@@ -173,13 +182,6 @@ def weighted_terms(question: str, corpus: Corpus) -> list[tuple[frozenset[str], 
         if stems:
             out.append((stems, idf(max(corpus.df(s) for s in stems), corpus.n_chunks)))
     return out
-
-
-def knows_a_word(question: str, corpus: Corpus) -> bool:
-    """Does any content word of a question (stemmed in de or en, or an equivalent) occur in the index?"""
-    stop = lexical.stopwords()
-    words = dict.fromkeys(t for t in lexical.tokens(question) if t not in stop)
-    return any(corpus.df(stem) for word in words for stem in word_stems(word))
 
 
 def names(question: str, corpus: Corpus) -> tuple[list[tuple[frozenset[str], float]], list[str]]:
