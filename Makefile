@@ -4,9 +4,17 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast install index bench bench-scale clean browser
+.PHONY: run test test-fast install index bench bench-scale clean browser ocr
 
-install: $(STAMP)
+install: $(STAMP) ocr
+
+# OCR for scanned PDFs and images: Debian's Tesseract with German and English, installed where this
+# runs as root (CI); elsewhere builds list scanned files as skipped, with the command that installs it.
+ocr:
+	@command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx deu || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng >/dev/null; } || \
+		echo "Tesseract (OCR) is not installed and cannot be installed here: scanned PDFs and images will be skipped"
 
 # Reinstall only when the dependency files change. The constraints file pins every
 # transitive package, so a fresh machine gets exactly what CI tested.

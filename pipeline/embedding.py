@@ -23,6 +23,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from .text.layout import searchable
+
 Kind = Literal["query", "passage"]
 
 
@@ -79,7 +81,7 @@ def embed_batched(
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     for pos in range(0, len(order), batch_size):
         idx = order[pos : pos + batch_size]
-        batch = [texts[i] for i in idx]
+        batch = [searchable(texts[i]) for i in idx]  # a word broken at a PDF line end is read whole
         out[idx] = embedder.embed(batch, kind)
         if progress:
             progress(sum(map(len, batch)))
@@ -125,7 +127,8 @@ def embed_segments_batched(
     order = sorted(range(len(texts)), key=lambda i: size[i])
     for pos in range(0, len(order), batch_size):
         idx = order[pos : pos + batch_size]
-        got: SegmentStates = embedder.embed_segments([texts[i] for i in idx], "passage")  # type: ignore[attr-defined]
+        got: SegmentStates = embedder.embed_segments(  # type: ignore[attr-defined]
+            [[searchable(part) for part in texts[i]] for i in idx], "passage")
         text_sums[idx], text_tokens[idx] = got.text_sums, got.text_tokens
         for k, i in enumerate(idx):
             part_sums[starts[i] : starts[i + 1]] = got.part_sums[got.starts[k] : got.starts[k + 1]]

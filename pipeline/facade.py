@@ -27,7 +27,7 @@ from .query.generation import TokenCallback, chat_model
 from .query.retrieval import Retriever
 from .settings import RetrievalSettings, Settings
 from .store import IndexError_, IndexReader, current_dir
-from .types import Answer, Hit, Span
+from .types import Answer, Citation, Hit, Span
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +268,7 @@ class Index:
             shown = tuple(hits[:shown_k])
             if self.settings.answer.cited_passages_first and result.citations:
                 shown = answering.cited_first(hits, result.citations, corpus.reader.chunk_by_id, shown_k)
+            result = replace(result, citations=tuple(located(c, corpus.reader) for c in result.citations))
         t2 = time.perf_counter()
         timings = {**timings, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
         return replace(result, hits=shown, timings_ms={k: round(v, 2) for k, v in timings.items()})
@@ -319,6 +320,12 @@ def open_index(index_dir: str | os.PathLike[str] = "index", settings: Settings |
     ``llm``: any LangChain chat model; answers are then generated from the passages and checked.
     """
     return Index(index_dir, settings, embedder, llm)
+
+
+def located(citation: Citation, reader: IndexReader) -> Citation:
+    """A citation → the same with its page, paragraph or slide and boxes, where its file has them."""
+    where = reader.locate(citation.doc_id, citation.start, citation.end)
+    return replace(citation, page=where.page, paragraph=where.paragraph, slide=where.slide, boxes=where.boxes)
 
 
 def answer_to_dict(answer: Answer, **extra: Any) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from .text import dedup, lexical
 from .text.chunking import chunk_document, segments, sentence_windows, split_sentences
 from .text.cleaning import detect_language
 from .text.reading import BudgetedReader
-from .text.sources import discover, file_sha256, load
+from .text.sources import LAID_OUT, discover, file_sha256, load
 from .types import Chunk, Document, SkippedFile, Span, content_id
 
 # Sources of texts given directly (LangChain's add_texts, ``add_texts``) rather than as files.
@@ -131,7 +131,10 @@ class BuildReport:
         for g in self.duplicate_groups:
             lines.append("  - " + " ≈ ".join(g))
         for path, enc in sorted(self.encodings.items()):
-            lines.append(f"Decoded {path} as {enc}" + ("" if enc.startswith("utf-8") else " (not UTF-8)"))
+            if path.lower().endswith(tuple(LAID_OUT)):
+                lines.append(f"Read {path}: {enc}")
+            else:
+                lines.append(f"Decoded {path} as {enc}" + ("" if enc.startswith("utf-8") else " (not UTF-8)"))
         lines.append(f"Files skipped: {len(self.skipped)}")
         for s in self.skipped:
             lines.append(f"  - {s.path}: {s.reason}")
@@ -400,8 +403,9 @@ def _build(
                 skipped.append(read)
                 continue
             doc = read.doc
-            if read.encoding != "utf-8" or read.format == "html":
-                if read.encoding != "utf-8":
+            if read.encoding != "utf-8" or read.format not in ("text", "markdown"):
+                # A PDF, Office file or scan is reported only when OCR read it or some of it was not read.
+                if read.encoding != "utf-8" and (read.format not in LAID_OUT.values() or "OCR" in read.encoding):
                     encodings[path] = read.encoding
                 text_path = str(index_dir / "current" / "texts" / f"{doc.id}.txt")
                 doc = Document(**{**doc.__dict__, "meta": {**doc.meta, "text_path": text_path}})

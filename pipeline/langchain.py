@@ -111,6 +111,7 @@ def hit_document(hit: Hit, reader: IndexReader) -> LCDocument:
         "start": hit.chunk.start, "end": hit.chunk.end, "score": round(float(hit.score), 6), "rank": hit.rank,
         "origin": hit.origin, "title": doc.title, "date": doc.date,
         "duplicates": [{"source": s, "start": a, "end": b} for s, a, b in hit.duplicates],
+        **reader.locate(hit.chunk.doc_id, hit.chunk.start, hit.chunk.end).fields(),
     })
     return LCDocument(page_content=hit.chunk.text, metadata=meta, id=hit.chunk.id)
 
@@ -228,7 +229,8 @@ class BelegtVectorStore(VectorStore):
             return LCDocument(page_content=doc.text, metadata=dict(doc.meta.get("metadata", {})),
                               id=doc.source[len(TEXT_SOURCE):])
         meta = {"source": doc.source, "doc_id": doc.id, "chunk_id": chunk.id, "start": chunk.start,
-                "end": chunk.end, "title": doc.title, "date": doc.date}
+                "end": chunk.end, "title": doc.title, "date": doc.date,
+                **reader.locate(chunk.doc_id, chunk.start, chunk.end).fields()}
         return LCDocument(page_content=chunk.text, metadata=meta, id=chunk.id)
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[LCDocument]:

@@ -96,7 +96,17 @@ class DedupSettings(_Section):
 
 
 class SourceSettings(_Section):
-    extensions: tuple[str, ...] = Field((".txt", ".md", ".html", ".htm"), description="File types that are indexed.")
+    extensions: tuple[str, ...] = Field(
+        (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".pptx", ".odt", ".png", ".jpg", ".jpeg", ".tif", ".tiff"),
+        description=(
+            "File types that are indexed. PDF through its text layer (scanned pages and images through OCR), "
+            "Word, PowerPoint and OpenDocument files through their XML; any other file found is listed as skipped."
+        ),
+    )
+    ocr_languages: str = Field(
+        "deu+eng",
+        description="Tesseract languages for scanned pages and images (installed by make install as root).",
+    )
     max_file_mb: float = Field(50.0, gt=0, description="Larger files are skipped with a reason.")
     read_timeout_s: float = Field(
         120.0, gt=0,

@@ -86,7 +86,52 @@ CREATE TABLE sentences (
 CREATE INDEX sentences_span ON sentences(doc_id, start, "end");
 CREATE INDEX sentences_key ON sentences(embed_key);
 CREATE VIRTUAL TABLE lexical USING fts5(terms, tokenize = 'unicode61 remove_diacritics 0');
+CREATE TABLE regions (
+    doc_id TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, unit TEXT NOT NULL, number INTEGER NOT NULL
+);
+CREATE INDEX regions_doc ON regions(doc_id, start);
+CREATE TABLE boxes (
+    doc_id TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, page INTEGER NOT NULL,
+    x0 REAL NOT NULL, y0 REAL NOT NULL, x1 REAL NOT NULL, y1 REAL NOT NULL
+);
+CREATE INDEX boxes_doc ON boxes(doc_id, start);
 """
+# A word box starts at most this many characters before a span that cuts into the word.
+LONGEST_WORD = 200
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a span of a document's text is in its file: page (PDF, scan), paragraph (DOCX, ODT) or
+    slide (PPTX) where it starts, and the boxes of its lines on the pages ``(page, x0, y0, x1, y1)``."""
+
+    page: int | None = None
+    paragraph: int | None = None
+    slide: int | None = None
+    boxes: tuple[tuple[int, float, float, float, float], ...] = ()
+
+    def fields(self) -> dict[str, Any]:
+        """The parts that are known → a dict (``page``, ``paragraph``, ``slide``, ``boxes``): empty for plain text."""
+        out: dict[str, Any] = {k: v for k, v in (("page", self.page), ("paragraph", self.paragraph),
+                                                 ("slide", self.slide)) if v is not None}
+        if self.boxes:
+            out["boxes"] = [list(b) for b in self.boxes]
+        return out
+
+
+def merge_line_boxes(words: Sequence[tuple[int, float, float, float, float]]
+                     ) -> tuple[tuple[int, float, float, float, float], ...]:
+    """Word boxes in text order → one box per line: consecutive words on a page whose heights overlap."""
+    out: list[tuple[int, float, float, float, float]] = []
+    for page, x0, y0, x1, y1 in words:
+        if out:
+            p, a0, b0, a1, b1 = out[-1]
+            if p == page and y0 < b1 and y1 > b0 and x0 >= a0:
+                out[-1] = (p, a0, min(b0, y0), max(a1, x1), max(b1, y1))
+                continue
+        out.append((page, x0, y0, x1, y1))
+    return tuple(out)
+
 
 
 
@@ -612,6 +657,7 @@ class IndexReader:
         self._n_chunks = n_chunks
         self._faiss = None
         self._df_table: str | None = None
+        self._layout: bool | None = None  # whether this generation has the regions and boxes tables
         self._lexical: lexicalindex.LexicalIndex | None = None
         for _, problem in _cheap_problems(gen_dir, self.manifest):
             raise self.damaged(problem)
@@ -912,6 +958,28 @@ class IndexReader:
         return [by_row[r] for r in rows]
 
     @_reads_sqlite
+    def locate(self, doc_id: str, start: int, end: int) -> Location:
+        """A span of a document's text → its page, paragraph or slide and line boxes (empty for plain
+        text and for an index built before files had layouts)."""
+        if not self._has_layout():
+            return Location()
+        region = self.db.execute(
+            'SELECT unit, number FROM regions WHERE doc_id = ? AND "end" > ? ORDER BY start LIMIT 1', (doc_id, start)
+        ).fetchone()
+        words = self.db.execute(
+            'SELECT page, x0, y0, x1, y1 FROM boxes WHERE doc_id = ? AND start >= ? AND start < ? AND "end" > ? '
+            "ORDER BY start", (doc_id, start - LONGEST_WORD, end, start)
+        ).fetchall()
+        unit, number = region if region else (None, None)
+        return Location(page=number if unit == "page" else None, paragraph=number if unit == "paragraph" else None,
+                        slide=number if unit == "slide" else None, boxes=merge_line_boxes(words))
+
+    def _has_layout(self) -> bool:
+        if self._layout is None:
+            self._layout = bool(self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'boxes'").fetchone())
+        return self._layout
+
+    @_reads_sqlite
     def chunk_by_id(self, chunk_id: str) -> Chunk | None:
         row = self.db.execute(
             'SELECT row, id, doc_id, start, "end", text, context, sentences FROM chunks WHERE id = ?', (chunk_id,)
@@ -1079,6 +1147,11 @@ class GenerationWriter:
             self._insert_sentences([s[1:] for s in sents])
             if sents:
                 self._sentence_vectors.append(old.sentence_vectors[[s[0] for s in sents]])
+            if old._has_layout():
+                for table in ("regions", "boxes"):
+                    got = old.db.execute(f"SELECT * FROM {table} WHERE doc_id IN ({marks})", part).fetchall()
+                    if got:
+                        self.db.executemany(f"INSERT INTO {table} VALUES ({','.join('?' * len(got[0]))})", got)
         texts = old.dir / "texts"
         for doc_id in doc_ids:
             src = texts / f"{doc_id}.txt"
@@ -1136,6 +1209,10 @@ class GenerationWriter:
         self._insert_sentences([(doc.id, s.span.start, s.span.end, s.embed_key) for s in sentences])
         if len(sentences):
             self._sentence_vectors.append(sentence_vectors)
+        self.db.executemany('INSERT INTO regions (doc_id, start, "end", unit, number) VALUES (?, ?, ?, ?, ?)',
+                            [(doc.id, r.start, r.end, r.unit, r.number) for r in doc.regions])
+        self.db.executemany('INSERT INTO boxes (doc_id, start, "end", page, x0, y0, x1, y1) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+                            [(doc.id, b.start, b.end, b.page, b.x0, b.y0, b.x1, b.y1) for b in doc.boxes])
         if meta.get("text_path"):
             (self.dir / "texts").mkdir(exist_ok=True)
             (self.dir / "texts" / f"{doc.id}.txt").write_bytes(doc.text.encode("utf-8"))

@@ -43,11 +43,40 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Region:
+    """Where ``text[start:end]`` of a document sits in its file: page ``number`` of a PDF or an
+    image (``unit`` "page"), paragraph of a Word or OpenDocument file ("paragraph"), slide of a
+    PowerPoint file ("slide"); numbers from 1."""
+
+    start: int
+    end: int
+    unit: str
+    number: int
+
+
+@dataclass(frozen=True)
+class Box:
+    """The box of the characters ``text[start:end]`` (a word on one line) on page ``page`` (from 1):
+    PDF points, origin at the page's bottom left, ``x0 < x1`` and ``y0 < y1`` (as PDF viewers measure)."""
+
+    start: int
+    end: int
+    page: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+@dataclass(frozen=True)
 class SourceText:
     """A file read and decoded, before cleaning.
 
-    ``text`` is the decoded file, or for HTML the extracted main text; ``title_hint`` and
-    ``date_hint`` come from markup (HTML metadata) when there is any.
+    ``text`` is the decoded file, or for HTML the extracted main text, for PDF, Office files and
+    scans the text read from them; ``title_hint`` and ``date_hint`` come from markup (HTML
+    metadata, document properties) when there is any. ``regions`` and ``boxes`` map the text back
+    to pages, paragraphs or slides and to word boxes; ``furniture`` marks what repeats on every
+    page (running headers, footers, page numbers), which cleaning keeps out of passages.
     """
 
     source: str
@@ -57,6 +86,9 @@ class SourceText:
     format: str
     title_hint: str | None = None
     date_hint: str | None = None
+    regions: tuple[Region, ...] = ()
+    boxes: tuple[Box, ...] = ()
+    furniture: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,6 +101,7 @@ class Document:
     own, ranked below the content.
     ``meta`` carries ``encoding``, ``format``, ``sha256`` and, when ``text`` differs
     from the file's UTF-8 bytes, ``text_path`` (where the index stores ``text``).
+    ``regions`` and ``boxes``: the file's pages, paragraphs or slides and word boxes (``SourceText``).
     """
 
     id: str
@@ -80,6 +113,8 @@ class Document:
     kept: tuple[Span, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
     aside: tuple[Span, ...] = ()
+    regions: tuple[Region, ...] = ()
+    boxes: tuple[Box, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,7 +167,12 @@ class Hit:
 
 @dataclass(frozen=True)
 class Citation:
-    """A cited span: the ``n`` of its ``[n]`` marker and exact offsets into the source."""
+    """A cited span: the ``n`` of its ``[n]`` marker and exact offsets into the source.
+
+    For a PDF or a scan, ``page`` (from 1) and ``boxes`` (``(page, x0, y0, x1, y1)`` in PDF points,
+    origin bottom left, one per cited word on a line); for Word and OpenDocument files the
+    ``paragraph``, for PowerPoint the ``slide`` where the cited text starts.
+    """
 
     n: int
     source: str
@@ -142,6 +182,10 @@ class Citation:
     end: int
     text: str
     score: float
+    page: int | None = None
+    paragraph: int | None = None
+    slide: int | None = None
+    boxes: tuple[tuple[int, float, float, float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,7 +230,8 @@ class Answer:
             "abstain_reason": self.abstain_reason,
             "citations": [
                 {"n": c.n, "source": c.source, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "start": c.start,
-                 "end": c.end, "text": c.text, "score": c.score}
+                 "end": c.end, "text": c.text, "score": c.score, "page": c.page, "paragraph": c.paragraph,
+                 "slide": c.slide, "boxes": [list(b) for b in c.boxes]}
                 for c in self.citations
             ],
             "passages": [

@@ -16,7 +16,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make test installs it as root)"),
 ]
-README_SCREENSHOT = ROOT / "docs" / "chat.png"  # refreshed with BELEGT_UPDATE_SCREENSHOT=1
+README_SCREENSHOT = ROOT / "docs" / "chat.png"  # refreshed with UPDATE_SCREENSHOTS=1
+PDF_SCREENSHOT = ROOT / "docs" / "pdf_citation.png"  # the same
 
 
 SIGNED = "Unterzeichnet wurde die Erklärung von Bürgermeister Hans Muster (Stadt Musterstadt)."
@@ -58,7 +59,7 @@ def test_headline_question_in_a_real_browser(seeds_index: Path, tmp_path: Path) 
         shot = tmp_path / "chat.png"
         page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
-    if os.environ.get("BELEGT_UPDATE_SCREENSHOT") == "1":
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         shutil.copyfile(shot, README_SCREENSHOT)
 
 
@@ -87,7 +88,7 @@ def test_upload_and_feedback_through_the_page(tmp_path: Path) -> None:
         log = [json.loads(line) for line in (index / "feedback.jsonl").read_text("utf-8").splitlines()]
         assert log[-1]["helpful"] is True and log[-1]["question"] == "Wer hat die Erklärung unterzeichnet?"
 
-        page.get_by_text("Add documents (.txt, .md, .html)").click()
+        page.get_by_text("Add documents (text, HTML, PDF", exact=False).click()
         new = tmp_path / "vertrag.txt"
         new.write_text("Unterzeichnet wurde der Vertrag von Landrätin Erika Beispiel (Kreis Wesel).", "utf-8")
         page.locator("#upload input[type=file]").set_input_files(str(new))
@@ -112,3 +113,28 @@ def test_a_bad_question_gets_its_reason_as_the_reply(tmp_path: Path) -> None:
         assert chat.count("Not asked: the question") == 2 and "Traceback" not in chat
         assert "(2,500 characters)" in chat  # the long question is shown shortened
         assert page.locator(".toast-body").count() == 0  # no Gradio error toast
+
+
+def test_a_pdf_citation_shows_the_page_with_the_cited_lines_highlighted(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from files import two_column_pdf
+
+    from pipeline.indexing import build
+
+    monkeypatch.chdir(tmp_path)  # sources read "docs/…", as a user's build names them
+    Path("docs").mkdir()
+    two_column_pdf(Path("docs/jahresbericht.pdf"), pages=2)
+    build(["docs"], tmp_path / "idx", progress=False)  # the default embedder: the answer is chosen as users get it
+    with serving(tmp_path / "idx") as url, browser_page(url) as page:
+        ask(page, "Wer hat die Erklärung im Juli 2018 unterzeichnet?")
+        image = page.locator("#sources img.page").first
+        image.wait_for(timeout=30_000)
+        assert image.evaluate("img => img.naturalWidth") == 640 and image.is_visible()
+        link = page.locator("#sources a.open-page").first
+        assert link.get_attribute("href").endswith("#page=" + link.inner_text().split()[-1])
+        assert "Hans Muster" in page.locator("#sources mark").first.inner_text()
+        shot = tmp_path / "pdf.png"
+        page.locator("#sources").screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(shot, PDF_SCREENSHOT)

@@ -349,3 +349,39 @@ def test_many_questions_at_once_through_the_api(tmp_path: Path) -> None:
         results = list(pool.map(lambda c, q: c.predict(q, api_name="/ask"), clients, questions, timeout=120))
     assert [r["question"] for r in results] == questions
     assert all("error" not in r and r["passages"] for r in results)
+
+
+def test_a_pdf_citation_shows_its_page_highlighted_and_links_to_it(tmp_path: Path) -> None:
+    import base64
+    import io
+
+    import httpx
+    from conftest import ALWAYS_ANSWER
+    from files import two_column_pdf
+    from PIL import Image
+
+    from pipeline.embedding import HashingEmbedder
+    from pipeline.indexing import build
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    two_column_pdf(docs / "bericht.pdf", pages=2)
+    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
+    backend = chat_app.ChatBackend(str(tmp_path / "idx"), ALWAYS_ANSWER)
+    answer = backend.ask("Wer unterzeichnete die Erklärung im Juli 2018?")
+    assert answer.citations and answer.citations[0].page in (1, 2)
+    html = chat_app.render_sources(backend.index, answer)
+    page = answer.citations[0].page
+    assert f"#page={page}'" in html and f">page {page}</a>" in html
+    src = re.search(r"<img class='page'[^>]*src='data:image/png;base64,([^']+)'", html)
+    assert src, html
+    image = Image.open(io.BytesIO(base64.b64decode(src.group(1)))).convert("RGB")
+    # A band of the page, not the whole page, with the highlight's yellow in it.
+    assert image.width == 640 and image.height < 640 * 297 / 210 / 2
+    assert any(r > 200 and g > 180 and b < 150 for _, (r, g, b) in image.getcolors(1 << 24) or [])
+    # The link opens the file: the server serves the indexed folder.
+    link = re.search(r"href='(/gradio_api/file=[^'#]+)#page=", html).group(1)  # type: ignore[union-attr]
+    app = chat_app.make_app(str(tmp_path / "idx"), ALWAYS_ANSWER)
+    with _launched(app) as url:
+        got = httpx.get(url.rstrip("/") + link, timeout=30)
+    assert got.status_code == 200 and got.content.startswith(b"%PDF")

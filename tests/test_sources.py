@@ -85,14 +85,17 @@ def test_discover_walks_folders_and_explains_skips(tmp_path: Path) -> None:
     write(tmp_path / "docs" / "sub" / "c.html", "<p>C</p>")
     write(tmp_path / "docs" / ".hidden.txt", "hidden")
     write(tmp_path / "docs" / "image.png", b"\x89PNG")
+    write(tmp_path / "docs" / "data.json", "{}")
     os.symlink(tmp_path / "docs", tmp_path / "docs" / "sub" / "loop")  # a symlink loop is not followed
     os.symlink(tmp_path / "missing.txt", tmp_path / "docs" / "dangling.txt")
-    explicit = write(tmp_path / "notes.pdf", b"%PDF-1.4")
+    explicit = write(tmp_path / "notes.odp", b"PK")
     found = discover([str(tmp_path / "docs"), explicit, str(tmp_path / "nowhere")], CFG)
     names = [os.path.relpath(f, tmp_path) for f in found.files]
-    assert names == ["docs/a.txt", "docs/b.md", "docs/sub/c.html"]
+    assert names == ["docs/a.txt", "docs/b.md", "docs/image.png", "docs/sub/c.html"]
     reasons = {os.path.basename(s.path): s.reason for s in found.skipped}
-    assert "unsupported type" in reasons["notes.pdf"]
+    assert reasons["notes.odp"].startswith("unsupported type (.odp); indexable types are .txt, .md")
+    # A file of a type not read is listed in a folder too, never left out without a word.
+    assert reasons["data.json"].startswith("unsupported type (.json)")
     assert "no such file" in reasons["nowhere"]
     assert "broken symbolic link" in reasons["dangling.txt"]
 

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..facade import Index, QuestionError, open_index
 from ..indexing import add_files
@@ -41,6 +42,7 @@ from ..query.prompts import ABSTAIN_REASONS
 from ..settings import Settings, SettingsError
 from ..store import IndexBusy, IndexError_
 from ..types import Answer, Hit
+from . import pages
 from .args import add_llm_arguments
 from .args import settings_from_args as cli_settings
 
@@ -124,13 +126,34 @@ def _passage_html(index: Index, hit: Hit, marks: Sequence[tuple[int, int, int]],
         pos = b
     body.append(esc(doc.text[pos:end]))
     meta = " · ".join(esc(x) for x in (doc.title, doc.date or "") if x)
+    where = _where_html(index, hit, marks)
     label = " ".join(f"[{n}]" for n, _, _ in marks)
     dups = "".join(f"<li>also reported in <code>{esc(s)}</code>, characters {a}–{b}</li>" for s, a, b in hit.duplicates)
     return (
         f"<div class='passage' id='{anchor}'><b>{esc(label)}</b> <code>{esc(hit.source)}</code> "
-        f"characters {start}–{end}<br><small>{meta}</small>"
+        f"characters {start}–{end}{where}<br><small>{meta}</small>"
         f"<p style='white-space: pre-wrap'>{''.join(body)}</p>" + (f"<ul>{dups}</ul>" if dups else "") + "</div>"
     )
+
+
+def _where_html(index: Index, hit: Hit, marks: Sequence[tuple[int, int, int]]) -> str:
+    """Where the passage is in its file: page (with the cited lines drawn highlighted on it and a link
+    that opens the PDF at that page), paragraph or slide; '' for plain text."""
+    a, b = (min(m[1] for m in marks), max(m[2] for m in marks)) if marks else (hit.chunk.start, hit.chunk.end)
+    where = index.reader.locate(hit.chunk.doc_id, a, b)
+    if where.paragraph is not None:
+        return f", paragraph {where.paragraph}"
+    if where.slide is not None:
+        return f", slide {where.slide}"
+    if where.page is None:
+        return ""
+    path = index.reader.manifest.get("paths", {}).get(hit.source)
+    link = (f", <a class='open-page' href='/gradio_api/file={quote(path)}#page={where.page}' target='_blank' "
+            f"rel='noopener'>page {where.page}</a>") if path and path.lower().endswith(".pdf") else f", page {where.page}"
+    image = pages.page_image(path, where.page, where.boxes) if path and marks and path.lower().endswith(".pdf") else None
+    shown = (f"<br><img class='page' alt='page {where.page}, the cited lines highlighted' src='{image}' "
+             "style='max-width: 100%; border: 1px solid #ccc'>") if image else ""
+    return link + shown
 
 
 def render_sources(index: Index, answer: Answer, show_retrieved: bool = False) -> str:
@@ -196,6 +219,14 @@ class ChatBackend:
         except Exception as err:  # noqa: BLE001 — one broken question must not take the chat down
             log.exception("question failed: %.200r", question)
             return f"Sorry, this question could not be answered ({type(err).__name__}); the server log has the details."
+
+    def served_folders(self) -> list[str]:
+        """The folders and files the index was built from, and its uploads folder: what a citation links to."""
+        try:
+            roots = list(self.index.reader.manifest.get("roots", []))
+        except IndexError_:  # nothing built yet: only uploads will be there
+            roots = []
+        return [*roots, str(Path(self.index_dir, "uploads").resolve())]
 
     @property
     def max_upload_bytes(self) -> int:
@@ -420,8 +451,9 @@ def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[n
                     lexical = gr.Slider(0.0, 0.2, value=defaults.lexical_weight, step=0.005,
                                         label="Keyword (BM25) weight beside embeddings (0 = embeddings only)")
                     show_retrieved = gr.Checkbox(False, label="Show retrieved passages that are not cited")
-                with gr.Accordion("Add documents (.txt, .md, .html)", open=False):
-                    files = gr.File(file_count="multiple", file_types=[".txt", ".md", ".html", ".htm"],
+                with gr.Accordion("Add documents (text, HTML, PDF, Word, PowerPoint, OpenDocument, scans)",
+                                  open=False):
+                    files = gr.File(file_count="multiple", file_types=list(backend.settings.sources.extensions),
                                     label="Upload", elem_id="upload")
                     status = gr.HTML(elem_id="upload-status")
             with gr.Column(scale=2):
@@ -437,7 +469,9 @@ def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[n
         gr.api(ask, api_name="ask", concurrency_limit=concurrency, concurrency_id="questions")
     # Gradio takes its upload limit only in launch(), so every launch of this app gets ours
     # unless the caller passes one; larger uploads are refused with HTTP 413 before any handler.
-    app.launch = functools.partial(app.launch, max_file_size=backend.max_upload_bytes)  # type: ignore[method-assign]
+    # The indexed folders are served too, so a PDF citation's link opens the file at its page.
+    app.launch = functools.partial(app.launch, max_file_size=backend.max_upload_bytes,  # type: ignore[method-assign]
+                                   allowed_paths=backend.served_folders())
     return app
 
 

@@ -90,7 +90,10 @@ def clean(src: SourceText, settings: CleaningSettings) -> Document:
     aside: list[Span] = []  # contact blocks: indexed apart from the content when settings.index_contacts
     in_contact = False
     continues_field = False  # a wrapped "Stichwörter: …" line goes on in the next line
+    furniture = {(s.start, s.end) for s in src.furniture}  # running headers, footers, page numbers
     for start, end in lines:
+        if furniture and (start, end) in furniture:
+            continue
         line = text[start:end]
         if len(kept) < 3 and date is None:  # markers sit above or just below the headline
             for pattern in _DATE_PREFIXES:
@@ -135,6 +138,8 @@ def clean(src: SourceText, settings: CleaningSettings) -> Document:
         kept=tuple(kept),
         meta={"encoding": src.encoding, "format": src.format, "sha256": src.sha256},
         aside=tuple(aside) if settings.index_contacts else (),
+        regions=src.regions,
+        boxes=src.boxes,
     )
 
 

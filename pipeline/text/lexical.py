@@ -20,6 +20,8 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
+from .layout import searchable
+
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 STEMMERS = {"de": "german", "en": "english", "fr": "french", "es": "spanish", "it": "italian", "nl": "dutch"}
 QUESTION_LANGS = ("de", "en")
@@ -50,7 +52,7 @@ def fold(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Text → folded word tokens (stopwords kept)."""
-    return [fold(t) for t in _TOKEN.findall(text)]
+    return [fold(t) for t in _TOKEN.findall(searchable(text))]
 
 
 def terms(text: str, lang: str) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import stat
 from collections.abc import Collection, Iterable, Iterator
@@ -20,6 +21,9 @@ from ..settings import SourceSettings
 from ..types import SkippedFile, SourceText
 
 HTML_EXTENSIONS = (".html", ".htm")
+# Files read by a layout reader (text with pages, paragraphs or slides and word boxes), by format.
+LAID_OUT = {".pdf": "pdf", ".docx": "docx", ".pptx": "pptx", ".odt": "odt",
+            ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}
 _SNIFF_BYTES = 8192
 
 
@@ -52,8 +56,10 @@ def discover(paths: Iterable[str | os.PathLike[str]], settings: SourceSettings,
         if real in seen:
             return
         if not path.lower().endswith(tuple(settings.extensions)):
-            if explicit:
-                skipped.append(SkippedFile(printable(path), f"unsupported type; indexable types are {', '.join(settings.extensions)}"))
+            # Said for files found in folders too: a file left out without a word looks indexed.
+            kind = os.path.splitext(path)[1] or "no extension"
+            skipped.append(SkippedFile(printable(path), f"unsupported type ({kind}); indexable types are "
+                                                       f"{', '.join(settings.extensions)}"))
             return
         if not valid_name(path):
             skipped.append(SkippedFile(printable(path), "file name is not valid UTF-8; rename the file to index it"))
@@ -213,6 +219,9 @@ def load(path: str, settings: SourceSettings) -> SourceText | SkippedFile:
 
     if not data:
         return SkippedFile(path, "empty file")
+    fmt = LAID_OUT.get(os.path.splitext(path)[1].lower())
+    if fmt is not None:
+        return _laid_out(path, data, fmt, settings)
     decoded = decode(data)
     if isinstance(decoded, str):
         return SkippedFile(path, decoded)
@@ -232,7 +241,7 @@ def decode(data: bytes) -> tuple[str, str] | str:
     if b"\x00" in data[:_SNIFF_BYTES]:
         # UTF-16/32 text has NULs too; charset-normalizer recognises those by their BOM.
         if not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            return "binary file (contains NUL bytes); only text, Markdown and HTML are indexed"
+            return "binary file (contains NUL bytes); text, Markdown, HTML, PDF, Office files and images are indexed by their extension"
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -269,7 +278,7 @@ def decode(data: bytes) -> tuple[str, str] | str:
     if _plausibility(text) < _READABLE:
         return "undecodable: not UTF-8, and no text encoding makes it readable; convert it to UTF-8"
     if _looks_binary(text):
-        return "binary file (mostly control characters); only text, Markdown and HTML are indexed"
+        return "binary file (mostly control characters); text, Markdown, HTML, PDF, Office files and images are indexed by their extension"
     return text, encoding
 
 
@@ -382,3 +391,63 @@ def verify_source_span(source: str, start: int, end: int, text: str) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     return raw[start:end] == text
+
+
+def _laid_out(path: str, data: bytes, fmt: str, settings: SourceSettings) -> SourceText | SkippedFile:
+    """A PDF, Office file or image → its text with regions and boxes, or why it could not be read."""
+    from . import ocr, office, pdf
+
+    sha = hashlib.sha256(data).hexdigest()
+    name = {"pdf": "PDF", "docx": "Word (DOCX)", "pptx": "PowerPoint (PPTX)", "odt": "OpenDocument (ODT)",
+            "image": "image"}[fmt]
+    title = date = None
+    try:
+        if fmt == "pdf":
+            read = pdf.read_pdf(data, settings.ocr_languages)
+            laid, title, date = read.laid, read.title, read.date
+            if not laid.text.strip() and read.unread_pages:
+                return SkippedFile(path, f"scanned PDF without a text layer: reading it needs OCR, and "
+                                         f"{ocr.missing(settings.ocr_languages)}; install it: {ocr.INSTALL}")
+            how = f"PDF, {read.pages} page{'s' if read.pages != 1 else ''}"
+            if read.ocr_pages:
+                how += f", {read.ocr_pages} read by OCR ({settings.ocr_languages})"
+            if read.unread_pages:
+                how += (f", scanned page{'s' if len(read.unread_pages) > 1 else ''} "
+                        f"{', '.join(map(str, read.unread_pages))} not read ({ocr.missing(settings.ocr_languages)}: "
+                        f"{ocr.INSTALL})")
+        elif fmt == "image":
+            if not ocr.available(settings.ocr_languages):
+                return SkippedFile(path, f"image: reading it needs OCR, and {ocr.missing(settings.ocr_languages)}; "
+                                         f"install it: {ocr.INSTALL}")
+            laid = _image_text(data, settings.ocr_languages)
+            how = f"image, read by OCR ({settings.ocr_languages})"
+        else:
+            reader = {"docx": office.read_docx, "pptx": office.read_pptx, "odt": office.read_odt}[fmt]
+            read_office = reader(data)
+            laid, title, date = read_office.laid, read_office.title, read_office.date
+            how = name
+    except Exception as err:  # noqa: BLE001 — a damaged file may make any parser raise anything
+        return SkippedFile(path, f"could not be read as {name} ({type(err).__name__}: {str(err)[:160]}); "
+                                 "is it damaged or password-protected? Save it again or export it to PDF")
+    if not laid.text.strip():
+        return SkippedFile(path, f"no text found in this {name}")
+    return SourceText(source=path, text=laid.text, sha256=sha, encoding=how, format=fmt, title_hint=title,
+                      date_hint=date, regions=laid.regions, boxes=laid.boxes, furniture=laid.furniture)
+
+
+def _image_text(data: bytes, languages: str):  # type: ignore[no-untyped-def]
+    """An image file (every frame of a TIFF a page) → its laid-out OCR text."""
+    from PIL import Image, ImageSequence
+
+    from . import ocr
+    from .layout import TextBuilder
+
+    builder = TextBuilder()
+    with Image.open(io.BytesIO(data)) as image:
+        dpi = float((image.info.get("dpi") or (300, 300))[0]) or 300.0
+        dpi = dpi if dpi >= 70 else 300.0  # "72 dpi" in a photo's header is a default, not a scan's density
+        for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+            builder.begin("page", number)
+            for paragraph in ocr.read_image(frame.copy(), number, dpi, None, languages):
+                builder.lines(paragraph)
+    return builder.build()

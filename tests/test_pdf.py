@@ -1,0 +1,127 @@
+"""PDF files: text in reading order, page furniture kept out of passages, every cited word on its page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import ALWAYS_ANSWER
+from files import HEADER, RIGHT, two_column_pdf
+
+from pipeline.embedding import HashingEmbedder
+from pipeline.facade import located, open_index
+from pipeline.indexing import build
+from pipeline.settings import Settings
+from pipeline.store import IndexReader
+from pipeline.text import lexical
+from pipeline.text.cleaning import clean
+from pipeline.text.sources import load
+from pipeline.types import Citation, SkippedFile, SourceText
+
+MM = 72 / 25.4  # PDF points per millimetre
+PAGE_HEIGHT = 297 * MM
+SIGNED = "Unterzeichnet wurde die Erklärung im Juli 2018 von Bürgermeister Hans Muster und der Firma Beispiel AG."
+
+
+def read(path: Path) -> SourceText:
+    got = load(str(path), Settings().sources)
+    assert isinstance(got, SourceText), got
+    return got
+
+
+def test_two_columns_are_read_column_by_column_with_whole_sentences(tmp_path: Path) -> None:
+    src = read(two_column_pdf(tmp_path / "bericht.pdf", pages=1))
+    assert src.format == "pdf" and src.title_hint == "Jahresbericht Musterstadt"
+    text = src.text
+    assert SIGNED in text and RIGHT in text  # lines joined into sentences, each column whole
+    assert text.index(SIGNED) < text.index("Rechte Spalte")
+    assert "digitalisierung" in lexical.tokens(text)  # "Digitali-" + "sierung" found as one word
+
+
+def test_headers_footers_and_page_numbers_are_not_passages(tmp_path: Path) -> None:
+    src = read(two_column_pdf(tmp_path / "bericht.pdf", pages=3))
+    furniture = {src.text[s.start : s.end] for s in src.furniture}
+    assert furniture == {HEADER, "Seite 1", "Seite 2", "Seite 3"}
+    doc = clean(src, Settings().cleaning)
+    kept = "\n".join(s.slice(doc.text) for s in doc.kept)
+    assert HEADER not in kept and "Seite 2" not in kept and kept.count(SIGNED) == 3
+    # Nothing is cut out of the text: offsets still lead to the file's words.
+    assert doc.text == src.text and doc.text.count(HEADER) == 3
+
+
+def test_every_word_has_its_page_and_box(tmp_path: Path) -> None:
+    src = read(two_column_pdf(tmp_path / "bericht.pdf", pages=2))
+    assert [(r.unit, r.number) for r in src.regions] == [("page", 1), ("page", 2)]
+    second = src.text.index(SIGNED, src.text.index(SIGNED) + 1)
+    assert src.regions[1].start <= second < src.regions[1].end
+    for box in src.boxes:
+        word = src.text[box.start : box.end]
+        assert word and " " not in word and box.x0 < box.x1 and box.y0 < box.y1
+    signed_words = [b for b in src.boxes if src.text[b.start : b.end] == "Unterzeichnet"]
+    assert [b.page for b in signed_words] == [1, 2]
+    right_words = [b for b in src.boxes if src.text[b.start : b.end] == "Glasfasernetz"]
+    for b in signed_words:  # left column, below the 25 mm top margin
+        assert 10 * MM - 1 <= b.x0 and b.x1 <= 98 * MM + 1 and b.y1 <= PAGE_HEIGHT - 25 * MM + 1
+    for b in right_words:
+        assert b.x0 >= 110 * MM - 1
+
+
+def test_a_citation_into_a_pdf_carries_page_and_line_boxes(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    two_column_pdf(docs / "bericht.pdf", pages=2)
+    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
+    reader = IndexReader.open(tmp_path / "idx")
+    doc = reader.documents()[0]
+    second = doc.text.index(SIGNED, doc.text.index(SIGNED) + 1)
+    cite = located(Citation(1, doc.source, doc.id, "c", second, second + len(SIGNED), SIGNED, 1.0), reader)
+    assert cite.page == 2 and cite.paragraph is None and cite.slide is None
+    assert len(cite.boxes) >= 2  # the sentence runs over several lines: a box per line
+    assert all(b[0] == 2 and 10 * MM - 1 <= b[1] and b[3] <= 98 * MM + 1 for b in cite.boxes)
+    assert sorted((b[2] for b in cite.boxes), reverse=True) == [b[2] for b in cite.boxes]  # top line first
+    # Later builds carry the layout of an unchanged PDF over.
+    (docs / "neu.txt").write_text("Ein weiterer Text über Moers.", "utf-8")
+    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
+    reader.close()
+    reader = IndexReader.open(tmp_path / "idx")
+    assert located(cite, reader).boxes == cite.boxes
+    reader.close()
+
+
+def test_ask_json_names_the_page(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    two_column_pdf(docs / "bericht.pdf", pages=1)
+    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
+    index = open_index(tmp_path / "idx", ALWAYS_ANSWER, embedder=HashingEmbedder(32))
+    answer = index.ask("Wer unterzeichnete die Erklärung im Juli 2018?")
+    index.close()
+    assert answer.citations
+    for c in answer.to_dict()["citations"]:
+        assert c["page"] == 1 and c["boxes"] and c["paragraph"] is None
+
+
+def test_damaged_pdf_and_unknown_types_are_skipped_with_reasons(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "kaputt.pdf").write_bytes(b"%PDF-1.4\n1 0 obj garbage")
+    (docs / "daten.xyz").write_text("x", "utf-8")
+    (docs / "ok.txt").write_text("Die Stadt Moers baut ein Netz.", "utf-8")
+    report = build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert reasons["kaputt.pdf"].startswith("could not be read as PDF") and "damaged" in reasons["kaputt.pdf"]
+    assert reasons["daten.xyz"].startswith("unsupported type (.xyz)")
+    assert report.documents == 1
+    skipped = load(str(docs / "kaputt.pdf"), Settings().sources)
+    assert isinstance(skipped, SkippedFile)
+
+
+@pytest.mark.parametrize("name", ["leer.pdf"])
+def test_a_pdf_without_text_or_images_is_skipped(tmp_path: Path, name: str) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.output(str(tmp_path / name))
+    got = load(str(tmp_path / name), Settings().sources)
+    assert isinstance(got, SkippedFile) and got.reason == "no text found in this PDF"
