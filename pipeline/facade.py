@@ -24,9 +24,10 @@ from .embedding import Embedder
 from .indexing import BuildReport, TextInput, add_documents, add_texts, remove_documents
 from .query import answering, dialogue, generation
 from .query.generation import TokenCallback, chat_model
-from .query.retrieval import Retriever
+from .query.retrieval import Retriever, matches
 from .settings import RetrievalSettings, Settings
 from .store import IndexError_, IndexReader, current_dir
+from .text.layout import searchable
 from .types import Answer, Citation, Hit, Span
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,10 @@ class QuestionError(ValueError):
 
 # Control characters (NUL, escapes pasted from a terminal) carry nothing to search for.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class NoMatchingDocuments(ValueError):
+    """``only`` patterns that match no indexed document; the message names them and what lists the sources."""
 
 
 def check_question(question: object, max_chars: int) -> str:
@@ -143,7 +148,7 @@ class OpenGeneration:
         got = {t: v for t in dict.fromkeys(texts) if (v := cache.get(t)) is not None}
         todo = [t for t in dict.fromkeys(texts) if t not in got]
         if todo:
-            fresh = dict(zip(todo, embedder.embed(todo, "passage")))
+            fresh = dict(zip(todo, embedder.embed([searchable(t) for t in todo], "passage")))
             got.update(fresh)
             if len(cache) > 4096:
                 cache.clear()
@@ -233,7 +238,7 @@ class Index:
 
     def ask(self, question: str, k: int | None = None, history: Sequence[str] = (),
             retrieval: RetrievalSettings | None = None, generate: bool | None = None,
-            on_token: TokenCallback | None = None) -> Answer:
+            on_token: TokenCallback | None = None, only: Sequence[str] = ()) -> Answer:
         """A question → an Answer: quoted sentences with exact citations, or an abstention.
 
         Raises ``QuestionError`` (a ``ValueError``) for a question that cannot be asked: see
@@ -244,9 +249,12 @@ class Index:
         retrieval settings for this question (the chat's settings panel). With a chat
         model (``open_index(..., llm=…)`` or ``settings.llm``) the answer is generated and
         its citations checked, unless ``generate=False``; ``on_token`` receives the tokens
-        as they arrive.
+        as they arrive. ``only``: search only the documents whose source matches one of these patterns
+        (``retrieval.only``); NoMatchingDocuments when none does.
         """
         question = check_question(question, self.settings.answer.max_question_chars)
+        if only:
+            retrieval = (retrieval or self.settings.retrieval).model_copy(update={"only": tuple(only)})
         # Earlier questions were checked when they were asked; here they only lose what cannot be searched.
         limit = self.settings.answer.max_question_chars
         history = [_CONTROL.sub(" ", h) for h in history
@@ -258,6 +266,10 @@ class Index:
             # it quotes are shown first, so a user reads the passages that back the answer.
             shown_k = k or (retrieval or self.settings.retrieval).top_k
             read_k = max(shown_k, self.settings.answer.from_passages) if self.settings.answer.cited_passages_first else shown_k
+            patterns = (retrieval or self.settings.retrieval).only
+            if patterns and not any(matches(src, patterns) for src in corpus.retriever.sources.values()):
+                raise NoMatchingDocuments(f"no indexed document matches {', '.join(patterns)} "
+                                          "(`sources` lists what is indexed)")
             hits, timings = corpus.retriever.search_timed(searched, read_k, retrieval)
             t1 = time.perf_counter()
             result = answering.answer(question, hits, corpus, self.settings.answer, searched)

@@ -377,7 +377,7 @@ def _build(
     paths_of: dict[str, str] = {}  # file source → its absolute path (the manifest's "paths")
     chunked: dict[str, tuple[Chunk, ...]] = {}  # doc id → chunks made while reading (under the time budget)
     given_abs = [os.path.abspath(os.fspath(p)) for p in paths]  # their files keep the form given
-    reader = BudgetedReader(settings)
+    reader = BudgetedReader(settings, show_progress=progress)
     try:
         for found_path in _progress(found.files, "Reading", progress, unit="file"):
             absolute = os.path.abspath(found_path)

@@ -31,7 +31,7 @@ try:
     from langchain_core.retrievers import BaseRetriever
     from langchain_core.vectorstores import VectorStore
     from langchain_core.vectorstores.utils import maximal_marginal_relevance
-    from pydantic import ConfigDict, PrivateAttr
+    from pydantic import ConfigDict, Field, PrivateAttr
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise ImportError(
         "pipeline.langchain needs LangChain: pip install 'belegt[langchain]' (or langchain-core)"
@@ -129,6 +129,7 @@ class BelegtRetriever(BaseRetriever):
     k: int = 5
     settings: Settings | None = None
     embeddings: Embeddings | None = None
+    only: list[str] = Field(default_factory=list)  # search only sources matching these patterns (retrieval.only)
     _index: Any = PrivateAttr(default=None)
 
     def _open(self):  # type: ignore[no-untyped-def]
@@ -145,6 +146,9 @@ class BelegtRetriever(BaseRetriever):
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None) -> list[LCDocument]:
         index = self._open()
+        if self.only:
+            retrieval = index.settings.retrieval.model_copy(update={"only": tuple(self.only)})
+            return [hit_document(h, index.reader) for h in index.retriever.search(query, k or self.k, retrieval)]
         return [hit_document(h, index.reader) for h in index.search(query, k or self.k)]
 
 

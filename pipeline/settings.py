@@ -119,6 +119,13 @@ class SourceSettings(_Section):
 
 class RetrievalSettings(_Section):
     top_k: int = Field(5, ge=1, le=100, description="Passages returned for a question.")
+    only: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Search only documents whose source matches one of these patterns: a shell pattern on the path or "
+            "the file name ('reports/*.pdf', '*kassel*'), or a part of the path ('uploads/'). Empty: all."
+        ),
+    )
     candidates: int = Field(50, ge=1, description="Candidates taken from each retriever before fusion.")
     fusion: Literal["linear", "rrf"] = Field(
         "linear",

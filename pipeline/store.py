@@ -946,6 +946,11 @@ class IndexReader:
         return {s: (h, d) for s, h, d in self.db.execute("SELECT source, sha256, id FROM documents")}
 
     @_reads_sqlite
+    def rows_of(self, doc_ids: Sequence[str]) -> list[int]:
+        """Document ids → the rows of their chunks, in row order."""
+        return sorted(r for (r,) in _in_batches(self.db, "SELECT row FROM chunks WHERE doc_id IN ({})", list(doc_ids)))
+
+    @_reads_sqlite
     def chunks(self, rows: Sequence[int] | None = None) -> list[Chunk]:
         """Chunk rows → chunks (all of them, in row order, when rows is None)."""
         sql = 'SELECT row, id, doc_id, start, "end", text, context, sentences FROM chunks'

@@ -93,3 +93,54 @@ def odt_file(path: Path) -> Path:
     document.text.addElement(P(text="Die Bibliothek hat sonntags geöffnet."))
     document.save(str(path))
     return path
+
+
+def interleaved_columns_pdf(path: Path, left: str, right: str, heading: str) -> Path:
+    """A page with a heading across it and two columns written line by line across the page (left line 1,
+    right line 1, left line 2, …), as some writers store them: content order is not reading order."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    pdf.add_font("dejavu", "", FONT)
+    pdf.set_font("dejavu", size=11)
+    pdf.add_page()
+
+    def wrap(text: str, width: float) -> list[str]:
+        out, line = [], ""
+        for word in text.split():
+            trial = f"{line} {word}".strip()
+            if pdf.get_string_width(trial) <= width:
+                line = trial
+            else:
+                out.append(line)
+                line = word
+        return [*out, line]
+
+    pdf.set_xy(10, 10)
+    pdf.cell(0, 6, heading)
+    lines_left, lines_right = wrap(left, 85), wrap(right, 85)
+    for i in range(max(len(lines_left), len(lines_right))):
+        for x, lines in ((10, lines_left), (110, lines_right)):
+            if i < len(lines):
+                pdf.set_xy(x, 20 + 6 * i)
+                pdf.cell(85, 6, lines[i])
+    pdf.output(str(path))
+    return path
+
+
+def table_pdf(path: Path, rows: list[tuple[str, str]]) -> Path:
+    """A page with a two-column table: short labels at x 10 mm, values at x 110 mm."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_font("dejavu", "", FONT)
+    pdf.set_font("dejavu", size=11)
+    pdf.add_page()
+    for i, (a, b) in enumerate(rows):
+        pdf.set_xy(10, 20 + 7 * i)
+        pdf.cell(80, 6, a)
+        pdf.set_xy(110, 20 + 7 * i)
+        pdf.cell(80, 6, b)
+    pdf.output(str(path))
+    return path

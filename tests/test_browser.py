@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def ask(page, question: str) -> None:  # type: ignore[no-untyped-def]
 def test_headline_question_in_a_real_browser(seeds_index: Path, tmp_path: Path) -> None:
     with serving(seeds_index) as url, browser_page(url) as page:
         ask(page, "who signed the Duisburg declaration?")
-        page.locator("#chat a[href='#cite-1']").first.wait_for(timeout=30_000)
+        page.locator("#chat a[href='#cite-1-1']").first.wait_for(timeout=30_000)
         assert "Anton Grabmaier" in page.locator("#sources mark").first.inner_text()
         assert "[1]" in page.locator("#chat").inner_text()
         shot = tmp_path / "chat.png"
@@ -138,3 +139,46 @@ def test_a_pdf_citation_shows_the_page_with_the_cited_lines_highlighted(tmp_path
     assert shot.stat().st_size > 10_000
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         shutil.copyfile(shot, PDF_SCREENSHOT)
+
+
+def test_two_answers_keep_their_sources_and_survive_a_reload(seeds_index: Path) -> None:
+    with serving(seeds_index) as url, browser_page(url) as page:
+        ask(page, "who signed the Duisburg declaration?")
+        page.locator("#chat a[href='#cite-1-1']").first.wait_for(timeout=30_000)
+        box = page.locator("#question textarea")
+        box.fill("Wann kam Huawei nach Deutschland?")
+        box.press("Enter")
+        page.locator("#sources #answer-2").wait_for(timeout=60_000)
+        page.wait_for_timeout(800)
+        # The first answer's [1] opens the first answer's passage, not the second's.
+        target = page.locator("#sources #cite-1-1")
+        assert target.count() == 1 and "Anton Grabmaier" in target.inner_text()
+        page.locator("#chat a[href='#cite-1-1']").first.click()
+        page.wait_for_timeout(500)
+        assert target.evaluate("e => { const r = e.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; }")
+        # The export button downloads the conversation as Markdown with its citations.
+        with page.expect_download(timeout=30_000) as download:
+            page.locator("#export").click()
+        markdown = Path(download.value.path()).read_text("utf-8")
+        assert "## who signed the Duisburg declaration?" in markdown and "## Wann kam Huawei" in markdown
+        assert re.search(r"^- \[1\] `[^`]*seeds/\w+\.txt`, characters \d+–\d+: “Unterzeichnet", markdown, re.M)
+        # A reload brings the conversation and both answers' sources back.
+        page.reload(wait_until="networkidle")
+        page.locator("#sources #answer-2").wait_for(timeout=30_000)
+        chat = page.locator("#chat").inner_text()
+        assert "Duisburg declaration" in chat and "Huawei" in chat
+        assert page.locator("#sources #cite-1-1").count() == 1
+
+
+def test_on_a_phone_the_sources_come_right_after_the_conversation(seeds_index: Path, tmp_path: Path) -> None:
+    with serving(seeds_index) as url, browser_page(url) as page:
+        page.set_viewport_size({"width": 390, "height": 844})
+        ask(page, "who signed the Duisburg declaration?")
+        sources = page.locator("#sources").bounding_box()
+        chat = page.locator("#chat").bounding_box()
+        settings = page.get_by_text("Settings", exact=True).first.bounding_box()
+        upload = page.get_by_text("Add documents", exact=False).first.bounding_box()
+        assert sources and chat and settings and upload
+        assert chat["y"] < sources["y"] < settings["y"] and sources["y"] < upload["y"]
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+    assert (tmp_path / "phone.png").stat().st_size > 10_000

@@ -20,6 +20,7 @@ from pipeline.apps import chat as chat_app
 from pipeline.embedding import HashingEmbedder
 from pipeline.facade import open_index
 from pipeline.indexing import build
+from pipeline.store import IndexReader
 from pipeline.text.sources import verify_source_span
 
 from conftest import ROOT, SEEDS, free_port, serving, tiny_index
@@ -55,7 +56,7 @@ def test_answer_html_links_markers_and_shows_document_text_as_it_is() -> None:
     from pipeline.types import Answer
 
     page = chat_app.answer_html(Answer("q", "Er sagte <b>*laut*</b> [x](http://evil) [1]", (), (), False))
-    assert re.findall(r"<a\b[^>]*>", page) == ['<a href="#cite-1">']  # our marker link, no other
+    assert re.findall(r"<a\b[^>]*>", page) == ['<a href="#cite-1-1">']  # our marker link, no other
     assert "<b>" not in page and "&lt;b&gt;*laut*&lt;/b&gt; [x](http://evil) " in page
 
 
@@ -79,7 +80,7 @@ def test_document_text_in_the_chat_is_literal(tmp_path: Path) -> None:
     chat, sources = chat_app.answer_html(answer), chat_app.render_sources(index, answer)
     for page in (chat, sources):
         assert "<script" not in page and "<b>b" not in page and "<strong" not in page and "<em" not in page
-        assert all(a in ('<a href="#cite-1">',) for a in re.findall(r"<a\b[^>]*>", page))  # no URL became a link
+        assert all(a in ('<a href="#cite-1-1">',) for a in re.findall(r"<a\b[^>]*>", page))  # no URL became a link
         assert "$$" not in page and "x^2" in page  # no math delimiter left for KaTeX to find
         assert LITERAL in chat_app.plain_text(page)  # and the text reads exactly as the document has it
     # The chat takes its messages as HTML, not Markdown, and renders no math.
@@ -385,3 +386,109 @@ def test_a_pdf_citation_shows_its_page_highlighted_and_links_to_it(tmp_path: Pat
     with _launched(app) as url:
         got = httpx.get(url.rstrip("/") + link, timeout=30)
     assert got.status_code == 200 and got.content.startswith(b"%PDF")
+
+
+def test_serve_a_folder_indexes_it_first_then_answers_from_it(tmp_path: Path) -> None:
+    """`python -m pipeline serve FOLDER` (what `make run DOCS=FOLDER` runs in two steps): new files of the
+    folder are indexed before the chat starts, and a file of a type it does not read does not stop it."""
+    import urllib.request
+
+    from gradio_client import Client
+
+    index_dir = tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz."})
+    (tmp_path / "docs" / "neu.md").write_text("# Moers\n\nDie Stadt Moers eröffnet eine Bibliothek.", "utf-8")
+    (tmp_path / "docs" / "daten.xyz").write_text("x", "utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BELEGT_")}
+    env.update(GRADIO_ANALYTICS_ENABLED="False", BELEGT_CONFIG=str(tmp_path / "no-such-config.toml"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", str(tmp_path / "docs"), "--index",
+                             str(index_dir), "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                urllib.request.urlopen(url + "config", timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the chat did not start"
+                time.sleep(0.3)
+        sources = {Path(s).name for s in IndexReader.open(index_dir).sources()}
+        assert sources == {"a.txt", "neu.md"}
+        answer = Client(url, verbose=False).predict("Was eröffnet Moers?", api_name="/ask")
+        assert "passages" in answer and any(p["source"].endswith("neu.md") for p in answer["passages"])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def test_each_answer_keeps_its_own_sources_and_the_conversation_exports_with_its_citations(tmp_path: Path) -> None:
+    from conftest import ALWAYS_ANSWER
+
+    index_dir = tiny_index(tmp_path, {
+        "a.txt": "Die Stadt Duisburg baut ein Glasfasernetz. Unterzeichnet hat Bürgermeister Sören Link.",
+        "b.txt": "Die Stadt Moers eröffnet eine Bibliothek. Sie hat sonntags geöffnet.",
+    })
+    backend = chat_app.ChatBackend(str(index_dir), ALWAYS_ANSWER)
+    *_, (history, panel, _, turns) = chat_app.chat_turn(backend, "Wer unterzeichnete in Duisburg?", [], 3, 0.02, False)
+    *_, (history, panel, _, turns) = chat_app.chat_turn(backend, "Was eröffnet Moers?", history, 3, 0.02, False,
+                                                        turns)
+    assert [t["turn"] for t in turns] == [1, 2]
+    first, second = history[1]["content"], history[3]["content"]
+    assert 'href="#cite-1-1"' in first and 'href="#cite-2-1"' in second and "cite-2-" not in first
+    # Both answers' passages stay in the panel, newest first; each [n] finds its own.
+    assert panel.index("id='answer-2'") < panel.index("id='answer-1'")
+    assert panel.index("id='cite-2-1'") < panel.index("id='answer-1'") < panel.index("id='cite-1-1'")
+    markdown = chat_app.conversation_markdown(turns)
+    assert markdown.startswith("# belegt: conversation") and "## Was eröffnet Moers?" in markdown
+    for t in turns:
+        for c in t["citations"]:
+            assert f"[{c['n']}] `{c['source']}`, characters {c['start']}–{c['end']}: “{c['text']}”" in markdown
+
+
+def test_an_upload_survives_a_rebuild_and_a_restart_of_the_server(tmp_path: Path) -> None:
+    """Issue "nothing lost": a file uploaded in the chat is a document of the index like any other — a plain
+    rebuild (what `make run` does before starting) keeps it, and the restarted server answers from it."""
+    import urllib.request
+
+    from gradio_client import Client
+
+    index_dir = tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz."})
+    note = tmp_path / "in" / "vertrag.md"
+    note.parent.mkdir()
+    note.write_text("# Vertrag\n\nDen Vertrag unterzeichnete Landrätin Erika Beispiel.", "utf-8")
+    assert "1 new" in chat_app.ChatBackend(str(index_dir)).upload([str(note)])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BELEGT_")}
+    env.update(GRADIO_ANALYTICS_ENABLED="False", BELEGT_CONFIG=str(tmp_path / "no-such-config.toml"))
+    rebuilt = subprocess.run([sys.executable, "-m", "pipeline", "build", "--index", str(index_dir), "--quiet"],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert rebuilt.returncode == 0 and "0 removed" in rebuilt.stdout, rebuilt.stdout + rebuilt.stderr
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--index", str(index_dir), "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                urllib.request.urlopen(url + "config", timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the chat did not start"
+                time.sleep(0.3)
+        answer = Client(url, verbose=False).predict("Wer unterzeichnete den Vertrag? Landrätin", api_name="/ask")
+        assert any(p["source"].endswith("uploads/vertrag.md") for p in answer["passages"]), answer
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)

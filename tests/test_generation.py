@@ -273,9 +273,9 @@ def test_chat_streams_generated_answer_then_shows_the_checked_one(index_dir: Pat
         states = list(chat_app.chat_turn(backend, QUESTION, [], 5, 0.02, False))
     drafts = [s[0][-1]["content"] for s in states[1:-1]]
     assert len(drafts) > 3 and all(d.endswith(" …") for d in drafts)  # token by token
-    final, sources, _ = states[-1]
+    final, sources, _, _ = states[-1]
     text = final[-1]["content"]
-    assert '<a href="#cite-1">[1]</a>' in text and "⚠️" in text and "not supported" in text
+    assert '<a href="#cite-1-1">[1]</a>' in text and "⚠️" in text and "not supported" in text
     assert "<mark" in sources and "Sören Link" in sources
 
 

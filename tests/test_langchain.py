@@ -153,3 +153,22 @@ def test_langchain_embedder_ids_tell_models_apart() -> None:
     a = LangChainEmbedder(DeterministicFakeEmbedding(size=8))
     assert a.dim == 8 and a.id.startswith("langchain:") and a.embed([], "query").shape == (0, 8)
     assert BelegtEmbeddings("hashing:8").embedder.id == BelegtEmbeddings("hashing:8").embedder.id
+
+
+def test_retriever_metadata_places_a_pdf_passage_on_its_page(tmp_path: Path, hashing) -> None:  # type: ignore[no-untyped-def]
+    from files import two_column_pdf
+
+    from pipeline.indexing import build
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    two_column_pdf(docs / "bericht.pdf", pages=2)
+    (docs / "notiz.txt").write_text("Die Stadt Moers baut ein Netz.", "utf-8")
+    build([docs], tmp_path / "idx", embedder=hashing, progress=False)
+    found = BelegtRetriever(index_dir=str(tmp_path / "idx"), k=10).invoke("Glasfasernetz Millionen Euro")
+    pdf = [d for d in found if d.metadata["source"].endswith(".pdf")]
+    assert pdf and all(d.metadata["page"] in (1, 2) and d.metadata["boxes"] for d in pdf)
+    for d in pdf:
+        assert all(box[0] == d.metadata["page"] or box[0] == d.metadata["page"] + 1 for box in d.metadata["boxes"])
+    text = [d for d in found if d.metadata["source"].endswith(".txt")]
+    assert text and all("page" not in d.metadata and "boxes" not in d.metadata for d in text)

@@ -29,9 +29,9 @@ def test_docx_paragraphs_and_table_rows_in_order(tmp_path: Path) -> None:
     src = read(docx_file(tmp_path / "herne.docx"))
     assert src.format == "docx" and src.title_hint == "Hallenbad Herne"
     assert regions(src) == [
-        ("paragraph", 1, "Hallenbad Herne"),
+        ("paragraph", 1, "# Hallenbad Herne"),  # a heading style is a Markdown heading, as the pipeline reads them
         ("paragraph", 2, "Herne baut ein neues Hallenbad im Stadtteil Wanne. Das Bad bekommt sechs 25-Meter-Bahnen."),
-        ("paragraph", 3, "Kosten | 12 Millionen Euro\n\nEröffnung | Mai 2028"),
+        ("paragraph", 3, "| Kosten | 12 Millionen Euro |\n| --- | --- |\n| Eröffnung | Mai 2028 |"),  # a Markdown table
         ("paragraph", 4, "Die Stadtwerke betreiben das Bad."),
     ]
 
@@ -40,8 +40,8 @@ def test_pptx_slides_in_order(tmp_path: Path) -> None:
     src = read(pptx_file(tmp_path / "kassel.pptx"))
     assert src.title_hint == "Smart City Kassel"
     assert regions(src) == [
-        ("slide", 1, "Smart City Kassel\n\nKassel startet 2026 mit intelligenten Laternen in Bettenhausen."),
-        ("slide", 2, "Budget\n\nDas Laternenprojekt kostet 800.000 Euro."),
+        ("slide", 1, "# Smart City Kassel\n\nKassel startet 2026 mit intelligenten Laternen in Bettenhausen."),
+        ("slide", 2, "# Budget\n\nDas Laternenprojekt kostet 800.000 Euro."),
     ]
 
 
@@ -49,7 +49,7 @@ def test_odt_headings_and_paragraphs(tmp_path: Path) -> None:
     src = read(odt_file(tmp_path / "moers.odt"))
     assert src.title_hint == "Bericht Moers"
     assert [r[1:] for r in regions(src)] == [
-        (1, "Bericht Moers"), (2, "Moers eröffnet im Juni 2026 eine neue Bibliothek am Königlichen Hof."),
+        (1, "# Bericht Moers"), (2, "Moers eröffnet im Juni 2026 eine neue Bibliothek am Königlichen Hof."),
         (3, "Die Bibliothek hat sonntags geöffnet."),
     ]
 

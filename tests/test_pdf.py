@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ALWAYS_ANSWER
-from files import HEADER, RIGHT, two_column_pdf
+from files import HEADER, LEFT, RIGHT, interleaved_columns_pdf, table_pdf, two_column_pdf
 
 from pipeline.embedding import HashingEmbedder
 from pipeline.facade import located, open_index
@@ -125,3 +125,17 @@ def test_a_pdf_without_text_or_images_is_skipped(tmp_path: Path, name: str) -> N
     pdf.output(str(tmp_path / name))
     got = load(str(tmp_path / name), Settings().sources)
     assert isinstance(got, SkippedFile) and got.reason == "no text found in this PDF"
+
+
+def test_columns_written_line_by_line_across_the_page_are_read_column_by_column(tmp_path: Path) -> None:
+    left = LEFT.replace("-\n", "")
+    src = read(interleaved_columns_pdf(tmp_path / "zeilen.pdf", left, RIGHT, "Ein Bericht über beide Spalten"))
+    assert src.text == f"Ein Bericht über beide Spalten\n\n{left}\n\n{RIGHT}"
+
+
+def test_a_two_column_table_stays_row_by_row(tmp_path: Path) -> None:
+    rows = [("Kosten", "12 Millionen Euro"), ("Eröffnung", "Mai 2028"), ("Bauherr", "Stadt Herne"),
+            ("Bahnen", "sechs 25-Meter-Bahnen"), ("Betreiber", "Stadtwerke Herne GmbH")]
+    src = read(table_pdf(tmp_path / "tabelle.pdf", rows))
+    lines = [f"| {a} | {b} |" for a, b in rows]
+    assert src.text == "\n".join([lines[0], "| --- | --- |", *lines[1:]])

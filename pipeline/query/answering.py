@@ -33,6 +33,7 @@ from ..settings import AnswerSettings
 from ..text import lexical
 from ..text.cleaning import is_contact_text
 from ..text.dedup import SAME_REPORT, containment
+from ..text.layout import searchable
 from ..types import Answer, Chunk, Citation, Hit, Span
 from . import selection
 from .prompts import EMPTY_INDEX, NOT_STATED, REFUSALS
@@ -199,10 +200,13 @@ def _passage_rows(q: Question, hit: Hit, rank: int, top_score: float, corpus: Co
     # The sentences before the passage count for grounding the passage's first sentences.
     lead = corpus.sentences_before(hit.chunk.doc_id, hit.chunk.start, settings.grounding_window)
     spans = hit.chunk.sentences + hit.following
-    lead_texts = [sp.slice(doc_text) for sp in lead]
+    # Features read the words as a reader does: a PDF word broken at a line end (soft hyphen) is one word.
+    # The quoted text stays the exact span (texts).
+    lead_texts = [searchable(sp.slice(doc_text)) for sp in lead]
     texts = [sp.slice(doc_text) for sp in spans]
+    plain = [searchable(t) for t in texts]
     lead_terms = [_terms(t) for t in lead_texts]
-    sentence_terms = [_terms(t) for t in texts]
+    sentence_terms = [_terms(t) for t in plain]
     # The lines of a contact block are details to quote ("Telefon: …"), not headings.
     contact = is_contact_text(hit.chunk.text)
     rows: list[Row] = []
@@ -212,15 +216,15 @@ def _passage_rows(q: Question, hit: Hit, rank: int, top_score: float, corpus: Co
         seen.add((hit.chunk.doc_id, span.start))
         text, terms = texts[i], sentence_terms[i]
         # A sentence leans on the ones before it ("Unterzeichnet wurde diese Vereinbarung …").
-        context = terms.union(*_antecedents(text, lead_texts + texts[:i], lead_terms + sentence_terms[:i],
+        context = terms.union(*_antecedents(plain[i], lead_texts + plain[:i], lead_terms + sentence_terms[:i],
                                             settings.grounding_window))
         line = doc_text[doc_text.rfind("\n", 0, span.start) + 1 : span.end]
-        typed = has_type(text, q.kind, dated)
+        typed = has_type(plain[i], q.kind, dated)
         if q.counted:  # the number must count what the question counts: countries ~ "170 Ländern"
             typed = count_match.get(text, 0.0) >= settings.count_match
-        words = len(re.findall(r"\w+", text))
+        words = len(re.findall(r"\w+", plain[i]))
         # What a sentence adds to the question: an answer holds words (names, numbers) the question lacks.
-        names_new = {w for w in _NAME_OR_NUMBER.findall(text) if lexical.fold(w) not in q.words}
+        names_new = {w for w in _NAME_OR_NUMBER.findall(plain[i]) if lexical.fold(w) not in q.words}
         rows.append((hit, span, text, {
             "dense": hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0,
             "passage_gap": top_score - hit.score,
@@ -378,7 +382,7 @@ def _count_matches(counted: str, hits: Sequence[Hit], corpus: Corpus, settings: 
         doc_text = corpus.text_of(hit.chunk.doc_id)
         for i, span in enumerate(hit.chunk.sentences + hit.following):
             text = span.slice(doc_text)
-            phrases = quantities(text)
+            phrases = quantities(searchable(text))  # "47.500 Hau\u00adshalte" is "47.500 Haushalte"
             if phrases:
                 dense = hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0
                 found[text] = (max(dense, found.get(text, (dense, []))[0]), phrases)

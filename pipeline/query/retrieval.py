@@ -13,6 +13,7 @@ The index's own embedder embeds the question; another one fails with what to run
 
 from __future__ import annotations
 
+import fnmatch
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -46,6 +47,20 @@ def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, fl
         for rank, item in enumerate(ranked, start=1):
             fused[item] = fused.get(item, 0.0) + weight / (k + rank)
     return fused
+
+
+# Up to this many chunks in the documents ``only`` allows, their vectors are read and compared exactly
+# (20,000 × 384 floats: 30 MB read, ~10 ms); more, and FAISS searches deeper and its results are filtered.
+EXACT_SUBSET = 20_000
+
+
+def matches(source: str, patterns: Sequence[str]) -> bool:
+    """A document's source and ``only`` patterns → whether one matches: a shell pattern on the path (or its
+    end) or on the file name, or a part of the path."""
+    name = source.rsplit("/", 1)[-1]
+    # "reports/*" matches ".../docs/reports/a.pdf": a pattern may name the end of the path.
+    return any(fnmatch.fnmatch(source, p) or fnmatch.fnmatch(source, "*/" + p) or fnmatch.fnmatch(name, p)
+               or p in source for p in patterns)
 
 
 class Retriever:
@@ -94,23 +109,44 @@ class Retriever:
         other.settings = settings
         return other
 
+    def allowed_rows(self) -> set[int] | None:
+        """The chunk rows the ``only`` patterns leave to search (None: all); empty when no document matches."""
+        if not self.settings.only:
+            return None
+        docs = [d for d, source in self.sources.items() if matches(source, self.settings.only)]
+        return set(self.reader.rows_of(docs))
+
     def candidates(self, query: str, qv: np.ndarray) -> list[Candidate]:
-        """A query and its vector → the union of dense and lexical candidates, each scored both ways."""
+        """A query and its vector → the union of dense and lexical candidates, each scored both ways
+        (among the documents ``only`` allows)."""
         n = self.settings.candidates
         index = self.reader.faiss_index
+        allowed = self.allowed_rows()
         dense_rows: list[int] = []
-        if index.ntotal:
+        if allowed is not None and len(allowed) <= EXACT_SUBSET:
+            # Some documents only: their vectors are compared exactly (a filter after FAISS's top n could
+            # leave none of them).
+            rows = sorted(allowed)
+            if rows:
+                sims = self.reader.chunk_vectors(rows) @ qv
+                dense_rows = [rows[i] for i in np.argsort(-sims)[:n]]
+        elif index.ntotal:
             try:
-                _, rows = index.search(np.ascontiguousarray(qv[None, :], dtype=np.float32), min(n, index.ntotal))
+                # A large subset (``only``): FAISS reads deeper and the subset's rows are kept.
+                deep = n if allowed is None else n * 50
+                _, rows = index.search(np.ascontiguousarray(qv[None, :], dtype=np.float32), min(deep, index.ntotal))
             except RuntimeError as err:  # FAISS's own errors; a damaged graph shows here, if at all
                 raise self.reader.damaged(f"vectors.faiss is damaged (search failed: {err})") from err
-            dense_rows = [int(r) for r in rows[0] if r >= 0]
+            dense_rows = [int(r) for r in rows[0] if r >= 0 and (allowed is None or int(r) in allowed)]
             # FAISS numbers its vectors 0..ntotal-1: another row is a damaged index, not a chunk.
             if dense_rows and max(dense_rows) >= index.ntotal:
                 raise self.reader.damaged(f"vectors.faiss is damaged (it returned row {max(dense_rows)} "
                                           f"of {index.ntotal})")
         terms = lexical.selective(lexical.query_terms(query, equivalents=crosslingual.equivalents), self.reader.document_frequency, self.settings.lexical_max_df)
-        lexical_hits = dict(self.reader.lexical_search(terms, n))
+        if allowed is None:
+            lexical_hits = dict(self.reader.lexical_search(terms, n))
+        else:  # the best n among the allowed documents: read deeper, then keep theirs
+            lexical_hits = dict([(r, v) for r, v in self.reader.lexical_search(terms, n * 20) if r in allowed][:n])
         rows = list(dict.fromkeys([*dense_rows, *lexical_hits]))
         if not rows:
             return []

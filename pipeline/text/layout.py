@@ -6,6 +6,11 @@ The readers of PDF, Office files and scans hand their words, lines and paragraph
 ``Region`` and ``Box`` values beside it. Nothing is dropped here: running headers and footers
 are marked as ``furniture`` and kept out of passages by cleaning, so offsets never move.
 
+Structure is written as Markdown, which cleaning, chunking and answering already read:
+headings as ``## …`` (from a Word style, or a PDF line set larger than the body text), tables
+as Markdown tables (``| a | b |`` rows, a rule under the first); the marks are the builder's own
+characters, without boxes.
+
 A word broken at a line end ("Digitali-" / "sierung") is written with a soft hyphen (U+00AD)
 in place of the hyphen: the text still shows where the line broke, and ``searchable`` (used
 before search terms and embeddings are made) joins the word again.
@@ -74,12 +79,14 @@ class TextBuilder:
 
     def begin(self, unit: str, number: int) -> None:
         """Start page, paragraph or slide ``number``: the text written until ``end`` lies in it."""
+        if self._region is not None and self._region[:2] == (unit, number):
+            return  # already open: a paragraph ran on into it
         self.end()
         self._region = (unit, number, -1)
 
     def end(self) -> None:
         """Close the open region (a region nothing was written in is left out)."""
-        if self._region is not None and self._region[2] >= 0:
+        if self._region is not None and 0 <= self._region[2] < self._length:
             unit, number, start = self._region
             self._regions.append(Region(start, self._length, unit, number))
         self._region = None
@@ -91,38 +98,81 @@ class TextBuilder:
             self._region = (self._region[0], self._region[1], self._length)
         return self._length
 
-    def paragraph(self, text: str, furniture: bool = False) -> None:
-        """A paragraph of plain text (Office files: no boxes)."""
+    def paragraph(self, text: str, furniture: bool = False, heading: int = 0) -> None:
+        """A paragraph of plain text (Office files: no boxes); ``heading`` > 0 writes it as a Markdown
+        heading of that level (``## …``), as the rest of the pipeline reads headings."""
         text = " ".join(text.split())
         if not text:
             return
         self._content_starts()
-        start = self._write(text)
+        start = self._write(f"{'#' * min(heading, 6)} " if heading else "")
+        self._write(text)
         if furniture:
             self._furniture.append(Span(start, self._length))
 
-    def lines(self, lines: Sequence[Sequence[Word]], furniture: bool = False) -> None:
+    def table(self, rows: Sequence[Sequence[str]]) -> None:
+        """Table rows of cell texts → Markdown rows ``| a | b |``, one line each (Office files)."""
+        rows = [[" ".join(c.split()) for c in row] for row in rows]
+        rows = [row for row in rows if any(row)]
+        if not rows:
+            return
+        self._content_starts()
+        lines = ["| " + " | ".join(row) + " |" for row in rows]
+        if len(lines) > 1:  # a Markdown table: its first row is the header, a rule under it
+            lines.insert(1, "|" + "|".join(" --- " for _ in rows[0]) + "|")
+        self._write("\n".join(lines))
+
+    def lines(self, lines: Sequence[Sequence[Word]], furniture: bool = False, heading: int = 0) -> None:
         """A paragraph of lines of words (PDF, OCR): words joined by spaces, lines too, except
-        that a word broken at the line end is joined to its rest by a soft hyphen."""
+        that a word broken at the line end is joined to its rest by a soft hyphen; ``heading`` as
+        for ``paragraph``."""
         lines = [line for line in lines if line]
         if not lines:
             return
         start = self._content_starts()
+        if heading:
+            self._write("#" * min(heading, 6) + " ")
         for i, line in enumerate(lines):
             for j, word in enumerate(line):
                 text = word.text
-                if j == len(line) - 1 and i < len(lines) - 1 and _broken(text, lines[i + 1][0].text):
+                joined = j == len(line) - 1 and i < len(lines) - 1 and _broken(text, lines[i + 1][0].text)
+                if joined:
                     text = text[:-1] + SOFT_HYPHEN
-                    joined = True
-                else:
-                    joined = False
-                at = self._write(text)
-                self._boxes.append(Box(at, at + len(text), word.page, round(word.x0, 2), round(word.y0, 2),
-                                       round(word.x1, 2), round(word.y1, 2)))
+                self._word(word, text)
                 if not (joined or (j == len(line) - 1 and i == len(lines) - 1)):
                     self._write(" ")
         if furniture:
             self._furniture.append(Span(start, self._length))
+
+    def rows(self, rows: Sequence[Sequence[Sequence[Word]]]) -> None:
+        """Table rows, each a list of cells of words (PDF, OCR) → Markdown rows ``| a | b |``, one line each."""
+        rows = [row for row in rows if any(row)]
+        if not rows:
+            return
+        self._content_starts()
+        for r, row in enumerate(rows):
+            if r:
+                self._write("\n")
+            if r == 1:  # a Markdown table: its first row is the header, a rule under it
+                self._write("|" + "|".join(" --- " for _ in rows[0]) + "|\n")
+            self._write("| ")
+            for c, cell in enumerate(row):
+                if c:
+                    self._write(" | ")
+                for k, word in enumerate(cell):
+                    if k:
+                        self._write(" ")
+                    self._word(word, word.text)
+            self._write(" |")
+
+    def _word(self, word: Word, text: str) -> None:
+        if self._region is not None and self._region[0] == "page" and self._region[1] != word.page:
+            # A paragraph that goes on over a page break: the next page's region starts at this word.
+            self.end()
+            self._region = ("page", word.page, self._length)
+        at = self._write(text)
+        self._boxes.append(Box(at, at + len(text), word.page, round(word.x0, 2), round(word.y0, 2),
+                               round(word.x1, 2), round(word.y1, 2)))
 
     def build(self) -> Laid:
         """Everything written → the text with its regions, boxes and furniture."""

@@ -9,18 +9,46 @@ is false and the readers report scanned pages as unread, with the command that i
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .layout import Word
 
+MAX_PIXELS = 100_000_000  # an A4 page at 1200 dpi is 140 MP, at 600 dpi 35 MP; larger is a poster or a trap
 INSTALL = "apt-get install tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng (make install does this as root)"
 MIN_CONFIDENCE = 30.0  # words Tesseract is less sure of are mostly specks and lines read as letters
+
+
+class ImageTooLarge(ValueError):
+    """An image with more pixels than OCR reads (``MAX_PIXELS``); the message says its size and what to do."""
+
+
+@contextlib.contextmanager
+def opened_image(data: bytes) -> Iterator[Any]:
+    """An image file's bytes → the PIL image, opened lazily; ImageTooLarge before anything is decoded
+    when its header promises more than ``MAX_PIXELS`` (Pillow's own guard would raise a bare error)."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # only the header is read here; the size is checked below
+    try:
+        image = Image.open(io.BytesIO(data))
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    with image:
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise ImageTooLarge(f"image too large ({width} × {height} pixels, {width * height / 1e6:.0f} megapixels; "
+                                f"images up to {MAX_PIXELS / 1e6:.0f} megapixels are read: scale it down to index it)")
+        yield image
 
 
 @lru_cache(maxsize=8)

@@ -1,8 +1,8 @@
 """Word (DOCX), PowerPoint (PPTX) and OpenDocument text (ODT) files → their text by paragraph or slide.
 
 python-docx, python-pptx and odfpy read the files' XML as the applications wrote it: paragraphs
-in document order, tables row by row (cells joined by " | "), slides in order with their shapes
-top to bottom. Each paragraph (DOCX, ODT) or slide (PPTX) becomes a ``Region``, so a citation
+in document order, headings (Word styles, ODF outline levels, slide titles) as Markdown headings,
+tables as Markdown rows ``| a | b |``, slides in order with their shapes top to bottom. Each paragraph (DOCX, ODT) or slide (PPTX) becomes a ``Region``, so a citation
 says where in the file its text is. The document's title and creation date come from its
 properties when they are set.
 """
@@ -42,14 +42,25 @@ def read_docx(data: bytes) -> OfficeText:
         builder.begin("paragraph", number)
         if isinstance(block, Paragraph):
             style = (block.style.name if block.style is not None else "") or ""
-            if title is None and style.lower().startswith(("title", "titel", "heading 1", "überschrift 1")):
+            level = _heading_level(style)
+            if title is None and level == 1:
                 title = block.text.strip() or None
-            builder.paragraph(block.text)
+            builder.paragraph(block.text, heading=level)
         elif isinstance(block, Table):
-            for row in block.rows:
-                builder.paragraph(" | ".join(_unique_cells(cell.text for cell in row.cells)))
+            builder.table([_unique_cells(cell.text for cell in row.cells) for row in block.rows])
     props = document.core_properties
     return OfficeText(builder.build(), (props.title or "").strip() or title, _iso(props.created))
+
+
+def _heading_level(style: str) -> int:
+    """A Word paragraph style's name → its heading level ("Title", "Heading 2", "Überschrift 2"), 0 for body text."""
+    name = style.lower()
+    if name in ("title", "titel"):
+        return 1
+    for prefix in ("heading ", "überschrift "):
+        if name.startswith(prefix) and name[len(prefix):].strip().isdigit():
+            return min(6, int(name[len(prefix):]))
+    return 0
 
 
 def _unique_cells(cells: Any) -> list[str]:
@@ -72,15 +83,16 @@ def read_pptx(data: bytes) -> OfficeText:
     for number, slide in enumerate(deck.slides, start=1):
         builder.begin("slide", number)
         shapes = sorted(slide.shapes, key=lambda s: ((s.top or 0), (s.left or 0)))
+        slide_title = slide.shapes.title
         for shape in shapes:
             if shape.has_text_frame:
+                is_title = slide_title is not None and shape.shape_id == slide_title.shape_id
                 for para in shape.text_frame.paragraphs:
-                    builder.paragraph("".join(run.text for run in para.runs))
-                if title is None and number == 1 and shape == getattr(slide.shapes, "title", None):
+                    builder.paragraph("".join(run.text for run in para.runs), heading=1 if is_title else 0)
+                if title is None and number == 1 and is_title:
                     title = shape.text_frame.text.strip() or None
             elif getattr(shape, "has_table", False) and shape.has_table:
-                for row in shape.table.rows:
-                    builder.paragraph(" | ".join(_unique_cells(cell.text for cell in row.cells)))
+                builder.table([_unique_cells(cell.text for cell in row.cells) for row in shape.table.rows])
         if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
             builder.paragraph(slide.notes_slide.notes_text_frame.text)
     props = deck.core_properties
@@ -106,15 +118,19 @@ def read_odt(data: bytes) -> OfficeText:
                 number += 1
                 builder.begin("paragraph", number)
                 text = teletype.extractText(child)
-                if title is None and qname == (TEXTNS, "h") and text.strip():
-                    title = text.strip()
-                builder.paragraph(text)
-            elif qname == (TABLENS, "table-row"):
+                level = 0
+                if qname == (TEXTNS, "h"):
+                    level = int(child.getAttribute("outlinelevel") or 1)
+                    if title is None and text.strip():
+                        title = text.strip()
+                builder.paragraph(text, heading=level)
+            elif qname == (TABLENS, "table"):
                 number += 1
                 builder.begin("paragraph", number)
-                cells = [teletype.extractText(c) for c in child.childNodes
+                rows = [[teletype.extractText(c) for c in row.childNodes
                          if getattr(c, "qname", None) == (TABLENS, "table-cell")]
-                builder.paragraph(" | ".join(_unique_cells(cells)))
+                        for row in _descendants(child, (TABLENS, "table-row"))]
+                builder.table([_unique_cells(cells) for cells in rows])
             elif getattr(child, "childNodes", None):
                 walk(child)
 
@@ -124,3 +140,14 @@ def read_odt(data: bytes) -> OfficeText:
         if getattr(el, "qname", (None, None))[1] == "title":
             meta_title = teletype.extractText(el).strip() or None
     return OfficeText(builder.build(), meta_title or title, None)
+
+
+def _descendants(node: Any, qname: tuple[str, str]) -> list[Any]:
+    """An ODF element → its descendants of one kind, in document order (rows sit in row groups too)."""
+    out = []
+    for child in getattr(node, "childNodes", []):
+        if getattr(child, "qname", None) == qname:
+            out.append(child)
+        else:
+            out.extend(_descendants(child, qname))
+    return out

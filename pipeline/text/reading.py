@@ -17,11 +17,13 @@ import multiprocessing.pool
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..settings import Settings
 from ..types import Chunk, Document, SkippedFile
+from . import pdf
 from .chunking import chunk_document
 from .cleaning import clean
 from .sources import load
@@ -81,6 +83,16 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def _start_worker(parent: int, pages: Any) -> None:
+    """Worker start: end with the build (``_die_with_parent``) and report each PDF page read into ``pages``."""
+    _die_with_parent(parent)
+
+    def on_page(done: int, total: int) -> None:
+        pages[0], pages[1] = done, total
+
+    pdf.on_page = on_page
+
+
 _WARM = False
 
 
@@ -115,10 +127,12 @@ class BudgetedReader:
     Use as a context manager (the worker is stopped at the end).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, show_progress: bool = False) -> None:
         self.settings = settings
         self.budget = settings.sources.read_timeout_s
+        self.show_progress = show_progress
         self._pool: multiprocessing.pool.Pool | None = None
+        self._pages: Any = None  # [pages read, pages in all] of the PDF being read, shared with the worker
         self._ctx: Any = (multiprocessing.get_context("fork")
                           if "fork" in multiprocessing.get_all_start_methods() else None)
 
@@ -128,14 +142,40 @@ class BudgetedReader:
             return _read_or_reason(path, source, self.settings)
         if self._pool is None:
             _warm_up(self.settings)
-            self._pool = self._ctx.Pool(1, initializer=_die_with_parent, initargs=(os.getpid(),))
+            self._pages = self._ctx.Array("i", 2, lock=False)
+            self._pool = self._ctx.Pool(1, initializer=_start_worker, initargs=(os.getpid(), self._pages))
+        self._pages[0] = self._pages[1] = 0
         pending = self._pool.apply_async(_read_or_reason, (path, source, self.settings))
+        return self._wait(pending, source)
+
+    def _wait(self, pending: multiprocessing.pool.AsyncResult, source: str) -> ReadFile | SkippedFile:
+        """The worker's result, waited for while it makes progress: the budget holds for a whole file, or
+        for each page of a PDF (a 500-page scan takes minutes and is fine; a page that never ends is not).
+        A PDF that takes more than a second shows a bar of its pages with an ETA."""
+        started = time.monotonic()
+        deadline, done, bar = started + self.budget, 0, None
         try:
-            return pending.get(timeout=self.budget)
-        except multiprocessing.TimeoutError:
-            self._stop()
-            return SkippedFile(source, f"took longer than {self.budget:g} s to read, clean and chunk; skipped so the "
-                                       "build could go on (raise sources.read_timeout_s to give it more time)")
+            while not pending.ready():
+                now = time.monotonic()
+                if now >= deadline:
+                    self._stop()
+                    return SkippedFile(source, f"took longer than {self.budget:g} s to read, clean and chunk (a PDF: "
+                                               "one of its pages); skipped so the build could go on (raise "
+                                               "sources.read_timeout_s to give it more time)")
+                pending.wait(min(0.25, deadline - now))
+                if self._pages[0] > done:
+                    done, deadline = self._pages[0], time.monotonic() + self.budget
+                if bar is None and self.show_progress and self._pages[1] > 1 and time.monotonic() - started > 1:
+                    from tqdm import tqdm
+
+                    bar = tqdm(total=self._pages[1], desc=f"Reading {os.path.basename(source)}", unit="page",
+                               file=sys.stderr, dynamic_ncols=True, leave=False)
+                if bar is not None:
+                    bar.update(done - bar.n)
+            return pending.get()
+        finally:
+            if bar is not None:
+                bar.close()
 
     def _stop(self) -> None:
         if self._pool is not None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import io
 import os
 import stat
 from collections.abc import Collection, Iterable, Iterator
@@ -426,9 +425,16 @@ def _laid_out(path: str, data: bytes, fmt: str, settings: SourceSettings) -> Sou
             read_office = reader(data)
             laid, title, date = read_office.laid, read_office.title, read_office.date
             how = name
+    except ocr.ImageTooLarge as err:
+        return SkippedFile(path, str(err))
     except Exception as err:  # noqa: BLE001 — a damaged file may make any parser raise anything
-        return SkippedFile(path, f"could not be read as {name} ({type(err).__name__}: {str(err)[:160]}); "
-                                 "is it damaged or password-protected? Save it again or export it to PDF")
+        # PDFium's error text is its last error, which may be left over from another file: not trusted.
+        if fmt == "pdf" and b"/Encrypt" in data:
+            return SkippedFile(path, "password-protected PDF: remove the password (for example qpdf --decrypt "
+                                     "--password=… in.pdf out.pdf) to index it")
+        what = "PDFium cannot open it" if type(err).__name__ == "PdfiumError" else f"{type(err).__name__}: {str(err)[:160]}"
+        return SkippedFile(path, f"could not be read as {name} ({what}); is it damaged or password-protected? "
+                                 "Save it again or export it to PDF")
     if not laid.text.strip():
         return SkippedFile(path, f"no text found in this {name}")
     return SourceText(source=path, text=laid.text, sha256=sha, encoding=how, format=fmt, title_hint=title,
@@ -437,13 +443,13 @@ def _laid_out(path: str, data: bytes, fmt: str, settings: SourceSettings) -> Sou
 
 def _image_text(data: bytes, languages: str):  # type: ignore[no-untyped-def]
     """An image file (every frame of a TIFF a page) → its laid-out OCR text."""
-    from PIL import Image, ImageSequence
+    from PIL import ImageSequence
 
     from . import ocr
     from .layout import TextBuilder
 
     builder = TextBuilder()
-    with Image.open(io.BytesIO(data)) as image:
+    with ocr.opened_image(data) as image:
         dpi = float((image.info.get("dpi") or (300, 300))[0]) or 300.0
         dpi = dpi if dpi >= 70 else 300.0  # "72 dpi" in a photo's header is a default, not a scan's density
         for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
