@@ -409,6 +409,8 @@ def _build(
                     encodings[path] = read.encoding
                 text_path = str(index_dir / "current" / "texts" / f"{doc.id}.txt")
                 doc = Document(**{**doc.__dict__, "meta": {**doc.meta, "text_path": text_path}})
+            # When this version of the file was read (the chat's Documents tab shows it; carried over after).
+            doc = Document(**{**doc.__dict__, "meta": {**doc.meta, "indexed": time.strftime("%Y-%m-%d %H:%M")}})
             chunked[doc.id] = read.chunks
             fresh.append(doc)
             seen_sources.add(path)

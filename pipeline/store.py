@@ -946,6 +946,20 @@ class IndexReader:
         return {s: (h, d) for s, h, d in self.db.execute("SELECT source, sha256, id FROM documents")}
 
     @_reads_sqlite
+    def document_list(self) -> list[dict[str, Any]]:
+        """Every document without its text → source, title, date, lang, format, indexed (when it was read) and
+        its number of chunks, by source."""
+        out = []
+        for source, title, date, lang, meta, chunks in self.db.execute(
+            "SELECT d.source, d.title, d.date, d.lang, d.meta, COUNT(c.row) FROM documents d "
+            "LEFT JOIN chunks c ON c.doc_id = d.id GROUP BY d.id ORDER BY d.source"
+        ):
+            info = json.loads(meta)
+            out.append({"source": source, "title": title or "", "date": date or "", "lang": lang or "",
+                        "format": info.get("format", ""), "indexed": info.get("indexed", ""), "chunks": chunks})
+        return out
+
+    @_reads_sqlite
     def rows_of(self, doc_ids: Sequence[str]) -> list[int]:
         """Document ids → the rows of their chunks, in row order."""
         return sorted(r for (r,) in _in_batches(self.db, "SELECT row FROM chunks WHERE doc_id IN ({})", list(doc_ids)))

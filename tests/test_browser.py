@@ -182,3 +182,23 @@ def test_on_a_phone_the_sources_come_right_after_the_conversation(seeds_index: P
         assert chat["y"] < sources["y"] < settings["y"] and sources["y"] < upload["y"]
         page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
     assert (tmp_path / "phone.png").stat().st_size > 10_000
+
+
+def test_documents_tab_lists_and_removes_a_document(tmp_path: Path) -> None:
+    index = tiny_index(tmp_path, {"a.txt": SIGNED, "b.txt": "Die Stadt Moers eröffnet eine neue Bibliothek."})
+    with serving(index) as url, browser_page(url) as page:
+        page.get_by_role("tab", name="Documents").click()
+        table = page.locator("#documents")
+        table.get_by_text("b.txt", exact=False).first.wait_for(timeout=30_000)
+        assert "a.txt" in table.inner_text()
+        page.locator("#pick input").fill(str(tmp_path / "docs" / "a.txt"))
+        page.locator("#pick input").press("Enter")
+        page.locator("#remove").click()
+        page.locator("#documents-status", has_text="Removed a.txt").wait_for(timeout=60_000)
+        assert "a.txt" not in table.inner_text() and "b.txt" in table.inner_text()
+    # Its passages are gone from the index the chat answers from; the file itself stays.
+    from pipeline.store import IndexReader
+
+    reader = IndexReader.open(index)
+    assert {Path(s).name for s in reader.sources()} == {"b.txt"} and (tmp_path / "docs" / "a.txt").exists()
+    reader.close()

@@ -492,3 +492,36 @@ def test_an_upload_survives_a_rebuild_and_a_restart_of_the_server(tmp_path: Path
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=30)
+
+
+def test_documents_are_listed_removed_reindexed_and_questions_can_search_only_some(tmp_path: Path) -> None:
+    from conftest import ALWAYS_ANSWER
+
+    index_dir = tiny_index(tmp_path, {
+        "kassel.txt": "Kassel baut ein Glasfasernetz für 40.000 Haushalte.",
+        "moers.md": "# Moers\n\nMoers baut ein Glasfasernetz für 12.000 Haushalte.",
+    })
+    backend = chat_app.ChatBackend(str(index_dir), ALWAYS_ANSWER)
+    rows = backend.document_rows()
+    assert [Path(r[0]).name for r in rows] == ["kassel.txt", "moers.md"]
+    by_name = {Path(r[0]).name: dict(zip(chat_app.DOCUMENT_COLUMNS, r)) for r in rows}
+    assert by_name["moers.md"]["title"] == "Moers" and by_name["moers.md"]["format"] == "markdown"
+    assert by_name["kassel.txt"]["chunks"] >= 1 and by_name["kassel.txt"]["language"] == "de"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", by_name["kassel.txt"]["indexed"])
+    # Questions that search only some documents.
+    *_, (_, panel, _, _) = chat_app.chat_turn(backend, "Wer baut ein Glasfasernetz?", [], 5, 0.02, False, (),
+                                              ["*.md"])
+    assert "moers.md" in panel and "kassel.txt" not in panel
+    *_, (history, _, _, _) = chat_app.chat_turn(backend, "Wer baut ein Glasfasernetz?", [], 5, 0.02, False, (),
+                                                ["*.pdf"])
+    assert "no indexed document matches *.pdf" in history[-1]["content"]
+    # Re-index: unchanged is nothing to do; a changed file is read again.
+    kassel = by_name["kassel.txt"]["source"]
+    assert backend.reindex(kassel) == "kassel.txt: unchanged, nothing to do."
+    Path(kassel).write_text("Kassel baut ein Glasfasernetz für 47.500 Haushalte.", "utf-8")
+    assert backend.reindex(kassel) == "kassel.txt: changed, indexed anew."
+    # Remove: its passages are gone; the file itself is untouched.
+    assert backend.remove(kassel).startswith("Removed kassel.txt: 1 documents")
+    assert [Path(r[0]).name for r in backend.document_rows()] == ["moers.md"]
+    answer = backend.ask("Wer baut ein Glasfasernetz für 47.500 Haushalte?")
+    assert all("kassel" not in h.source for h in answer.hits) and Path(kassel).exists()

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..facade import Index, QuestionError, open_index
+from ..facade import Index, NoMatchingDocuments, QuestionError, open_index
 from ..indexing import add_files
 from ..query.generation import LLMUnavailable
 from ..query.prompts import ABSTAIN_REASONS
@@ -185,6 +185,9 @@ def render_answer(index: Index, answer: Answer) -> str:
     return f"<div class='answer'><p>{literal_html(answer.text)}</p></div>\n" + render_sources(index, answer)
 
 
+DOCUMENT_COLUMNS = ("source", "title", "date", "language", "format", "chunks", "indexed")
+
+
 def turn_record(turn: int, question: str, answer: Answer, sources_html: str) -> dict[str, Any]:
     """One answered question → what the conversation keeps of it (plain JSON, stored in the browser): the
     question, the answer's text, its citations and its sources panel."""
@@ -237,26 +240,63 @@ class ChatBackend:
         self._lock = threading.Lock()
 
     def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
-            lexical_weight: float | None = None, on_token: Callable[[str], None] | None = None) -> Answer:
-        """A question → an Answer; QuestionError for one that cannot be asked (its message is shown)."""
+            lexical_weight: float | None = None, on_token: Callable[[str], None] | None = None,
+            only: Sequence[str] = ()) -> Answer:
+        """A question → an Answer; QuestionError for one that cannot be asked (its message is shown).
+        ``only``: search only the documents whose source matches one of these patterns."""
         retrieval = None
         if lexical_weight is not None:
             retrieval = self.settings.retrieval.model_copy(update={"lexical_weight": float(lexical_weight)})
-        return self.index.ask(question, k, history=list(history), retrieval=retrieval, on_token=on_token)
+        return self.index.ask(question, k, history=list(history), retrieval=retrieval, on_token=on_token,
+                              only=only)
 
     def reply(self, question: str, history: Sequence[str] = (), k: int | None = None,
-              lexical_weight: float | None = None, on_token: Callable[[str], None] | None = None) -> Answer | str:
+              lexical_weight: float | None = None, on_token: Callable[[str], None] | None = None,
+              only: Sequence[str] = ()) -> Answer | str:
         """A question → an Answer, or the message to show instead: why the question was refused, or
         that it failed (the traceback goes to the server log, never to the person asking)."""
         try:
-            return self.ask(question, history, k, lexical_weight, on_token)
-        except QuestionError as err:
+            return self.ask(question, history, k, lexical_weight, on_token, only)
+        except (QuestionError, NoMatchingDocuments) as err:
             return f"Not asked: {err}."
         except IndexError_ as err:
             return f"The index cannot answer: {err}"
         except Exception as err:  # noqa: BLE001 — one broken question must not take the chat down
             log.exception("question failed: %.200r", question)
             return f"Sorry, this question could not be answered ({type(err).__name__}); the server log has the details."
+
+    def document_rows(self) -> list[list[Any]]:
+        """The index's documents → rows of the Documents table (source, title, date, language, format,
+        chunks, when indexed)."""
+        self.index.refresh()  # a build from the command line since is shown too
+        return [[d["source"], d["title"], d["date"], d["lang"], d["format"], d["chunks"], d["indexed"]]
+                for d in self.index.reader.document_list()]
+
+    def remove(self, source: str) -> str:
+        """A source as indexed → dropped from the index (and kept out of later builds) → a status line."""
+        if not source:
+            return "Choose a document first."
+        with self._lock:
+            try:
+                report = self.index.remove([source])
+            except (KeyError, IndexError_, OSError) as err:
+                return f"Not removed: {err}"
+        return f"Removed {Path(source).name}: {report.documents} documents are indexed now."
+
+    def reindex(self, source: str) -> str:
+        """A source as indexed → its file read again (a changed file is indexed anew) → a status line."""
+        if not source:
+            return "Choose a document first."
+        path = self.index.reader.manifest.get("paths", {}).get(source, source)
+        with self._lock:
+            try:
+                report = self.index.add([path])
+            except (IndexError_, OSError, ValueError) as err:
+                return f"Not re-indexed: {err}"
+        if report.skipped:
+            return f"Not re-indexed: {Path(source).name} — {report.skipped[0].reason}"
+        state = "changed, indexed anew" if report.changed or report.added else "unchanged, nothing to do"
+        return f"{Path(source).name}: {state}."
 
     def served_folders(self) -> list[str]:
         """The folders and files the index was built from, and its uploads folder: what a citation links to."""
@@ -394,8 +434,8 @@ def _reveal(markup: str) -> list[str]:
 
 
 def chat_turn(backend: "ChatBackend", message: str, history: list[dict[str, Any]], top_k: int,
-              lexical_weight: float, show_retrieved: bool, turns: Sequence[dict[str, Any]] = ()
-              ) -> Iterator[tuple[list[dict[str, Any]], Any, str, list[dict[str, Any]]]]:
+              lexical_weight: float, show_retrieved: bool, turns: Sequence[dict[str, Any]] = (),
+              only: Sequence[str] = ()) -> Iterator[tuple[list[dict[str, Any]], Any, str, list[dict[str, Any]]]]:
     """One chat turn → successive (conversation, sources panel, cleared textbox, answered turns) states as the
     answer arrives. ``turns`` are the conversation's earlier answers (``turn_record``); this one is added."""
     import gradio as gr
@@ -419,7 +459,8 @@ def chat_turn(backend: "ChatBackend", message: str, history: list[dict[str, Any]
 
         def run() -> None:
             try:
-                result.append(backend.reply(message, earlier, int(top_k), lexical_weight, on_token=tokens.put))
+                result.append(backend.reply(message, earlier, int(top_k), lexical_weight, on_token=tokens.put,
+                                            only=only))
             finally:
                 tokens.put(None)
 
@@ -435,7 +476,7 @@ def chat_turn(backend: "ChatBackend", message: str, history: list[dict[str, Any]
         turns.append(turn_record(turn, shown, answer, render_sources(backend.index, answer, show_retrieved, turn)))
         yield [*history, {"role": "assistant", "content": answer_html(answer, turn)}], sources_panel(turns), "", turns
         return
-    answer = backend.reply(message, earlier, int(top_k), lexical_weight)
+    answer = backend.reply(message, earlier, int(top_k), lexical_weight, only=only)
     if isinstance(answer, str):  # refused or failed: the reason is the reply
         yield [*history, {"role": "assistant", "content": literal_html(answer)}], gr.skip(), "", turns
         return
@@ -460,12 +501,18 @@ def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[n
     atexit.register(shutil.rmtree, export_dir, ignore_errors=True)
 
     def respond(message: str, history: list[dict[str, Any]], top_k: int, lexical_weight: float,
-                show_retrieved: bool, saved: dict[str, Any] | None
+                show_retrieved: bool, saved: dict[str, Any] | None, only: str
                 ) -> Iterator[tuple[list[dict[str, Any]], Any, str, dict[str, Any]]]:
         turns = (saved or {}).get("turns", [])
+        patterns = [p.strip() for p in re.split(r"[,\n]", only or "") if p.strip()]
         for history_now, panel, box_value, turns_now in chat_turn(backend, message, history, top_k, lexical_weight,
-                                                                  show_retrieved, turns):
+                                                                  show_retrieved, turns, patterns):
             yield history_now, panel, box_value, {"chat": history_now, "turns": turns_now}
+
+    def documents_now() -> tuple[list[list[Any]], Any]:
+        """The Documents table and the document picker, as the index holds them now."""
+        rows = backend.document_rows()
+        return rows, gr.Dropdown(choices=[r[0] for r in rows], value=None)
 
     def restore(saved: dict[str, Any] | None) -> tuple[list[dict[str, Any]], str]:
         """Page load → the conversation and its sources as the browser kept them (nothing on a first visit)."""
@@ -501,39 +548,55 @@ def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[n
 
     with gr.Blocks(title="belegt") as app:
         gr.Markdown("# belegt\nAnswers from your documents, each sentence cited to the character.")
-        with gr.Row():
-            with gr.Column(scale=3):
-                # Messages are HTML made by answer_html/literal_html: no Markdown (it would turn a URL in
-                # a passage into a link) and no math (it would render $$x^2$$).
-                chat = gr.Chatbot(label="Conversation", height=520, sanitize_html=True, elem_id="chat",
-                                  render_markdown=False, latex_delimiters=[], feedback_options=("Like", "Dislike"))
-                box = gr.Textbox(label="Question", placeholder=EXAMPLES[0], submit_btn=True, elem_id="question")
-                gr.Examples(EXAMPLES, inputs=box)
-            with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML(elem_id="sources")
-                download = gr.DownloadButton("Export conversation (Markdown)", elem_id="export", size="sm")
-        # Below the conversation and its sources: on a phone, where the columns stack, the sources come
-        # right after the conversation and these after them.
-        with gr.Row():
-            with gr.Accordion("Settings", open=False):
-                top_k = gr.Slider(1, 20, value=defaults.top_k, step=1, label="Passages retrieved (top-k)")
-                lexical = gr.Slider(
-                    0.0, 0.2, value=defaults.lexical_weight, step=0.005,
-                    label="Keyword (BM25) weight beside embeddings (0 = embeddings only)",
-                    info="How much exact words count beside meaning: raise it for names, numbers and codes that "
-                         "must match as written; 0.02 was best on the development questions.")
-                show_retrieved = gr.Checkbox(False, label="Show retrieved passages that are not cited")
-            with gr.Accordion("Add documents (text, HTML, PDF, Word, PowerPoint, OpenDocument, scans)",
-                              open=False):
-                files = gr.File(file_count="multiple", file_types=list(backend.settings.sources.extensions),
-                                label="Upload", elem_id="upload")
-                status = gr.HTML(elem_id="upload-status")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat-tab"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        # Messages are HTML made by answer_html/literal_html: no Markdown (it would turn a URL in
+                        # a passage into a link) and no math (it would render $$x^2$$).
+                        chat = gr.Chatbot(label="Conversation", height=520, sanitize_html=True, elem_id="chat",
+                                          render_markdown=False, latex_delimiters=[], feedback_options=("Like", "Dislike"))
+                        box = gr.Textbox(label="Question", placeholder=EXAMPLES[0], submit_btn=True, elem_id="question")
+                        gr.Examples(EXAMPLES, inputs=box)
+                    with gr.Column(scale=2):
+                        gr.Markdown("### Sources")
+                        sources = gr.HTML(elem_id="sources")
+                        download = gr.DownloadButton("Export conversation (Markdown)", elem_id="export", size="sm")
+                # Below the conversation and its sources: on a phone, where the columns stack, the sources come
+                # right after the conversation and these after them.
+                with gr.Row():
+                    with gr.Accordion("Settings", open=False):
+                        top_k = gr.Slider(1, 20, value=defaults.top_k, step=1, label="Passages retrieved (top-k)")
+                        lexical = gr.Slider(
+                            0.0, 0.2, value=defaults.lexical_weight, step=0.005,
+                            label="Keyword (BM25) weight beside embeddings (0 = embeddings only)",
+                            info="How much exact words count beside meaning: raise it for names, numbers and codes that "
+                                 "must match as written; 0.02 was best on the development questions.")
+                        show_retrieved = gr.Checkbox(False, label="Show retrieved passages that are not cited")
+                    with gr.Accordion("Add documents (text, HTML, PDF, Word, PowerPoint, OpenDocument, scans)",
+                                      open=False):
+                        files = gr.File(file_count="multiple", file_types=list(backend.settings.sources.extensions),
+                                        label="Upload", elem_id="upload")
+                        status = gr.HTML(elem_id="upload-status")
+            with gr.Tab("Documents", id="documents-tab") as documents_tab:
+                gr.Markdown("Every document the index holds. Remove one, read one again after it changed, or "
+                            "let questions search only some of them.")
+                only_box = gr.Textbox(label="Questions search only", elem_id="only", placeholder="all documents",
+                                      info="Patterns, comma-separated: a part of the path (uploads/), a file name "
+                                           "or a shell pattern (reports/*.pdf, *kassel*).")
+                table = gr.Dataframe(headers=list(DOCUMENT_COLUMNS), value=backend.document_rows, interactive=False,
+                                     wrap=True, elem_id="documents")
+                with gr.Row():
+                    pick = gr.Dropdown(choices=[r[0] for r in backend.document_rows()], label="Document",
+                                       elem_id="pick", scale=3)
+                    remove_button = gr.Button("Remove from the index", variant="stop", elem_id="remove", scale=1)
+                    reindex_button = gr.Button("Re-index", elem_id="reindex", scale=1)
+                documents_status = gr.HTML(elem_id="documents-status")
         # The conversation and every answer's sources, kept in the browser: a reload brings them back.
         saved = gr.BrowserState({"chat": [], "turns": []}, storage_key="belegt-conversation")
         # The export button holds the conversation as a file, renewed after each answer (a download button
         # downloads what it holds when clicked).
-        box.submit(respond, [box, chat, top_k, lexical, show_retrieved, saved], [chat, sources, box, saved],
+        box.submit(respond, [box, chat, top_k, lexical, show_retrieved, saved, only_box], [chat, sources, box, saved],
                    api_visibility="private", concurrency_limit=concurrency, concurrency_id="questions"
                    ).then(export, saved, download, api_visibility="private")
         app.load(restore, saved, [chat, sources], api_visibility="private").then(
@@ -544,7 +607,13 @@ def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[n
         # preprocess=False: the handler gets every uploaded file, also one of a type the component
         # does not take (Gradio would refuse it before the handler and leave its copy behind), and
         # Gradio makes no further temporary file per upload.
-        files.upload(on_upload, files, [status, files], api_visibility="private", preprocess=False)
+        files.upload(on_upload, files, [status, files], api_visibility="private", preprocess=False).then(
+            documents_now, None, [table, pick], api_visibility="private")
+        documents_tab.select(documents_now, None, [table, pick], api_visibility="private")
+        remove_button.click(lambda source: (status_html(backend.remove(source)), *documents_now()), pick,
+                            [documents_status, table, pick], api_visibility="private")
+        reindex_button.click(lambda source: (status_html(backend.reindex(source)), *documents_now()), pick,
+                             [documents_status, table, pick], api_visibility="private")
         gr.api(ask, api_name="ask", concurrency_limit=concurrency, concurrency_id="questions")
     # Gradio takes its upload limit only in launch(), so every launch of this app gets ours
     # unless the caller passes one; larger uploads are refused with HTTP 413 before any handler.
