@@ -202,3 +202,26 @@ def test_documents_tab_lists_and_removes_a_document(tmp_path: Path) -> None:
     reader = IndexReader.open(index)
     assert {Path(s).name for s in reader.sources()} == {"b.txt"} and (tmp_path / "docs" / "a.txt").exists()
     reader.close()
+
+
+def test_an_example_is_asked_on_click_and_a_message_copies_as_text(seeds_index: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with serving(seeds_index) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+            page = context.new_page()
+            page.goto(url, wait_until="networkidle")
+            page.get_by_text("who signed the Duisburg declaration?", exact=True).first.click()  # an example chip
+            page.locator("#sources .passage").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)
+            labels = [b.get_attribute("aria-label") for b in page.locator("#chat button[aria-label]").all()]
+            assert "Copy message" in labels and not any("hare" in (label or "") for label in labels)
+            page.locator("#chat button[aria-label='Copy message']").last.click()
+            page.wait_for_timeout(300)
+            copied = page.evaluate("navigator.clipboard.readText()")
+            assert "Prof.Dr. Ulrich Radtke (UDE)" in copied and "[1]" in copied
+            assert "<a" not in copied and "\\" not in copied and "&" not in copied
+        finally:
+            browser.close()

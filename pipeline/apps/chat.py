@@ -185,6 +185,21 @@ def render_answer(index: Index, answer: Answer) -> str:
     return f"<div class='answer'><p>{literal_html(answer.text)}</p></div>\n" + render_sources(index, answer)
 
 
+# Gradio's copy buttons copy a message's content, which here is HTML (escaped text and the [n] links):
+# what reaches the clipboard is turned back into the text as it reads. DOMParser builds an inert
+# document (no script runs, no image loads), and only strings holding this app's markup are touched.
+COPY_AS_TEXT = """<script>
+(() => {
+  const clip = navigator.clipboard;
+  if (!clip || !clip.writeText || clip.__belegt) return;
+  const write = clip.writeText.bind(clip);
+  const ours = /<a href="#cite-|<small>|<em>|&(amp|lt|gt|quot|#39|#36);/;
+  clip.writeText = (text) => write(typeof text === "string" && ours.test(text)
+    ? new DOMParser().parseFromString(text, "text/html").body.textContent : text);
+  clip.__belegt = true;
+})();
+</script>"""
+
 DOCUMENT_COLUMNS = ("source", "title", "date", "language", "format", "chunks", "indexed")
 
 
@@ -554,10 +569,12 @@ def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[n
                     with gr.Column(scale=3):
                         # Messages are HTML made by answer_html/literal_html: no Markdown (it would turn a URL in
                         # a passage into a link) and no math (it would render $$x^2$$).
+                        # No "share" button: it shares to Hugging Face Spaces, which an offline tool cannot reach.
                         chat = gr.Chatbot(label="Conversation", height=520, sanitize_html=True, elem_id="chat",
-                                          render_markdown=False, latex_delimiters=[], feedback_options=("Like", "Dislike"))
+                                          render_markdown=False, latex_delimiters=[], feedback_options=("Like", "Dislike"),
+                                          buttons=["copy", "copy_all"])
                         box = gr.Textbox(label="Question", placeholder=EXAMPLES[0], submit_btn=True, elem_id="question")
-                        gr.Examples(EXAMPLES, inputs=box)
+                        examples = gr.Examples(EXAMPLES, inputs=box)
                     with gr.Column(scale=2):
                         gr.Markdown("### Sources")
                         sources = gr.HTML(elem_id="sources")
@@ -596,9 +613,14 @@ def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[n
         saved = gr.BrowserState({"chat": [], "turns": []}, storage_key="belegt-conversation")
         # The export button holds the conversation as a file, renewed after each answer (a download button
         # downloads what it holds when clicked).
-        box.submit(respond, [box, chat, top_k, lexical, show_retrieved, saved, only_box], [chat, sources, box, saved],
-                   api_visibility="private", concurrency_limit=concurrency, concurrency_id="questions"
+        asked = [box, chat, top_k, lexical, show_retrieved, saved, only_box]
+        box.submit(respond, asked, [chat, sources, box, saved], api_visibility="private",
+                   concurrency_limit=concurrency, concurrency_id="questions"
                    ).then(export, saved, download, api_visibility="private")
+        # An example, clicked, is asked (not only put into the box).
+        examples.load_input_event.then(respond, asked, [chat, sources, box, saved], api_visibility="private",
+                                       concurrency_limit=concurrency, concurrency_id="questions"
+                                       ).then(export, saved, download, api_visibility="private")
         app.load(restore, saved, [chat, sources], api_visibility="private").then(
             export, saved, download, api_visibility="private")
         chat.clear(lambda: ("", {"chat": [], "turns": []}, None), None, [sources, saved, download],
@@ -619,7 +641,7 @@ def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[n
     # unless the caller passes one; larger uploads are refused with HTTP 413 before any handler.
     # The indexed folders are served too, so a PDF citation's link opens the file at its page.
     app.launch = functools.partial(app.launch, max_file_size=backend.max_upload_bytes,  # type: ignore[method-assign]
-                                   allowed_paths=backend.served_folders())
+                                   allowed_paths=backend.served_folders(), head=COPY_AS_TEXT)
     return app
 
 
