@@ -225,3 +225,23 @@ def test_an_example_is_asked_on_click_and_a_message_copies_as_text(seeds_index: 
             assert "<a" not in copied and "\\" not in copied and "&" not in copied
         finally:
             browser.close()
+
+
+def test_an_upload_is_still_answered_from_after_the_server_restarts(tmp_path: Path) -> None:
+    index = tiny_index(tmp_path, {"a.txt": SIGNED})
+    new = tmp_path / "vertrag.txt"
+    new.write_text("Unterzeichnet wurde der Vertrag von Landrätin Erika Beispiel (Kreis Wesel).", "utf-8")
+    with serving(index) as url, browser_page(url) as page:
+        page.get_by_text("Add documents (text, HTML, PDF", exact=False).click()
+        page.locator("#upload input[type=file]").set_input_files(str(new))
+        page.locator("#upload-status", has_text="Indexed").wait_for(timeout=60_000)
+    # A new server on the same index, as after `make run` again (which rebuilds first).
+    from pipeline.indexing import build
+
+    assert build([], index, progress=False).removed == ()
+    with serving(index) as url, browser_page(url) as page:
+        box = page.locator("#question textarea")
+        box.fill("Landrätin Erika Beispiel Vertrag")
+        box.press("Enter")
+        page.locator("#sources", has_text="Erika Beispiel").wait_for(timeout=60_000)
+        assert "uploads/vertrag.txt" in page.locator("#sources").inner_text()
