@@ -94,8 +94,8 @@ def read_pdf(data: bytes, languages: str = "deu+eng") -> PdfText:
                         dpi = min(max(150.0, min(OCR_DPI, scan_dpi)),
                                   72 * (ocr.MAX_PIXELS / (page.get_width() * height)) ** 0.5)
                         image = page.render(scale=dpi / 72).to_pil()
-                        paragraphs = [[Line.of(ws) for ws in para]
-                                      for para in ocr.read_image(image, index + 1, dpi, height, languages)]
+                        paragraphs = _split_rows([[Line.of(ws) for ws in para]
+                                                  for para in ocr.read_image(image, index + 1, dpi, height, languages)])
                         ocr_pages += bool(paragraphs)
                         pages.append(paragraphs)
                     else:
@@ -316,6 +316,25 @@ def _runs_on(prev: Line | Sequence[Line], line: Line, near: Sequence[Line] = ())
     return widths[(3 * len(widths)) // 4] - (last.x1 - last.x0) <= (first.x1 - first.x0) + 0.6 * last.height
 
 
+def _split_rows(paragraphs: Sequence[Sequence[Line]]) -> list[list[Line]]:
+    """OCR paragraphs → the same, each table row (words far apart) a paragraph of its own, so that rows
+    are written as a table (Tesseract reads a table as one block of lines)."""
+    out: list[list[Line]] = []
+    for para in paragraphs:
+        current: list[Line] = []
+        for line in para:
+            if line.row:
+                if current:
+                    out.append(current)
+                    current = []
+                out.append([line])
+            else:
+                current.append(line)
+        if current:
+            out.append(current)
+    return out
+
+
 def _body_height(pages: Sequence[Sequence[Sequence[Line]]]) -> float:
     """The height of the document's body text: the line height most of its characters are set in."""
     sizes: dict[float, int] = {}
@@ -331,6 +350,8 @@ def _heading_level(para: Sequence[Line], body: float) -> int:
     """A paragraph → 1 or 2 when it is a heading (a few short lines set larger than the body), else 0."""
     if not body or len(para) > 3 or sum(len(w.text) + 1 for line in para for w in line.words) > 200:
         return 0
+    if _LIST_ITEM.match(para[0].words[0].text):
+        return 0  # a list item, however tall its marker
     size = statistics.median(line.height for line in para)
     return 1 if size >= 1.6 * body else 2 if size >= 1.15 * body else 0
 
@@ -346,6 +367,7 @@ def _cells(line: Line) -> list[list[Word]]:
 
 
 _CELL_GAP = 1.2  # a gap wider than this many line heights separates table cells
+_LIST_ITEM = re.compile(r"^([-–•*▪◦]|\d{1,3}[.)])$")  # a list item's marker, a word of its own
 
 
 def _is_row(line: Line) -> bool:
