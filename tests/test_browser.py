@@ -218,6 +218,12 @@ def test_an_example_is_asked_on_click_and_a_message_copies_as_text(seeds_index: 
             page.wait_for_timeout(1500)
             labels = [b.get_attribute("aria-label") for b in page.locator("#chat button[aria-label]").all()]
             assert "Copy message" in labels and not any("hare" in (label or "") for label in labels)
+            # The conversation's toolbar (clear, copy all) does not cover the first message.
+            first = page.locator("#chat .message").first.bounding_box()
+            for name in ("Clear", "Copy conversation"):
+                tool = page.locator(f"#chat button[aria-label='{name}']").first.bounding_box()
+                assert first and tool and (tool["y"] + tool["height"] <= first["y"]
+                                           or tool["x"] >= first["x"] + first["width"]), (name, tool, first)
             page.locator("#chat button[aria-label='Copy message']").last.click()
             page.wait_for_timeout(300)
             copied = page.evaluate("navigator.clipboard.readText()")

@@ -87,6 +87,9 @@ def test_document_text_in_the_chat_is_literal(tmp_path: Path) -> None:
     app = chat_app.make_app(str(index_dir))
     (chatbot,) = [b for b in app.blocks.values() if isinstance(b, gr.Chatbot)]
     assert chatbot.render_markdown is False and chatbot.latex_delimiters == [] and chatbot.sanitize_html is True
+    # The keyword weight says what it does and which value was measured best.
+    (bm25,) = [b for b in app.blocks.values() if isinstance(b, gr.Slider) and "BM25" in (b.label or "")]
+    assert bm25.info and "0.02" in bm25.info
     # The question as typed is shown literally too, and searched for as typed.
     states = list(chat_app.chat_turn(chat_app.ChatBackend(str(index_dir)), LITERAL, [], 3, 0.02, False))
     shown = states[0][0][-1]["content"]
