@@ -269,29 +269,14 @@ def test_discard_uploads_touches_only_gradios_folder(tmp_path: Path) -> None:
 
 def test_the_app_keeps_gradio_files_in_a_folder_it_owns_and_removes_it_at_exit(tmp_path: Path) -> None:
     """Started as users start it (no GRADIO_TEMP_DIR set): uploads land in a fresh folder, gone after SIGTERM."""
-    import urllib.request
-
     index_dir = tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz."})
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "GRADIO_TEMP_DIR" and not k.startswith("BELEGT_")}
-    env.update(TMPDIR=str(tmp), GRADIO_ANALYTICS_ENABLED="False", BELEGT_SOURCES__MAX_FILE_MB="0.01",
-               BELEGT_CONFIG=str(tmp_path / "no-such-config.toml"))
+    env = {k: v for k, v in _plain_env(tmp_path).items() if k != "GRADIO_TEMP_DIR"}
+    env.update(TMPDIR=str(tmp), BELEGT_SOURCES__MAX_FILE_MB="0.01")
     port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "chat_app.py"), "--index", str(index_dir), "--host", "127.0.0.1",
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                urllib.request.urlopen(url + "config", timeout=5)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the chat did not start"
-                time.sleep(0.3)
+    with _running([str(ROOT / "chat_app.py"), "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)],
+                  env, port) as url:
         (own,) = tmp.glob("belegt-gradio-*")
         note = tmp_path / "notiz.txt"
         note.write_text("Eine Notiz.", "utf-8")
@@ -300,13 +285,6 @@ def test_the_app_keeps_gradio_files_in_a_folder_it_owns_and_removes_it_at_exit(t
         big = tmp_path / "gross.txt"
         big.write_text("x" * 20_000, "utf-8")
         assert _upload(url, big).status_code == 413  # the limit from settings, set by main() at launch
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
     assert not own.exists()
 
 
@@ -391,37 +369,26 @@ def test_a_pdf_citation_shows_its_page_highlighted_and_links_to_it(tmp_path: Pat
     assert got.status_code == 200 and got.content.startswith(b"%PDF")
 
 
-def test_serve_a_folder_indexes_it_first_then_answers_from_it(tmp_path: Path) -> None:
-    """`python -m pipeline serve FOLDER` (what `make run DOCS=FOLDER` runs in two steps): new files of the
-    folder are indexed before the chat starts, and a file of a type it does not read does not stop it."""
+@contextlib.contextmanager
+def _running(args: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+    """``python ARGS`` started from the repository, serving on ``port`` → its URL once it answers; stopped
+    with SIGTERM (as a user's Ctrl-C or a service manager stops it) on leaving."""
     import urllib.request
 
-    from gradio_client import Client
-
-    index_dir = tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz."})
-    (tmp_path / "docs" / "neu.md").write_text("# Moers\n\nDie Stadt Moers eröffnet eine Bibliothek.", "utf-8")
-    (tmp_path / "docs" / "daten.xyz").write_text("x", "utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BELEGT_")}
-    env.update(GRADIO_ANALYTICS_ENABLED="False", BELEGT_CONFIG=str(tmp_path / "no-such-config.toml"))
-    port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", str(tmp_path / "docs"), "--index",
-                             str(index_dir), "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 180
         while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             try:
                 urllib.request.urlopen(url + "config", timeout=5)
                 break
             except OSError:
                 assert time.monotonic() < deadline, "the chat did not start"
                 time.sleep(0.3)
-        sources = {Path(s).name for s in IndexReader.open(index_dir).sources()}
-        assert sources == {"a.txt", "neu.md"}
-        answer = Client(url, verbose=False).predict("Was eröffnet Moers?", api_name="/ask")
-        assert "passages" in answer and any(p["source"].endswith("neu.md") for p in answer["passages"])
+        yield url
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -429,6 +396,30 @@ def test_serve_a_folder_indexes_it_first_then_answers_from_it(tmp_path: Path) ->
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=30)
+
+
+def _plain_env(tmp_path: Path) -> dict[str, str]:
+    """This process's environment without the caller's belegt settings, as a fresh shell has it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BELEGT_")}
+    env.update(GRADIO_ANALYTICS_ENABLED="False", BELEGT_CONFIG=str(tmp_path / "no-such-config.toml"))
+    return env
+
+
+def test_serve_a_folder_indexes_it_first_then_answers_from_it(tmp_path: Path) -> None:
+    """`python -m pipeline serve FOLDER` (what `make run DOCS=FOLDER` runs in two steps): new files of the
+    folder are indexed before the chat starts, and a file of a type it does not read does not stop it."""
+    from gradio_client import Client
+
+    index_dir = tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz."})
+    (tmp_path / "docs" / "neu.md").write_text("# Moers\n\nDie Stadt Moers eröffnet eine Bibliothek.", "utf-8")
+    (tmp_path / "docs" / "daten.xyz").write_text("x", "utf-8")
+    port = free_port()
+    with _running(["-m", "pipeline", "serve", str(tmp_path / "docs"), "--index", str(index_dir), "--port",
+                   str(port)], _plain_env(tmp_path), port) as url:
+        sources = {Path(s).name for s in IndexReader.open(index_dir).sources()}
+        assert sources == {"a.txt", "neu.md"}
+        answer = Client(url, verbose=False).predict("Was eröffnet Moers?", api_name="/ask")
+        assert "passages" in answer and any(p["source"].endswith("neu.md") for p in answer["passages"])
 
 
 def test_each_answer_keeps_its_own_sources_and_the_conversation_exports_with_its_citations(tmp_path: Path) -> None:
@@ -458,8 +449,6 @@ def test_each_answer_keeps_its_own_sources_and_the_conversation_exports_with_its
 def test_an_upload_survives_a_rebuild_and_a_restart_of_the_server(tmp_path: Path) -> None:
     """Issue "nothing lost": a file uploaded in the chat is a document of the index like any other — a plain
     rebuild (what `make run` does before starting) keeps it, and the restarted server answers from it."""
-    import urllib.request
-
     from gradio_client import Client
 
     index_dir = tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz."})
@@ -467,34 +456,14 @@ def test_an_upload_survives_a_rebuild_and_a_restart_of_the_server(tmp_path: Path
     note.parent.mkdir()
     note.write_text("# Vertrag\n\nDen Vertrag unterzeichnete Landrätin Erika Beispiel.", "utf-8")
     assert "1 new" in chat_app.ChatBackend(str(index_dir)).upload([str(note)])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BELEGT_")}
-    env.update(GRADIO_ANALYTICS_ENABLED="False", BELEGT_CONFIG=str(tmp_path / "no-such-config.toml"))
+    env = _plain_env(tmp_path)
     rebuilt = subprocess.run([sys.executable, "-m", "pipeline", "build", "--index", str(index_dir), "--quiet"],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert rebuilt.returncode == 0 and "0 removed" in rebuilt.stdout, rebuilt.stdout + rebuilt.stderr
     port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--index", str(index_dir), "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                urllib.request.urlopen(url + "config", timeout=5)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the chat did not start"
-                time.sleep(0.3)
+    with _running(["-m", "pipeline", "serve", "--index", str(index_dir), "--port", str(port)], env, port) as url:
         answer = Client(url, verbose=False).predict("Wer unterzeichnete den Vertrag? Landrätin", api_name="/ask")
         assert any(p["source"].endswith("uploads/vertrag.md") for p in answer["passages"]), answer
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
 
 
 def test_documents_are_listed_removed_reindexed_and_questions_can_search_only_some(tmp_path: Path) -> None:
