@@ -115,6 +115,15 @@ def read_pdf(data: bytes, languages: str = "deu+eng") -> PdfText:
         meta = pdf.get_metadata_dict()
     finally:
         pdf.close()
+    laid = _laid_out(pages, heights)
+    title = (meta.get("Title") or "").strip() or None
+    return PdfText(laid, title, _pdf_date(meta.get("CreationDate") or ""), len(pages), ocr_pages,
+                   tuple(unread))
+
+
+def _laid_out(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float]) -> Laid:
+    """Pages of paragraphs of lines → the document's text: furniture marked, headings and tables written
+    as Markdown, a paragraph that runs on over a page break written once, where it starts."""
     furniture = _furniture(pages, heights)
     body = _body_height(pages)
     builder = TextBuilder()
@@ -127,7 +136,7 @@ def read_pdf(data: bytes, languages: str = "deu+eng") -> PdfText:
             joined = content[0]  # one paragraph over the page break, written where it starts
             builder.lines([line.words for line in [*pending, *paragraphs[joined]]])
         elif pending is not None:
-            builder.lines([line.words for line in pending])
+            builder.lines([line.words for line in pending], heading=_heading_level(pending, body))
         pending = None
         builder.begin("page", p + 1)
         table: list[Line] = []  # consecutive table rows, written together
@@ -149,9 +158,7 @@ def read_pdf(data: bytes, languages: str = "deu+eng") -> PdfText:
             builder.rows([_cells(row) for row in table])
     if pending is not None:
         builder.lines([line.words for line in pending])
-    title = (meta.get("Title") or "").strip() or None
-    return PdfText(builder.build(), title, _pdf_date(meta.get("CreationDate") or ""), len(pages), ocr_pages,
-                   tuple(unread))
+    return builder.build()
 
 
 def _scan_dpi(page) -> float:  # type: ignore[no-untyped-def]
@@ -317,25 +324,6 @@ def _runs_on(prev: Line | Sequence[Line], line: Line, near: Sequence[Line] = ())
     # Cut by the column's end: the next line's first word would not have fit after it.
     first = line.words[0]
     return widths[(3 * len(widths)) // 4] - (last.x1 - last.x0) <= (first.x1 - first.x0) + 0.6 * last.height
-
-
-def _split_rows(paragraphs: Sequence[Sequence[Line]]) -> list[list[Line]]:
-    """OCR paragraphs → the same, each table row (words far apart) a paragraph of its own, so that rows
-    are written as a table (Tesseract reads a table as one block of lines)."""
-    out: list[list[Line]] = []
-    for para in paragraphs:
-        current: list[Line] = []
-        for line in para:
-            if line.row:
-                if current:
-                    out.append(current)
-                    current = []
-                out.append([line])
-            else:
-                current.append(line)
-        if current:
-            out.append(current)
-    return out
 
 
 def _body_height(pages: Sequence[Sequence[Sequence[Line]]]) -> float:
