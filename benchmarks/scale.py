@@ -275,7 +275,7 @@ def child_serve(index_dir: Path, ann_out: Path) -> None:
 
 def exact_top(vectors_npy: Path, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Queries → (scores, rows) of the exact k best inner products over the whole file, block by block."""
-    from pipeline.vectorindex import npy_blocks
+    from pipeline.store.vectors import npy_blocks
 
     best_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
     best_r = np.full((len(queries), k), -1, dtype=np.int64)

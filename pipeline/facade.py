@@ -26,7 +26,7 @@ from .query import answering, dialogue, generation
 from .query.generation import TokenCallback, chat_model
 from .query.retrieval import Retriever, matches
 from .settings import RetrievalSettings, Settings
-from .store import IndexError_, IndexReader, current_dir
+from .store import IndexProblem, IndexReader, current_dir
 from .text.layout import searchable
 from .types import Answer, Citation, Hit, Span
 
@@ -85,7 +85,7 @@ def _open_current(index_dir: Path, attempts: int = 5) -> IndexReader:
         resolved = current_dir(index_dir)
         try:
             return IndexReader.open(index_dir, with_faiss=True)
-        except (OSError, IndexError_):
+        except (OSError, IndexProblem):
             if attempt == attempts - 1 or current_dir(index_dir) == resolved:
                 raise
     raise AssertionError("unreachable")
@@ -205,7 +205,7 @@ class Index:
                 return False
             try:
                 fresh = OpenGeneration(self.dir, self.settings, old.retriever.embedder)
-            except IndexError_:
+            except IndexProblem:
                 log.warning("a newer generation of %s could not be opened; still answering from %s",
                             self.dir, old.reader.dir.name, exc_info=True)
                 return False

@@ -29,7 +29,7 @@ from .settings import Settings
 from .store import (
     GenerationWriter,
     IndexCorrupt,
-    IndexError_,
+    IndexProblem,
     IndexReader,
     NewChunk,
     NewSentence,
@@ -141,7 +141,7 @@ class BuildReport:
         return "\n".join(lines)
 
 
-class RemovalRefused(IndexError_):
+class RemovalRefused(IndexProblem):
     """A build would have removed most of an index's documents; nothing was changed."""
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from pipeline import lexicalindex
+from pipeline.store import bm25 as lexicalindex
 from pipeline.apps.cli import main as cli_main
 from pipeline.embedding import HashingEmbedder
 from pipeline.facade import open_index

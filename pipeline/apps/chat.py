@@ -40,7 +40,7 @@ from ..indexing import add_files
 from ..query.generation import LLMUnavailable
 from ..query.prompts import ABSTAIN_REASONS
 from ..settings import Settings, SettingsError
-from ..store import IndexBusy, IndexError_
+from ..store import IndexBusy, IndexProblem
 from ..types import Answer, Hit
 from . import pages
 from .args import add_llm_arguments
@@ -274,7 +274,7 @@ class ChatBackend:
             return self.ask(question, history, k, lexical_weight, on_token, only)
         except (QuestionError, NoMatchingDocuments) as err:
             return f"Not asked: {err}."
-        except IndexError_ as err:
+        except IndexProblem as err:
             return f"The index cannot answer: {err}"
         except Exception as err:  # noqa: BLE001 — one broken question must not take the chat down
             log.exception("question failed: %.200r", question)
@@ -294,7 +294,7 @@ class ChatBackend:
         with self._lock:
             try:
                 report = self.index.remove([source])
-            except (KeyError, IndexError_, OSError) as err:
+            except (KeyError, IndexProblem, OSError) as err:
                 return f"Not removed: {err}"
         return f"Removed {Path(source).name}: {report.documents} documents are indexed now."
 
@@ -306,7 +306,7 @@ class ChatBackend:
         with self._lock:
             try:
                 report = self.index.add([path])
-            except (IndexError_, OSError, ValueError) as err:
+            except (IndexProblem, OSError, ValueError) as err:
                 return f"Not re-indexed: {err}"
         if report.skipped:
             return f"Not re-indexed: {Path(source).name} — {report.skipped[0].reason}"
@@ -317,7 +317,7 @@ class ChatBackend:
         """The folders and files the index was built from, and its uploads folder: what a citation links to."""
         try:
             roots = list(self.index.reader.manifest.get("roots", []))
-        except IndexError_:  # nothing built yet: only uploads will be there
+        except IndexProblem:  # nothing built yet: only uploads will be there
             roots = []
         return [*roots, str(Path(self.index_dir, "uploads").resolve())]
 
@@ -668,7 +668,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         app = make_app(args.index, cli_settings(args), concurrency=max(1, args.concurrency))
-    except (IndexError_, LLMUnavailable, SettingsError) as err:
+    except (IndexProblem, LLMUnavailable, SettingsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     app.launch(server_name=args.host, server_port=args.port, auth=auth)

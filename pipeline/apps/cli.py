@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from ..query.generation import LLMUnavailable
-from ..store import IndexError_, IndexReader, read_manifest
+from ..store import IndexProblem, IndexReader, read_manifest
 from .args import add_llm_arguments, settings_from_args
 
 
@@ -277,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Unix tool killed by SIGPIPE has; stdout goes to /dev/null so the exit-time flush cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (IndexError_, LLMUnavailable, ValueError, OSError) as err:
+    except (IndexProblem, LLMUnavailable, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

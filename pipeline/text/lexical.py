@@ -8,7 +8,7 @@ Stopwords come from bm25s's lists.
 
 Where the terms go: an FTS5 table of the index's SQLite file (written atomically with the
 chunks, copied row by row in an incremental build); questions are scored by a bm25s matrix
-built from it with FTS5's own parameters (``lexicalindex.py``). Both were measured with this
+built from it with FTS5's own parameters (``store/bm25.py``). Both were measured with this
 analyzer (benchmarks/lexical.py): the same ranking on the seeds QA set (lexical hit@1 0.76),
 and on 50,000 synthetic chunks FTS5 answered in p50 27 ms, the matrix in 2.3 ms.
 """

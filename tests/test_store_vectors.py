@@ -10,7 +10,7 @@ import faiss
 import numpy as np
 import pytest
 
-from pipeline import vectorindex
+from pipeline.store import vectors as vectorindex
 from pipeline.embedding import HashingEmbedder
 from pipeline.indexing import build
 from pipeline.settings import Settings, VectorIndexSettings

@@ -3,8 +3,8 @@
 Below ``exact_below`` chunks the index is exact (``IndexFlatIP``). Above it, an approximate
 index with one byte per dimension (SQ8): HNSW (graph, the default) or IVF (inverted lists).
 At a million 384-dimensional chunks the exact index alone would hold 1.5 GB of float32;
-IVF-SQ8 holds 0.4 GB (HNSW-SQ8 about 0.7 GB). The retriever re-scores the approximate candidates exactly from the
-memory-mapped ``vectors.npy``, so the order it reports is exact among the candidates.
+IVF-SQ8 holds 0.4 GB (HNSW-SQ8 about 0.7 GB). The retriever re-scores the approximate candidates exactly from
+``vectors.npy`` (rows read with ``pread``), so the order it reports is exact among the candidates.
 
 What was built — type, factory string, parameters — goes into the manifest (``faiss``) and
 the search-time parameters (``nprobe``, ``efSearch``) are applied when the index is opened.
@@ -21,11 +21,11 @@ import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from .settings import VectorIndexSettings
+from ..settings import VectorIndexSettings
 
 BLOCK_ROWS = 65_536
 
@@ -33,7 +33,7 @@ BLOCK_ROWS = 65_536
 def npy_blocks(path: str | Path, rows: int = BLOCK_ROWS) -> Iterator[np.ndarray]:
     """A 2-D float32 ``.npy`` file → its rows in consecutive blocks, read with plain file reads."""
     with open(path, "rb") as f:
-        shape, fortran, dtype = _header(f)
+        shape, fortran, dtype = npy_header(f)
         if fortran or dtype != np.float32 or len(shape) != 2:
             raise ValueError(f"{path}: expected a C-ordered float32 matrix, got {dtype} {shape}")
         n, dim = shape
@@ -45,7 +45,7 @@ def npy_blocks(path: str | Path, rows: int = BLOCK_ROWS) -> Iterator[np.ndarray]
             yield block.reshape(count, dim)
 
 
-def _header(f):  # type: ignore[no-untyped-def]
+def npy_header(f: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype]:
     """An open .npy file → (shape, fortran_order, dtype); the file is left at the first data byte."""
     major, _ = np.lib.format.read_magic(f)
     read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
@@ -55,7 +55,7 @@ def _header(f):  # type: ignore[no-untyped-def]
 def npy_layout(path: str | Path) -> tuple[tuple[int, ...], bool, np.dtype, int, int]:
     """A ``.npy`` file → (shape, fortran_order, dtype, offset of the first data byte, file size), from its header."""
     with open(path, "rb") as f:
-        shape, fortran, dtype = _header(f)
+        shape, fortran, dtype = npy_header(f)
         offset = f.tell()
         size = os.fstat(f.fileno()).st_size
     return tuple(int(n) for n in shape), bool(fortran), np.dtype(dtype), offset, size
@@ -106,7 +106,7 @@ def faiss_problem(path: str | Path, name: str, dim: int, n: int) -> str | None:
 def npy_shape(path: str | Path) -> tuple[int, int]:
     """A ``.npy`` file → its shape, from the header alone."""
     with open(path, "rb") as f:
-        shape, _, _ = _header(f)
+        shape, _, _ = npy_header(f)
     return int(shape[0]), int(shape[1])
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .vectorindex import npy_layout, npy_problem
+from .vectors import npy_layout, npy_problem
 
 DIR = "bm25"
 PARAMS = {"method": "robertson", "k1": 1.2, "b": 0.75}

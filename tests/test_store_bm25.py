@@ -12,8 +12,8 @@ import pytest
 from pipeline.text import lexical
 from pipeline.embedding import HashingEmbedder
 from pipeline.indexing import build
-from pipeline.lexicalindex import DIR, LexicalIndex
-from pipeline.lexicalindex import build as build_matrix
+from pipeline.store.bm25 import DIR, LexicalIndex
+from pipeline.store.bm25 import build as build_matrix
 from pipeline.store import IndexCorrupt, IndexReader
 
 
