@@ -120,6 +120,7 @@ def build_stream(n_chunks: int, index_dir: Path) -> dict[str, Any]:
     from pipeline.text import lexical
     from pipeline.embedding import HashingEmbedder
     from pipeline.settings import Settings
+    from pipeline.manifest import EmbedderRecord, IndexManifest
     from pipeline.store import GenerationWriter, NewChunk, NewSentence
     from pipeline.types import content_id
 
@@ -159,17 +160,15 @@ def build_stream(n_chunks: int, index_dir: Path) -> dict[str, Any]:
                       file=sys.stderr, flush=True)
         flush()
         t1 = time.perf_counter()
-        manifest = {
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "embedder": {"id": embedder.id, "dim": DIM, "spec": embedder.spec},
-            "settings": settings.index_shape(),
-            "roots": ["synthetic"],
-            "sources": sources,
-            "duplicate_groups": [],
-            "skipped": [],
-            "counts": {"documents": len(sources), "chunks": made},
-        }
-        writer.commit(manifest)
+        writer.commit(IndexManifest(
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            embedder=EmbedderRecord(embedder.id, DIM, embedder.spec),
+            settings=settings.index_shape(),
+            roots=("synthetic",),
+            sources=sources,
+            documents=len(sources),
+            chunks=made,
+        ))
     except BaseException:
         writer.abort()
         raise
@@ -184,7 +183,7 @@ def child_build(size: str, index_dir: Path, work: Path) -> None:
     from pipeline.store import IndexReader
 
     reader = IndexReader.open(index_dir)
-    out.update(faiss=reader.manifest["faiss"], disk_mb=_dir_mb(reader.dir),
+    out.update(faiss=dict(reader.manifest.faiss or {}), disk_mb=_dir_mb(reader.dir),
                files_mb={p.name: p.stat().st_size / 1e6 for p in reader.dir.iterdir() if p.is_file()},
                build_peak_rss_mb=_peak_rss_mb())
     print(json.dumps(out))

@@ -107,7 +107,7 @@ class OpenGeneration:
         self._df: dict[str, int] = {}
         self._phrase_vectors: dict[str, Any] = {}
         self._dates: dict[str, str | None] = {}
-        self.n_chunks = int(self.reader.manifest.get("counts", {}).get("chunks", 0))
+        self.n_chunks = self.reader.manifest.chunks
         self.users = 0  # questions being answered from it (guarded by the Index's lock)
         self.retired = False  # a newer generation serves new questions; close when the last user leaves
 

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .embedding import Embedder, embed_batched, embed_segments_batched, make_embedder, normalize, pool
+from .embedding import Embedder, embed_batched, embed_segments_batched, normalize, pool
+from .manifest import EmbedderRecord, IndexManifest, resolve_embedder
 from .settings import Settings
 from .store import (
     GenerationWriter,
@@ -185,13 +186,6 @@ def _resolve(path: str, index_dir: Path) -> str:
     return os.path.abspath(path)
 
 
-def _manifest_or_empty(index_dir: Path) -> dict[str, Any]:
-    """The current manifest of an index that could not be opened (damaged) → its roots at least, or {}.
-
-    A damaged manifest still gives the roots its text shows (``store.read_manifest``)."""
-    return read_manifest(index_dir)
-
-
 def plan_roots(paths: Sequence[str | os.PathLike[str]], index_dir: Path, old: IndexReader | None,
                remove: Sequence[str] = (), prune: bool = False, keep_roots: bool = False) -> RootPlan:
     """Paths given to a build + the roots the index recorded → what to walk and record (pure but for stat).
@@ -203,13 +197,13 @@ def plan_roots(paths: Sequence[str | os.PathLike[str]], index_dir: Path, old: In
     """
     given = [os.fspath(p) for p in paths]
     given_abs = [os.path.abspath(g) for g in given]
-    manifest = old.manifest if old is not None else _manifest_or_empty(index_dir)
-    recorded = list(dict.fromkeys(_resolve(str(r), index_dir) for r in manifest.get("roots", [])))
+    manifest = old.manifest if old is not None else read_manifest(index_dir)
+    recorded = list(dict.fromkeys(_resolve(r, index_dir) for r in manifest.roots))
     uploads = os.path.abspath(index_dir / UPLOADS)
     kept_roots = recorded if (keep_roots or not given) else [r for r in recorded if r == uploads]
     old_paths: dict[str, str] = {}
     if old is not None:
-        known = manifest.get("paths", {})
+        known = manifest.paths
         for source in old.sources():
             if not source.startswith(TEXT_SOURCE):
                 old_paths[source] = known.get(source) or _resolve(source, index_dir)
@@ -303,7 +297,7 @@ def build(
     answering; what it had half written is removed by the next build.
     """
     settings = settings or Settings()
-    embedder = embedder or make_embedder(settings.embedder.model)
+    embedder = resolve_embedder(None, embedder, asked=settings.embedder.model)
     t0 = time.perf_counter()
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else None
     with build_lock(index_dir, wait=wait, waiting=say):
@@ -350,7 +344,7 @@ def _build(
     if old is not None:
         if old.embedder_id != embedder.id:
             reason = f"embedder changed from {old.embedder_id} to {embedder.id}"
-        elif old.manifest.get("settings") != shape:
+        elif dict(old.manifest.settings) != shape:
             reason = "index settings changed"
     reusable = old is not None and not reason
     old_sources = old.sources() if old is not None else {}
@@ -360,7 +354,7 @@ def _build(
     by_path = {p: src for src, p in old_paths.items()}
     # Files removed by hand stay out until they are given again.
     include_abs = {os.path.abspath(os.fspath(p)) for p in include}
-    excluded = set(old.manifest.get("excluded", [])) if old is not None else set()
+    excluded = set(old.manifest.excluded) if old is not None else set()
     excluded |= {r for r in remove if r in old_paths}  # files; a removed root is simply no longer walked
     # A source given again is wanted again: by its source string or by where it lies.
     excluded = {e for e in excluded if old_paths.get(e, os.path.abspath(e)) not in include_abs}
@@ -573,25 +567,22 @@ def _build(
                                 new_sentences, stack(new_sentences))
         groups = dedup.group(writer.kept_texts(), writer.signatures(), settings.dedup)
         writer.set_duplicate_groups(dedup.group_ids(groups))
-        manifest = {
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "embedder": {"id": embedder.id, "dim": embedder.dim, "spec": getattr(embedder, "spec", settings.embedder.model),
-                         # what the build did: 'late' falls back to 'encode' for an embedder without one-pass segments
-                         "vectors": "late" if late else "pooled" if pooled else "encode"},
-            "settings": shape,
-            "roots": list(plan.roots),
-            "paths": dict(sorted(paths_of.items())),
-            "excluded": sorted(excluded),
-            "sources": {},  # filled below from the written documents
-            "duplicate_groups": [list(g) for g in groups],
-            "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
-        }
-        manifest["sources"] = {s: h for s, h in writer.db.execute("SELECT source, sha256 FROM documents ORDER BY source")}
-        manifest["counts"] = {
-            "documents": len(manifest["sources"]),
-            "chunks": writer.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
-        }
-        writer.commit(manifest)
+        written = dict(writer.db.execute("SELECT source, sha256 FROM documents ORDER BY source"))
+        writer.commit(IndexManifest(
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            embedder=EmbedderRecord(embedder.id, embedder.dim, getattr(embedder, "spec", settings.embedder.model),
+                                    # what the build did: 'late' falls back to 'encode' for an embedder without one-pass segments
+                                    "late" if late else "pooled" if pooled else "encode"),
+            settings=shape,
+            roots=tuple(plan.roots),
+            paths=dict(sorted(paths_of.items())),
+            excluded=tuple(sorted(excluded)),
+            sources=written,
+            duplicate_groups=tuple(tuple(g) for g in groups),
+            skipped=tuple({"path": s.path, "reason": s.reason} for s in skipped),
+            documents=len(written),
+            chunks=writer.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
+        ))
     except BaseException:
         writer.abort()
         raise
@@ -632,10 +623,10 @@ def _report(
     vectors_note: str = "",
 ) -> BuildReport:
     id_to_source = {d: s for s, (_, d) in sources.items()}
-    groups = tuple(sorted(tuple(sorted(id_to_source.get(d, d) for d in g)) for g in reader.manifest.get("duplicate_groups", [])))
-    chunks = int(reader.manifest.get("counts", {}).get("chunks", 0))
+    groups = tuple(sorted(tuple(sorted(id_to_source.get(d, d) for d in g)) for g in reader.manifest.duplicate_groups))
+    chunks = reader.manifest.chunks
     return BuildReport(
-        vectors=str(reader.manifest.get("embedder", {}).get("vectors", "encode")),
+        vectors=reader.manifest.embedder.vectors,
         vectors_note=vectors_note,
         index_dir=str(index_dir),
         documents=len(sources),
@@ -752,13 +743,11 @@ def _existing(index_dir: str | os.PathLike[str], settings: Settings,
         return settings, embedder
     reader = IndexReader.open(index_dir)
     try:
-        spec = reader.manifest["embedder"].get("spec", "")
         # The embedder settings the index was built with, so its settings still match.
-        built_with = reader.manifest.get("settings", {}).get("embedder", {})
+        built_with = reader.manifest.settings.get("embedder", {})
         if built_with:
             settings = settings.model_copy(update={"embedder": settings.embedder.model_copy(update=built_with)})
-        embedder = embedder or make_embedder(spec or settings.embedder.model)
-        return settings, embedder
+        return settings, resolve_embedder(reader.manifest, embedder, default=settings.embedder.model)
     finally:
         reader.close()
 
@@ -795,7 +784,7 @@ def remove_documents(
         reader = IndexReader.open(index_dir)
         try:
             known = set(reader.sources())
-            roots = {_resolve(str(r), Path(index_dir)) for r in reader.manifest.get("roots", [])}
+            roots = {_resolve(r, Path(index_dir)) for r in reader.manifest.roots}
         finally:
             reader.close()
     unknown = [s for s in sources if s not in known and os.path.abspath(s) not in roots]

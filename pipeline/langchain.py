@@ -39,6 +39,7 @@ except ImportError as err:  # pragma: no cover - depends on the installed extras
 
 from .embedding import Embedder, Kind, make_embedder, normalize
 from .indexing import TEXT_SOURCE, TextInput, add_texts, remove_documents
+from .manifest import embedder_spec
 from .settings import Settings
 from .store import IndexReader, current_dir
 from .types import Chunk, Hit
@@ -172,7 +173,7 @@ class BelegtVectorStore(VectorStore):
     def open(cls, index_dir: str | os.PathLike[str], settings: Settings | None = None) -> BelegtVectorStore:
         """An index built by ``python -m pipeline build`` → a vector store with the index's own embedder."""
         reader = IndexReader.open(index_dir)
-        spec = reader.manifest["embedder"].get("spec", "")
+        spec = embedder_spec(reader.manifest, default="")
         reader.close()
         if not spec:
             raise ValueError(f"the index in {index_dir} was built with LangChain embeddings; "

@@ -172,7 +172,7 @@ def test_killed_builds_leave_the_previous_index_answering(corpora: dict[str, obj
     assert leftovers(index) == []  # what the killed builds left is gone
     assert answers(index) == corpora["new"]  # and the finished index is the one a clean build makes
     reader = IndexReader.open(index)
-    assert set(reader.manifest["sources"]) == {str(p) for p in docs.glob("*.txt")}  # no document lost
+    assert set(reader.manifest.sources) == {str(p) for p in docs.glob("*.txt")}  # no document lost
     reader.close()
 
 

@@ -28,6 +28,7 @@ from pipeline.apps.cli import main as cli_main
 from pipeline.embedding import HashingEmbedder
 from pipeline.facade import open_index
 from pipeline.indexing import build
+from pipeline.manifest import IndexManifest
 from pipeline.store import HEAD_BYTES, IndexCorrupt, IndexReader, check_index, current_dir, read_manifest
 
 from conftest import SEEDS
@@ -215,14 +216,16 @@ def test_a_damaged_manifest_names_the_roots_it_still_shows(built: tuple[Path, li
         IndexReader.open(index)
     assert str(err.value).endswith(f"rebuild it with: python -m pipeline build {SEEDS} --index {index} "
                                    f"--embedder hashing:{DIM}")
-    assert read_manifest(index) == {"roots": [str(SEEDS)], "embedder": {"spec": f"hashing:{DIM}"}}
+    salvaged = read_manifest(index)
+    assert salvaged.salvaged and salvaged.roots == (str(SEEDS),) and salvaged.embedder.spec == f"hashing:{DIM}"
+    assert salvaged.embedder.id == "" and salvaged.chunks == 0  # nothing else is claimed
     # Nothing left to read: the sources have to be named.
     damage(gen / "manifest.json", "zero")
     with pytest.raises(IndexCorrupt) as err:
         IndexReader.open(index)
     assert (f"rebuild it with: python -m pipeline build FOLDER_OR_FILE ... --index {index}, naming the folders and "
             "files it was built from (its manifest, which lists them, is damaged)") in str(err.value)
-    assert read_manifest(index) == {}
+    assert read_manifest(index) == IndexManifest(salvaged=True)
 
 
 def test_an_index_written_before_checksums_opens_with_the_cheap_checks(

@@ -109,7 +109,7 @@ def test_changing_the_embedder_rebuilds_everything(seeds_copy: Path, tmp_path: P
     report = build([seeds_copy], index, embedder=other, progress=False)
     assert "embedder changed from hashing/64 to hashing/32" in report.full_rebuild_reason
     assert report.chunks_embedded == report.chunks > 0
-    assert IndexReader.open(index).manifest["embedder"]["dim"] == 32
+    assert IndexReader.open(index).manifest.embedder.dim == 32
 
 
 def test_changing_chunk_settings_rebuilds(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
@@ -249,7 +249,7 @@ def test_late_vectors_encode_each_window_once(seeds_copy: Path, tmp_path: Path) 
     model = SegmentHashing()
     report = build([seeds_copy], tmp_path / "idx", embedder=model, progress=False)
     reader = IndexReader.open(tmp_path / "idx")
-    assert reader.manifest["embedder"]["vectors"] == "late"
+    assert reader.manifest.embedder.vectors == "late"
     # the passes cover the corpus once: every sentence is read in exactly one window
     sentences = {s.slice(d.text) for d in reader.documents() for c in reader.chunks() if c.doc_id == d.id
                  for s in c.sentences}
@@ -298,7 +298,7 @@ def test_switching_vectors_rebuilds_with_the_new_kind(seeds_copy: Path, tmp_path
     report = build([seeds_copy], index, settings=Settings(embedder={"vectors": "encode"}), embedder=model,
                    progress=False)
     reader = IndexReader.open(index)
-    assert reader.manifest["embedder"]["vectors"] == "encode" and model.passes == []
+    assert reader.manifest.embedder.vectors == "encode" and model.passes == []
     assert report.chunks_embedded == report.chunks
     for c, v in zip(reader.chunks()[:5], np.asarray(reader.vectors)[:5]):
         assert np.allclose(v, model.embed([c.text], "passage")[0], atol=1e-6)
@@ -306,4 +306,4 @@ def test_switching_vectors_rebuilds_with_the_new_kind(seeds_copy: Path, tmp_path
 
 def test_an_embedder_without_one_pass_segments_encodes(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
     build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
-    assert IndexReader.open(tmp_path / "idx").manifest["embedder"]["vectors"] == "encode"
+    assert IndexReader.open(tmp_path / "idx").manifest.embedder.vectors == "encode"

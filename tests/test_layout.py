@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"pipeline.types"},
     {"pipeline.settings", "pipeline.native"},
     {"pipeline.text"},
-    {"pipeline.embedding"},
+    {"pipeline.embedding", "pipeline.manifest"},
     {"pipeline.store"},
     {"pipeline.indexing"},
     {"pipeline.query"},

@@ -33,10 +33,10 @@ def test_roots_are_recorded_absolute(seeds_copy: Path, tmp_path: Path, hashing: 
     build(["seeds"], "idx", embedder=hashing, progress=False)
     reader = IndexReader.open(tmp_path / "idx")
     try:
-        assert reader.manifest["roots"] == [str(seeds_copy)]
+        assert reader.manifest.roots == (str(seeds_copy),)
         # Sources keep the form given (citations show them), the manifest knows where they are.
         assert all(s.startswith("seeds/") for s in reader.sources())
-        assert all(os.path.isabs(p) for p in reader.manifest["paths"].values())
+        assert all(os.path.isabs(p) for p in reader.manifest.paths.values())
     finally:
         reader.close()
 
@@ -96,7 +96,7 @@ def test_paths_given_replace_the_roots_but_not_the_uploads(seeds_copy: Path, tmp
     add_files([upload], "idx", Settings(), hashing)
     report = build(["seeds"], "idx", embedder=hashing, progress=False)
     assert report.removed == ("other/x.txt",) and report.documents == 6
-    assert IndexReader.open(tmp_path / "idx").manifest["roots"] == [str(seeds_copy), str(tmp_path / "idx" / "uploads")]
+    assert IndexReader.open(tmp_path / "idx").manifest.roots == (str(seeds_copy), str(tmp_path / "idx" / "uploads"))
 
 
 def test_a_folder_that_is_gone_keeps_its_documents_until_pruned(seeds_copy: Path, tmp_path: Path,
@@ -113,7 +113,7 @@ def test_a_folder_that_is_gone_keeps_its_documents_until_pruned(seeds_copy: Path
     assert any(s.path == str(other) and "stay in the index" in s.reason for s in report.skipped)
     report = build([], "idx", embedder=hashing, progress=False, prune=True)
     assert report.removed == ("other/x.txt",) and report.documents == 5
-    assert IndexReader.open(tmp_path / "idx").manifest["roots"] == [str(seeds_copy)]
+    assert IndexReader.open(tmp_path / "idx").manifest.roots == (str(seeds_copy),)
 
 
 def test_removing_most_documents_needs_prune(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder,
@@ -141,7 +141,7 @@ def test_removing_a_root_folder_drops_it_and_its_documents(seeds_copy: Path, tmp
     build(["seeds"], "idx", embedder=hashing, progress=False)
     report = remove_documents(["seeds"], "idx", Settings(), hashing)
     assert report.documents == 0 and len(report.removed) == 5
-    assert IndexReader.open(tmp_path / "idx").manifest["roots"] == []
+    assert IndexReader.open(tmp_path / "idx").manifest.roots == ()
 
 
 def test_an_index_built_before_roots_were_absolute_still_finds_them(seeds_copy: Path, tmp_path: Path,

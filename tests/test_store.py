@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.embedding import HashingEmbedder
 from pipeline.indexing import build
+from pipeline.manifest import EmbedderRecord, IndexManifest
 from pipeline.store import EmbedderMismatch, IndexBusy, IndexMissing, IndexReader, build_lock
 
 
@@ -19,15 +20,17 @@ def test_round_trip(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) 
     report = build([seeds_copy], index, embedder=hashing, progress=False)
     reader = IndexReader.open(index)
     m = reader.manifest
-    assert m["format_version"] == 1
-    assert m["embedder"] == {"id": "hashing/64", "dim": 64, "spec": "hashing:64", "vectors": "encode"}
-    assert set(m["settings"]) == {"sources", "cleaning", "chunking", "dedup", "embedder"}
-    assert len(m["sources"]) == 5 and all(len(h) == 64 for h in m["sources"].values())
+    assert m.format_version == 1
+    assert m.embedder == EmbedderRecord(id="hashing/64", dim=64, spec="hashing:64", vectors="encode")
+    assert set(m.settings) == {"sources", "cleaning", "chunking", "dedup", "embedder"}
+    assert len(m.sources) == 5 and all(len(h) == 64 for h in m.sources.values())
+    # The file holds the same, as JSON: what the typed value reads back is what was written.
+    assert IndexManifest.from_json(json.loads((reader.dir / "manifest.json").read_text("utf-8"))) == m
     # documents and chunks read back equal what the files say
     docs = reader.documents()
     assert len(docs) == 5
     chunks = reader.chunks()
-    assert len(chunks) == report.chunks == m["counts"]["chunks"]
+    assert len(chunks) == report.chunks == m.chunks
     by_id = {d.id: d for d in docs}
     for c in chunks:
         raw = Path(by_id[c.doc_id].source).read_bytes().decode("utf-8")
@@ -186,7 +189,7 @@ def test_open_follows_a_swap_that_happens_while_it_reads(seeds_copy: Path, tmp_p
     monkeypatch.setattr(IndexReader, "__init__", init_with_a_rebuild_in_between)
     reader = IndexReader.open(index, with_faiss=True)
     assert calls[0] == old_gen and reader.dir == (index / "current").resolve() != old_gen
-    assert len(reader.manifest["sources"]) == 6
+    assert len(reader.manifest.sources) == 6
 
 
 def test_a_build_removes_what_a_killed_build_left(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:

@@ -80,8 +80,8 @@ def test_build_records_and_applies_parameters(seeds_copy: Path, tmp_path: Path) 
                                       "train_sample": 1000})
     build([seeds_copy], tmp_path / "idx", settings=settings, embedder=HashingEmbedder(64), progress=False)
     reader = IndexReader.open(tmp_path / "idx")
-    entry = reader.manifest["faiss"]
-    n = reader.manifest["counts"]["chunks"]
+    entry = reader.manifest.faiss
+    n = reader.manifest.chunks
     assert n >= 50
     assert entry == {"type": "IndexIVFScalarQuantizer", "factory": "IVF2,SQ8", "params": {"nlist": 2, "nprobe": 2},
                      "n": n, "dim": 64}
@@ -95,7 +95,8 @@ def test_build_records_and_applies_parameters(seeds_copy: Path, tmp_path: Path) 
 def test_small_index_is_flat_and_old_manifest_opens_flat(seeds_copy: Path, tmp_path: Path) -> None:
     build([seeds_copy], tmp_path / "idx", embedder=HashingEmbedder(64), progress=False)
     reader = IndexReader.open(tmp_path / "idx")
-    assert reader.manifest["faiss"]["type"] == "IndexFlatIP" and reader.manifest["faiss"]["params"] == {}
+    assert reader.manifest.faiss is not None
+    assert reader.manifest.faiss["type"] == "IndexFlatIP" and reader.manifest.faiss["params"] == {}
     assert isinstance(reader.faiss_index, faiss.IndexFlatIP)
     # An index written before the size choice has only {"type", "n"}: it opens as it is, flat.
     path = reader.dir / "manifest.json"

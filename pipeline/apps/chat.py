@@ -148,7 +148,7 @@ def _where_html(index: Index, hit: Hit, marks: Sequence[tuple[int, int, int]]) -
         return f", slide {where.slide}"
     if where.page is None:
         return ""
-    path = index.reader.manifest.get("paths", {}).get(hit.source)
+    path = index.reader.manifest.paths.get(hit.source)
     link = (f", <a class='open-page' href='/gradio_api/file={quote(path)}#page={where.page}' target='_blank' "
             f"rel='noopener'>page {where.page}</a>") if path and path.lower().endswith(".pdf") else f", page {where.page}"
     image = pages.page_image(path, where.page, where.boxes) if path and marks and path.lower().endswith(".pdf") else None
@@ -302,7 +302,7 @@ class ChatBackend:
         """A source as indexed → its file read again (a changed file is indexed anew) → a status line."""
         if not source:
             return "Choose a document first."
-        path = self.index.reader.manifest.get("paths", {}).get(source, source)
+        path = self.index.reader.manifest.paths.get(source, source)
         with self._lock:
             try:
                 report = self.index.add([path])
@@ -316,7 +316,7 @@ class ChatBackend:
     def served_folders(self) -> list[str]:
         """The folders and files the index was built from, and its uploads folder: what a citation links to."""
         try:
-            roots = list(self.index.reader.manifest.get("roots", []))
+            roots = list(self.index.reader.manifest.roots)
         except IndexProblem:  # nothing built yet: only uploads will be there
             roots = []
         return [*roots, str(Path(self.index_dir, "uploads").resolve())]

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ..manifest import embedder_spec
 from ..query.generation import LLMUnavailable
 from ..store import IndexProblem, IndexReader, read_manifest
 from .args import add_llm_arguments, settings_from_args
@@ -24,15 +25,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     # The manifest alone: a damaged index still names its roots and embedder, so that
     # `build --index DIR` (the repair its error message gives) rebuilds it as it was.
     manifest = read_manifest(args.index)
-    if not args.paths and not manifest.get("roots"):
+    if not args.paths and not manifest.roots:
         print(f"error: no paths given and no earlier build of {args.index} to take them from; "
               f"run: python -m pipeline build FOLDER_OR_FILE ... --index {args.index}", file=sys.stderr)
         return 2
     settings = settings_from_args(args)
-    spec = manifest.get("embedder", {}).get("spec")
-    if spec and not args.embedder:
-        # No --embedder: an existing index keeps the embedder it was built with.
-        settings = settings.model_copy(update={"embedder": settings.embedder.model_copy(update={"model": spec})})
+    # No --embedder: an existing index keeps the embedder it was built with.
+    spec = embedder_spec(manifest, args.embedder, default=settings.embedder.model)
+    settings = settings.model_copy(update={"embedder": settings.embedder.model_copy(update={"model": spec})})
     # A file named on the command line is wanted, even if it was removed from the index before.
     include = [p for p in args.paths if os.path.isfile(p)]
     report = build(args.paths, args.index, settings=settings, progress=not args.quiet, wait=args.wait,
@@ -77,7 +77,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
     try:
         for doc in reader.documents():
             print(f"{doc.source}\t{doc.title}" if doc.title else doc.source)
-        excluded = reader.manifest.get("excluded", [])
+        excluded = reader.manifest.excluded
         if excluded:
             print(f"# removed and kept out of builds: {', '.join(excluded)}", file=sys.stderr)
     finally:

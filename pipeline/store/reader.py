@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ..manifest import IndexManifest
 from ..text import lexical
 from ..types import Chunk, Document, Span
 from . import bm25
@@ -66,27 +67,23 @@ class IndexReader:
         self._row_readers: dict[str, RowReader] = {}
         self.db: sqlite3.Connection | None = None  # type: ignore[assignment]
         try:
-            manifest = json.loads((gen_dir / "manifest.json").read_bytes().decode("utf-8"))
-            if not isinstance(manifest, dict):
-                raise TypeError(f"a JSON {type(manifest).__name__}, not an object")
-            self.manifest: dict[str, Any] = manifest
-            self._raw_manifest: dict[str, Any] = manifest  # as read, for the file checks
-            dim = int(self.manifest["embedder"]["dim"])
-            n_chunks = int(self.manifest["counts"]["chunks"])
-            str(self.manifest["embedder"]["id"])
+            raw = json.loads((gen_dir / "manifest.json").read_bytes().decode("utf-8"))
+            self.manifest = IndexManifest.from_json(raw)
+            self._raw_manifest: dict[str, Any] = raw  # as read: the file checks look at it as it is
+            dim, n_chunks = self.manifest.embedder.dim, self.manifest.chunks
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise IndexCorrupt(gen_dir, f"manifest.json is unreadable or edited ({type(err).__name__}: {err})") from err
-        if self.manifest.get("format_version") != FORMAT_VERSION:
+        if self.manifest.format_version != FORMAT_VERSION:
             raise IndexProblem(
-                f"{gen_dir} has index format {self.manifest.get('format_version')}, this version reads "
-                f"{FORMAT_VERSION}; rebuild it with: {repair_command(gen_dir.parent, gen_dir, self.manifest)}"
+                f"{gen_dir} has index format {self.manifest.format_version}, this version reads "
+                f"{FORMAT_VERSION}; rebuild it with: {repair_command(gen_dir.parent, gen_dir, self._raw_manifest)}"
             )
         self._n_chunks = n_chunks
         self._faiss = None
         self._df_table: str | None = None
         self._layout: bool | None = None  # whether this generation has the regions and boxes tables
         self._lexical: bm25.LexicalIndex | None = None
-        for _, problem in cheap_problems(gen_dir, self.manifest):
+        for _, problem in cheap_problems(gen_dir, self._raw_manifest):
             raise self.damaged(problem)
         try:
             self._open_files(dim, n_chunks)
@@ -120,11 +117,11 @@ class IndexReader:
                 raise self.damaged(f"{name} holds {shapes[name]}, expected ({rows}, {dim})")
         # The query-time row readers hold their files open from here on, for the same reason. Rows
         # the build wrote with length 1 are checked for it as they are read (see RowReader).
-        files = self.manifest.get("files", {})
+        files = self.manifest.files
         self._row_readers = {name: RowReader(gen_dir / name, bool(files.get(name, {}).get("unit_rows")))
                              for name in shapes}
         # An index written before the BM25 matrix existed is scored by FTS5 (same ranking, slower).
-        if "lexical" in self.manifest:
+        if self.manifest.lexical is not None:
             try:
                 self._lexical = bm25.LexicalIndex(gen_dir / bm25.DIR)
             except (OSError, ValueError, KeyError, TypeError, EOFError, IndexError) as err:
@@ -137,15 +134,14 @@ class IndexReader:
 
     def damaged(self, what: str) -> IndexCorrupt:
         """What is wrong, starting with the file's path in the generation → the IndexCorrupt to raise."""
-        return IndexCorrupt(self.dir, what, self.manifest, self.index_dir)
+        return IndexCorrupt(self.dir, what, self._raw_manifest, self.index_dir)
 
     def _locate(self, names: Sequence[str], otherwise: str) -> str:
         """Files that may hold the damage behind an error → the first whose checksum no longer matches,
         or ``otherwise``. Reads those files in full: only ever on the way to an error."""
-        recorded = self.manifest.get("files", {})
         for name in names:
-            entry = recorded.get(name) if isinstance(recorded, dict) else None
-            if not isinstance(entry, dict) or HASH not in entry:
+            entry = self.manifest.files.get(name)
+            if entry is None or HASH not in entry:
                 continue
             problem = file_problem(self.dir / name, name, entry.get("size"))
             if problem:
@@ -206,17 +202,17 @@ class IndexReader:
 
     @property
     def embedder_id(self) -> str:
-        return str(self.manifest["embedder"]["id"])
+        return self.manifest.embedder.id
 
     def check_embedder(self, embedder_id: str) -> None:
         """Fail with what to run when a query embedder differs from the one that built the index."""
         if embedder_id != self.embedder_id:
-            roots = " ".join(self.manifest.get("roots", [])) or "SOURCES"
+            roots = " ".join(self.manifest.roots) or "SOURCES"
             raise EmbedderMismatch(
                 f"the index in {self.dir.parent} was built with embedder {self.embedder_id!r} but "
                 f"{embedder_id!r} was asked for; vectors of different models cannot be compared. Rebuild it: "
                 f"python -m pipeline build {roots} --index {self.dir.parent} --embedder SPEC "
-                f"(or use the index's own embedder, {self.manifest['embedder'].get('spec', self.embedder_id)!r})"
+                f"(or use the index's own embedder, {self.manifest.embedder.spec or self.embedder_id!r})"
             )
 
     @property
@@ -339,7 +335,7 @@ class IndexReader:
     def faiss_index(self):  # type: ignore[no-untyped-def]
         if self._faiss is None:
             try:
-                index = open_faiss(self.dir / "vectors.faiss", self.manifest.get("faiss"))
+                index = open_faiss(self.dir / "vectors.faiss", dict(self.manifest.faiss) if self.manifest.faiss is not None else None)
             except (RuntimeError, MemoryError, ValueError) as err:  # faiss reports truncated or garbled files this way
                 raise self.damaged("vectors.faiss is truncated or damaged (FAISS cannot read it)") from err
             if index.ntotal != len(self.vectors) or index.d != self.vectors.shape[1]:

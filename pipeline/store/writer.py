@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..manifest import IndexManifest
 from ..settings import VectorIndexSettings
 from ..types import Document
 from . import bm25, vectors
@@ -156,7 +157,7 @@ class GenerationWriter:
             out[doc_id] = "\n".join(text[a:b] for a, b in json.loads(kept))
         return out
 
-    def commit(self, manifest: dict[str, Any]) -> Path:
+    def commit(self, manifest: IndexManifest) -> Path:
         """Finish files, fsync, and swap ``current`` to this generation; older generations are removed."""
         write_term_df(self.db, "main")
         self.db.commit()
@@ -164,10 +165,9 @@ class GenerationWriter:
         self.db.close()
         hashed = {"vectors.npy": self._vectors.finish(), "sentence_vectors.npy": self._sentence_vectors.finish()}
         built = vectors.build(self.dir / "vectors.npy", self.dir / "vectors.faiss", self.vector_index)
-        manifest = {**manifest, "format_version": FORMAT_VERSION, "faiss": built, "lexical": lexical_built,
-                    "files": self._file_entries(hashed)}
+        manifest = manifest.committed(FORMAT_VERSION, built, lexical_built, self._file_entries(hashed))
         # Written last (after every file it describes), and made live only by the rename below.
-        (self.dir / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), "utf-8")
+        (self.dir / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False), "utf-8")
         for path in self.dir.rglob("*"):
             if path.is_file():
                 with open(path, "rb") as f:
