@@ -10,7 +10,7 @@ import faiss
 import numpy as np
 import pytest
 
-from pipeline.store import vectors as vectorindex
+from pipeline.store import vectors
 from pipeline.embedding import HashingEmbedder
 from pipeline.indexing import build
 from pipeline.settings import Settings, VectorIndexSettings
@@ -29,17 +29,17 @@ def _clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
 
 
 def test_choice_by_size() -> None:
-    assert vectorindex.choose(49_999, VectorIndexSettings())["type"] == "IndexFlatIP"
-    assert vectorindex.choose(50_000, VectorIndexSettings())["factory"] == "HNSW32,SQ8"  # the default above
+    assert vectors.choose(49_999, VectorIndexSettings())["type"] == "IndexFlatIP"
+    assert vectors.choose(50_000, VectorIndexSettings())["factory"] == "HNSW32,SQ8"  # the default above
     s = VectorIndexSettings(exact_below=1000, kind="ivf")
-    assert vectorindex.choose(999, s)["type"] == "IndexFlatIP"
-    ivf = vectorindex.choose(1000, s)
+    assert vectors.choose(999, s)["type"] == "IndexFlatIP"
+    ivf = vectors.choose(1000, s)
     assert ivf["type"] == "IndexIVFScalarQuantizer" and ivf["factory"].endswith(",SQ8")
     assert 1 <= ivf["params"]["nlist"] <= 1000 // 39 and ivf["params"]["nprobe"] <= ivf["params"]["nlist"]
-    hnsw = vectorindex.choose(5000, s.model_copy(update={"kind": "hnsw", "hnsw_m": 16, "hnsw_ef_search": 40}))
+    hnsw = vectors.choose(5000, s.model_copy(update={"kind": "hnsw", "hnsw_m": 16, "hnsw_ef_search": 40}))
     assert hnsw["factory"] == "HNSW16,SQ8" and hnsw["params"]["efSearch"] == 40
     # nlist grows with the collection (4·√n, a power of two)
-    assert vectorindex.choose(1_000_000, VectorIndexSettings(kind="ivf"))["params"]["nlist"] == 4096
+    assert vectors.choose(1_000_000, VectorIndexSettings(kind="ivf"))["params"]["nlist"] == 4096
 
 
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])
@@ -47,9 +47,9 @@ def test_approximate_index_recall_and_reopen(tmp_path: Path, kind: str) -> None:
     x = _clustered(3000, 32)
     np.save(tmp_path / "v.npy", x)
     s = VectorIndexSettings(exact_below=100, kind=kind, ivf_nprobe=8, hnsw_ef_search=64, train_sample=1000)
-    entry = vectorindex.build(tmp_path / "v.npy", tmp_path / "v.faiss", s)
+    entry = vectors.build(tmp_path / "v.npy", tmp_path / "v.faiss", s)
     assert entry["n"] == 3000 and entry["dim"] == 32 and entry["type"] != "IndexFlatIP"
-    index = vectorindex.open_index(tmp_path / "v.faiss", entry)
+    index = vectors.open_faiss(tmp_path / "v.faiss", entry)
     if kind == "ivf":
         assert faiss.extract_index_ivf(index).nprobe == 8
     else:
@@ -60,7 +60,7 @@ def test_approximate_index_recall_and_reopen(tmp_path: Path, kind: str) -> None:
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
     assert recall >= 0.8, recall
     # Opened without parameters (an old manifest), the index keeps FAISS's defaults.
-    plain = vectorindex.open_index(tmp_path / "v.faiss", None)
+    plain = vectors.open_faiss(tmp_path / "v.faiss", None)
     if kind == "ivf":
         assert faiss.extract_index_ivf(plain).nprobe == 1
 
@@ -68,10 +68,10 @@ def test_approximate_index_recall_and_reopen(tmp_path: Path, kind: str) -> None:
 def test_blocks_read_the_whole_file(tmp_path: Path) -> None:
     x = _clustered(1000, 8)
     np.save(tmp_path / "v.npy", x)
-    blocks = list(vectorindex.npy_blocks(tmp_path / "v.npy", rows=300))
+    blocks = list(vectors.npy_blocks(tmp_path / "v.npy", rows=300))
     assert [len(b) for b in blocks] == [300, 300, 300, 100]
     assert np.array_equal(np.concatenate(blocks), x)
-    sample = vectorindex._training_sample(tmp_path / "v.npy", 1000, 100)
+    sample = vectors._training_sample(tmp_path / "v.npy", 1000, 100)
     assert np.array_equal(sample, x[::10])
 
 

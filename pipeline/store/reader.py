@@ -28,7 +28,7 @@ from .errors import EmbedderMismatch, IndexCorrupt, IndexMissing, IndexProblem, 
 from .layout import FORMAT_VERSION, current_dir
 from .rows import RowDamage, RowReader
 from .schema import LONGEST_WORD, Location, chunk_of, document_of, in_batches, merge_line_boxes, write_term_df
-from .vectors import open_index as open_faiss
+from .vectors import open_faiss
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
@@ -107,8 +107,8 @@ class IndexReader:
             # Mapped now, not on first use: a reader keeps answering from its generation even after
             # a rebuild has made another one current and deleted this one (open files and mappings
             # outlive the names).
-            self._vectors: np.ndarray | None = self._load("vectors.npy")
-            self._sentence_vectors: np.ndarray | None = self._load("sentence_vectors.npy")
+            self._vectors: np.ndarray = self._load("vectors.npy")
+            self._sentence_vectors: np.ndarray = self._load("sentence_vectors.npy")
         except (OSError, ValueError, EOFError) as err:
             raise self.damaged(f"a vector file is missing or truncated ({err})") from err
         shapes = {"vectors.npy": self._vectors.shape, "sentence_vectors.npy": self._sentence_vectors.shape}
@@ -217,9 +217,8 @@ class IndexReader:
 
     @property
     def vectors(self) -> np.ndarray:
-        """All chunk vectors, memory-mapped (row i = chunk row i)."""
-        if self._vectors is None:
-            self._vectors = self._load("vectors.npy")
+        """All chunk vectors, memory-mapped when the reader opened (row i = chunk row i): for builds, which copy
+        rows; a question reads its rows with ``chunk_vectors``."""
         return self._vectors
 
     def chunk_vectors(self, rows: Sequence[int]) -> np.ndarray:
@@ -247,9 +246,7 @@ class IndexReader:
 
     @property
     def sentence_vectors(self) -> np.ndarray:
-        """All sentence vectors, memory-mapped (row i = sentence row i)."""
-        if self._sentence_vectors is None:
-            self._sentence_vectors = self._load("sentence_vectors.npy")
+        """All sentence vectors, memory-mapped when the reader opened (row i = sentence row i)."""
         return self._sentence_vectors
 
     @_reads_sqlite

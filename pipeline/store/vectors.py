@@ -161,7 +161,7 @@ def _training_sample(vectors_npy: str | Path, n: int, size: int) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(parts)[:size])
 
 
-def open_index(path: str | Path, entry: dict[str, Any] | None):  # type: ignore[no-untyped-def]
+def open_faiss(path: str | Path, entry: dict[str, Any] | None):  # type: ignore[no-untyped-def]
     """A FAISS file and its manifest entry → the index, search-time parameters applied (none: flat as built)."""
     import faiss
 
