@@ -232,7 +232,7 @@ def metrics(results: Sequence[QAResult], k: int = 5) -> dict[str, Any]:
     lat = np.array([r.latency_ms for r in results]) if results else np.zeros(1)
     total_cits = sum(r.citations_total for r in results)
 
-    def share(values: Sequence[bool]) -> float | None:
+    def share(values: Sequence[float]) -> float | None:
         return round(float(np.mean(values)), 4) if len(values) else None
 
     return {

@@ -20,7 +20,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,6 +44,9 @@ from .settings import Settings
 from .store import IndexReader, current_dir
 from .types import Chunk, Hit
 
+if TYPE_CHECKING:
+    from .facade import Index
+
 __all__ = ["BelegtEmbeddings", "BelegtRetriever", "BelegtVectorStore", "LangChainEmbedder"]
 
 
@@ -62,10 +65,12 @@ class BelegtEmbeddings(Embeddings):
         return self._embedder
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embedder.embed(list(texts), "passage").tolist()
+        vectors: list[list[float]] = self.embedder.embed(list(texts), "passage").tolist()
+        return vectors
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embedder.embed([text], "query")[0].tolist()
+        vector: list[float] = self.embedder.embed([text], "query")[0].tolist()
+        return vector
 
 
 class LangChainEmbedder:
@@ -100,7 +105,7 @@ def as_embedder(embeddings: Embeddings) -> Embedder:
     """LangChain Embeddings → the belegt Embedder behind them (ours unwrapped, so ids match CLI-built indexes)."""
     if isinstance(embeddings, BelegtEmbeddings):
         return embeddings.embedder
-    return LangChainEmbedder(embeddings)  # type: ignore[return-value]
+    return LangChainEmbedder(embeddings)
 
 
 def hit_document(hit: Hit, reader: IndexReader) -> LCDocument:
@@ -131,9 +136,9 @@ class BelegtRetriever(BaseRetriever):
     settings: Settings | None = None
     embeddings: Embeddings | None = None
     only: list[str] = Field(default_factory=list)  # search only sources matching these patterns (retrieval.only)
-    _index: Any = PrivateAttr(default=None)
+    _index: Index | None = PrivateAttr(default=None)
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> Index:
         from .facade import open_index
 
         live = current_dir(self.index_dir)
@@ -206,7 +211,7 @@ class BelegtVectorStore(VectorStore):
             raise ValueError(f"got {len(texts)} texts but {len(metadatas)} metadatas")
         if ids is not None and len(ids) != len(texts):
             raise ValueError(f"got {len(texts)} texts but {len(ids)} ids")
-        given = ids or [None] * len(texts)
+        given: Sequence[str | None] = ids or [None] * len(texts)
         final = [str(i) if i else str(uuid.uuid4()) for i in given]
         # The last text given for an id wins, as when adding them one after another.
         items = {i: TextInput(i, t, (metadatas or [{}] * len(texts))[n]) for n, (i, t) in enumerate(zip(final, texts))}
@@ -306,7 +311,9 @@ class BelegtVectorStore(VectorStore):
         if reader is None or not found:
             return []
         rows = [r for r, _ in found]
-        picked = maximal_marginal_relevance(vector, np.asarray(reader.vectors[rows]), lambda_mult=lambda_mult, k=k)
+        # LangChain annotates a list of lists; its body takes any 2-d array (len, [i], np.array of it).
+        picked = maximal_marginal_relevance(vector, np.asarray(reader.vectors[rows]),  # type: ignore[arg-type]
+                                            lambda_mult=lambda_mult, k=k)
         chunks = reader.chunks([rows[i] for i in picked])
         return [self._to_document(c, reader) for c in chunks]
 

@@ -6,6 +6,7 @@ Precedence: defaults < ``belegt.toml`` < environment < these flags.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,7 +22,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def _settings_from_args(args: argparse.Namespace) -> Settings:
-    overrides: dict = {}
+    overrides: dict[str, dict[str, Any]] = {}
     if getattr(args, "embedder", None):
         overrides["embedder"] = {"model": args.embedder}
     llm = {key: getattr(args, f"llm_{key}", None) for key in ("provider", "base_url", "model", "timeout_s")}

@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..facade import Index, NoMatchingDocuments, QuestionError, open_index
@@ -45,6 +45,9 @@ from ..types import Answer, Hit
 from . import pages
 from .args import add_llm_arguments
 from .args import settings_from_args as cli_settings
+
+if TYPE_CHECKING:
+    import gradio as gr
 
 EXAMPLES = [
     "who signed the Duisburg declaration?",
@@ -502,8 +505,8 @@ def chat_turn(backend: "ChatBackend", message: str, history: list[dict[str, Any]
         time.sleep(0.02)
 
 
-def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[no-untyped-def]
-             concurrency: int = CONCURRENCY):
+def make_app(index_dir: str, settings: Settings | None = None,
+             concurrency: int = CONCURRENCY) -> "gr.Blocks":
     """An index directory → the Gradio Blocks app; ``concurrency`` questions (chat and API together)
     are answered at a time, the rest wait in Gradio's queue."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from an offline tool
@@ -561,6 +564,7 @@ def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[n
         answer = backend.reply(question)
         return {"error": answer} if isinstance(answer, str) else answer.to_dict()
 
+    app: gr.Blocks  # gradio's Blocks.__enter__ has no return type
     with gr.Blocks(title="belegt") as app:
         gr.Markdown("# belegt\nAnswers from your documents, each sentence cited to the character.")
         with gr.Tabs():
@@ -636,10 +640,13 @@ def make_app(index_dir: str, settings: Settings | None = None,  # type: ignore[n
                             [documents_status, table, pick], api_visibility="private")
         reindex_button.click(lambda source: (status_html(backend.reindex(source)), *documents_now()), pick,
                              [documents_status, table, pick], api_visibility="private")
-        gr.api(ask, api_name="ask", concurrency_limit=concurrency, concurrency_id="questions")
+        # gradio's __all__ leaves out api (gradio.events.api), so mypy takes it for a private name.
+        gr.api(ask, api_name="ask",  # type: ignore[attr-defined]
+               concurrency_limit=concurrency, concurrency_id="questions")
     # Gradio takes its upload limit only in launch(), so every launch of this app gets ours
     # unless the caller passes one; larger uploads are refused with HTTP 413 before any handler.
     # The indexed folders are served too, so a PDF citation's link opens the file at its page.
+    # The ignore: mypy refuses any assignment to a method; this one is on purpose.
     app.launch = functools.partial(app.launch, max_file_size=backend.max_upload_bytes,  # type: ignore[method-assign]
                                    allowed_paths=backend.served_folders(), head=COPY_AS_TEXT)
     return app

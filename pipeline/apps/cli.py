@@ -12,11 +12,16 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..manifest import embedder_spec
 from ..query.generation import LLMUnavailable
 from ..store import IndexProblem, IndexReader, read_manifest
 from .args import add_llm_arguments, settings_from_args
+
+if TYPE_CHECKING:
+    from ..facade import Index
+    from ..indexing import BuildReport
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -40,7 +45,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     return _print_report(report, args.json)
 
 
-def _print_report(report, as_json: bool, skipped_fails: bool = True) -> int:  # type: ignore[no-untyped-def]
+def _print_report(report: BuildReport, as_json: bool, skipped_fails: bool = True) -> int:
     """A build report → printed (text or JSON); exit status 1 when files were skipped (``skipped_fails``)."""
     if as_json:
         print(json.dumps({
@@ -100,7 +105,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _open(args: argparse.Namespace) -> Index:
     from ..facade import open_index
 
     return open_index(args.index, settings_from_args(args))

@@ -24,7 +24,7 @@ def page_image(path: str, page: int, boxes: Sequence[Sequence[float]]) -> str | 
     if not on_page:
         return None
     try:
-        return _render(path, page, on_page)  # type: ignore[arg-type]
+        return _render(path, page, on_page)
     except Exception:  # noqa: BLE001 — a file moved or changed since the build: the text passage still shows
         return None
 

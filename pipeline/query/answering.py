@@ -303,7 +303,7 @@ def scored(q: Question, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSet
     """Candidates with their probability of answering (``score``), best first."""
     found = candidates(q, hits, corpus, settings)
     model = model or selection.load()
-    rows = [c.features for c in found]
+    rows: Sequence[Sequence[float]] = [c.features for c in found]
     if q.lang not in LATIN_LANGS:
         # A question in another script shares no word with the index: its lexical features say nothing
         # (not "no match"), so they take the value the model was fitted around and weigh nothing.

@@ -20,6 +20,7 @@ from typing import Any
 from ..settings import LLMSettings
 from ..types import Answer, Hit
 from . import prompts, verification
+from .question import Corpus
 
 TokenCallback = Callable[[str], None]
 
@@ -40,7 +41,7 @@ def chat_model(settings: LLMSettings) -> Any | None:
 
             # Local servers take any key; hosted ones read theirs from the environment.
             return ChatOpenAI(model=settings.model, base_url=settings.base_url or None,
-                              api_key=os.environ.get(settings.api_key_env) or "not-needed",  # type: ignore[arg-type]
+                              api_key=os.environ.get(settings.api_key_env) or "not-needed",
                               timeout=settings.timeout_s, max_retries=0, temperature=settings.temperature,
                               max_completion_tokens=settings.max_tokens)
         from langchain_ollama import ChatOllama
@@ -95,7 +96,7 @@ def stream(model: Any, messages: Sequence[tuple[str, str]], deadline_s: float,
             raise value
 
 
-def generate(question: str, lang: str, hits: Sequence[Hit], corpus: verification.Corpus, model: Any,
+def generate(question: str, lang: str, hits: Sequence[Hit], corpus: Corpus, model: Any,
              settings: LLMSettings, fallback: Answer, on_token: TokenCallback | None = None) -> Answer:
     """A question, its hits and a chat model → the generated, verified Answer (or ``fallback`` with a note)."""
     passages = list(hits[: settings.passages])

@@ -16,10 +16,13 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..text import crosslingual, lexical
 from ..types import Span
+
+if TYPE_CHECKING:
+    from ..text.cleaning import LanguageClassifier
 
 # A question in another script is refused in that script's main language; the identifier
 # only chooses between German and English (on a few words it confuses Latin-script languages).
@@ -137,10 +140,10 @@ def question_language(question: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _question_identifier():  # type: ignore[no-untyped-def]  # py3langid ships no type hints
+def _question_identifier() -> LanguageClassifier:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier: LanguageClassifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(LATIN_LANGS))
     return identifier
 
@@ -225,7 +228,7 @@ def counted_thing(question: str) -> str | None:
     m = _COUNT_TRIGGER.search(question)
     if not m:
         return None
-    words = []
+    words: list[str] = []
     for word in re.findall(r"[\w-]+", question[m.end() :]):
         # Up to the verb: a stopword ("will", "hat") ends it; an English past form ("attended") is kept
         # and ends it, because "people attended" says more than "people".

@@ -17,6 +17,7 @@ import fnmatch
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from ..text import crosslingual, lexical
 from ..text.cleaning import is_contact_text
 from ..text.dedup import SAME_REPORT, containment
 from ..types import Chunk, Hit
+
+if TYPE_CHECKING:
+    from sentence_transformers import CrossEncoder
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class Retriever:
         reader.check_embedder(self.embedder.id)
         self.sources = {d: s for s, (_, d) in reader.sources().items()}
         self.groups = reader.duplicate_groups()
-        self._reranker = None
+        self._reranker: CrossEncoder | None = None
 
     def search(self, query: str, k: int | None = None, settings: RetrievalSettings | None = None) -> list[Hit]:
         """A query → the k best hits, best first (k defaults to ``top_k``; ``settings`` override for this query)."""

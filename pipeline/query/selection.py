@@ -55,7 +55,8 @@ class Model:
         if not len(rows):
             return np.zeros(0)
         x = (np.asarray(rows, dtype=np.float64) - self.mean) / self.scale
-        return 1.0 / (1.0 + np.exp(-(x @ self.coef + self.intercept)))
+        p: np.ndarray = 1.0 / (1.0 + np.exp(-(x @ self.coef + self.intercept)))
+        return p
 
     def without(self, rows: Sequence[Sequence[float]], names: Sequence[str]) -> list[list[float]]:
         """Feature rows → the same with the named features set to the mean they were fitted around

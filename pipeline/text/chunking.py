@@ -19,9 +19,13 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from ..settings import ChunkingSettings
 from ..types import Chunk, Document, Span, content_id
+
+if TYPE_CHECKING:
+    from pysbd import Segmenter  # pysbd ships no type hints: Any to mypy, named for the reader
 
 # Lowercase, without the final dot. Entries with inner dots are compared whole.
 ABBREVIATIONS = frozenset(
@@ -82,7 +86,7 @@ def _is_soft_wrap(text: str, prev: Span, nxt: Span, gap: str) -> bool:
 
 
 @lru_cache(maxsize=8)
-def _segmenter(lang: str):  # type: ignore[no-untyped-def]
+def _segmenter(lang: str) -> Segmenter:
     import pysbd
 
     return pysbd.Segmenter(language=lang if lang in {"de", "en", "fr", "es", "it", "nl"} else "en", clean=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import Protocol
 
 from ..settings import CleaningSettings
 from ..types import Document, SourceText, Span, content_id
@@ -230,11 +231,20 @@ def _parse_date_hint(hint: str | None) -> str | None:
     return _iso(m.group(1), m.group(2), m.group(3)) if m else None
 
 
+class LanguageClassifier(Protocol):
+    """What is used of py3langid's ``LanguageIdentifier`` (py3langid ships no type hints)."""
+
+    def classify(self, text: str) -> tuple[str, float]: ...
+
+    def set_languages(self, langs: list[str] | None = None) -> None: ...
+
+
 @lru_cache(maxsize=1)
-def _identifier():  # type: ignore[no-untyped-def]
+def _identifier() -> LanguageClassifier:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier: LanguageClassifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return identifier
 
 
 def detect_language(text: str) -> str:

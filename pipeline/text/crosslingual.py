@@ -12,14 +12,18 @@ names are paired: a multi-word name ("United States") has no single term to matc
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from .lexical import fold, stopwords
+
+if TYPE_CHECKING:
+    from babel import Locale
 
 LANGS = ("de", "en")
 _CONTINENTS = frozenset({"Africa", "America", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"})
 
 
-def _names(locale: object) -> dict[str, str]:
+def _names(locale: Locale) -> dict[str, str]:
     """A Babel locale → key → name for months, weekdays, territories, languages and the cities that name
     time zones ('Wien' / 'Vienna')."""
     from zoneinfo import available_timezones

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..settings import DedupSettings
+
+if TYPE_CHECKING:
+    from datasketch import MinHash  # datasketch ships no type hints: Any to mypy, named for the reader
 
 _WORD = re.compile(r"\w+")
 SCHEME = "affine32"  # datasketch's default; named, because stored signatures must be read back with it
@@ -38,7 +42,7 @@ def signature(text: str, settings: DedupSettings) -> bytes:
     return np.asarray(mh.hashvalues, dtype=_DTYPE).tobytes()
 
 
-def _minhash(sig: bytes, settings: DedupSettings):  # type: ignore[no-untyped-def]
+def _minhash(sig: bytes, settings: DedupSettings) -> MinHash:
     from datasketch import MinHash
 
     return MinHash(num_perm=settings.num_perm, seed=1, scheme=SCHEME, hashvalues=np.frombuffer(sig, dtype=_DTYPE))

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from typing import Protocol
 
 from .layout import searchable
 
@@ -37,11 +38,18 @@ def stopwords() -> frozenset[str]:
     return frozenset(fold(w) for w in (*STOPWORDS_GERMAN, *STOPWORDS_EN_PLUS, *questions.split()))
 
 
+class _Stemmer(Protocol):
+    """What is used of PyStemmer's ``Stemmer`` (a C extension without type hints)."""
+
+    def stemWords(self, words: Sequence[str]) -> list[str]: ...
+
+
 @lru_cache(maxsize=8)
-def _stemmer(lang: str):  # type: ignore[no-untyped-def]
+def _stemmer(lang: str) -> _Stemmer:
     import Stemmer
 
-    return Stemmer.Stemmer(STEMMERS.get(lang, "english"))
+    stemmer: _Stemmer = Stemmer.Stemmer(STEMMERS.get(lang, "english"))
+    return stemmer
 
 
 def fold(word: str) -> str:

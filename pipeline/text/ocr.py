@@ -18,9 +18,12 @@ import tempfile
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .layout import Word
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 MAX_PIXELS = 100_000_000  # an A4 page at 1200 dpi is 140 MP, at 600 dpi 35 MP; larger is a poster or a trap
 INSTALL = "apt-get install tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng (make install does this as root)"
@@ -32,7 +35,7 @@ class ImageTooLarge(ValueError):
 
 
 @contextlib.contextmanager
-def opened_image(data: bytes) -> Iterator[Any]:
+def opened_image(data: bytes) -> Iterator[Image]:
     """An image file's bytes → the PIL image, opened lazily; ImageTooLarge before anything is decoded
     when its header promises more than ``MAX_PIXELS`` (Pillow's own guard would raise a bare error)."""
     from PIL import Image
@@ -72,7 +75,7 @@ def missing(languages: str = "deu+eng") -> str:
     return f"Tesseract lacks the language data {', '.join(lacking)}" if lacking else ""
 
 
-def read_image(image, page: int, dpi: float, page_height: float | None = None,  # type: ignore[no-untyped-def]
+def read_image(image: Image, page: int, dpi: float, page_height: float | None = None,
                languages: str = "deu+eng") -> list[list[list[Word]]]:
     """A PIL image of one page → its paragraphs, each a list of lines of words with boxes in PDF
     points (``dpi`` pixels per inch; ``page_height`` in points, default the image's height)."""
@@ -81,12 +84,12 @@ def read_image(image, page: int, dpi: float, page_height: float | None = None,  
     with tempfile.TemporaryDirectory(prefix="belegt-ocr-") as tmp:
         path = Path(tmp) / "page.png"
         image.convert("RGB").save(path)
-        out = subprocess.run(["tesseract", str(path), "stdout", "-l", languages, "--dpi", str(int(dpi)), "tsv"],
+        run = subprocess.run(["tesseract", str(path), "stdout", "-l", languages, "--dpi", str(int(dpi)), "tsv"],
                              capture_output=True, text=True, timeout=600, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"tesseract failed: {out.stderr.strip()[:200]}")
+    if run.returncode != 0:
+        raise RuntimeError(f"tesseract failed: {run.stderr.strip()[:200]}")
     paragraphs: dict[tuple[int, int], dict[int, list[Word]]] = {}
-    for row in csv.DictReader(io.StringIO(out.stdout), delimiter="\t", quoting=csv.QUOTE_NONE):
+    for row in csv.DictReader(io.StringIO(run.stdout), delimiter="\t", quoting=csv.QUOTE_NONE):
         text = (row.get("text") or "").strip()
         if row.get("level") != "5" or not text or float(row.get("conf") or -1) < MIN_CONFIDENCE:
             continue

@@ -19,9 +19,13 @@ import re
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import ocr
 from .layout import Laid, TextBuilder, Word, furniture_lines
+
+if TYPE_CHECKING:
+    from pypdfium2 import PdfPage  # pypdfium2 ships no type hints: Any to mypy, named for the reader
 
 # Called after each page with (pages read, pages in all); the build's reader shows it as progress.
 on_page: Callable[[int, int], None] | None = None
@@ -127,7 +131,7 @@ def _laid_out(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float
     furniture = _furniture(pages, heights)
     body = _body_height(pages)
     builder = TextBuilder()
-    pending: list[Line] | None = None  # a paragraph that may go on at the top of the next page
+    pending: Sequence[Line] | None = None  # a paragraph that may go on at the top of the next page
     for p, paragraphs in enumerate(pages):
         content = [i for i in range(len(paragraphs)) if (p, i) not in furniture]
         joined = None
@@ -161,7 +165,7 @@ def _laid_out(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float
     return builder.build()
 
 
-def _scan_dpi(page) -> float:  # type: ignore[no-untyped-def]
+def _scan_dpi(page: PdfPage) -> float:
     """A page → the resolution of the largest image on it in dots per inch (0: no image, so a page with
     little text is just short, not scanned)."""
     import pypdfium2.raw as pdfium_c
@@ -175,7 +179,7 @@ def _scan_dpi(page) -> float:  # type: ignore[no-untyped-def]
     return best
 
 
-def _text_lines(page, number: int) -> list[Line]:  # type: ignore[no-untyped-def]
+def _text_lines(page: PdfPage, number: int) -> list[Line]:
     """A PDFium page → its lines of words in content order, each word with its box."""
     import ctypes
 

@@ -148,7 +148,7 @@ class BudgetedReader:
         pending = self._pool.apply_async(_read_or_reason, (path, source, self.settings))
         return self._wait(pending, source)
 
-    def _wait(self, pending: multiprocessing.pool.AsyncResult, source: str) -> ReadFile | SkippedFile:
+    def _wait(self, pending: multiprocessing.pool.AsyncResult[ReadFile | SkippedFile], source: str) -> ReadFile | SkippedFile:
         """The worker's result, waited for while it makes progress: the budget holds for a whole file, or
         for each page of a PDF (a 500-page scan takes minutes and is fine; a page that never ends is not).
         A PDF that takes more than a second shows a bar of its pages with an ETA."""

@@ -15,9 +15,13 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..settings import SourceSettings
 from ..types import SkippedFile, SourceText
+
+if TYPE_CHECKING:
+    from .layout import Laid
 
 HTML_EXTENSIONS = (".html", ".htm")
 # Files read by a layout reader (text with pages, paragraphs or slides and word boxes), by format.
@@ -441,7 +445,7 @@ def _laid_out(path: str, data: bytes, fmt: str, settings: SourceSettings) -> Sou
                       date_hint=date, regions=laid.regions, boxes=laid.boxes, furniture=laid.furniture)
 
 
-def _image_text(data: bytes, languages: str):  # type: ignore[no-untyped-def]
+def _image_text(data: bytes, languages: str) -> Laid:
     """An image file (every frame of a TIFF a page) → its laid-out OCR text."""
     from PIL import ImageSequence
 
