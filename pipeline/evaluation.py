@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .text.sources import read_source_span
 from .types import Answer
 
 
@@ -159,16 +160,9 @@ def judge(item: QAItem, answer: Answer, read_span: Callable[[str, int, int], str
     return QAResult(item, answer, rank, correct, supported, valid, len(answer.citations), latency_ms)
 
 
-def read_span_from_file(source: str, start: int, end: int) -> str:
-    """The source file read as UTF-8 (line endings untouched) → text at [start:end] ('' if unreadable).
-
-    Right only for plain UTF-8 files: for HTML or Latin-1 sources offsets point into the
-    text the index stores, see ``index_span_reader``.
-    """
-    try:
-        return Path(source).read_bytes().decode("utf-8")[start:end]
-    except (OSError, UnicodeDecodeError):
-        return ""
+# The source file read as UTF-8 → text at [start:end]: right for plain UTF-8 files only; for HTML, PDF or
+# Latin-1 sources offsets point into the text the index stores, see ``index_span_reader``.
+read_span_from_file = read_source_span
 
 
 def index_span_reader(index: Any) -> Callable[[str, int, int], str]:

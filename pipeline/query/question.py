@@ -15,19 +15,16 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ..text import crosslingual, lexical
+from ..text.language import LANGS, german_or_english
 from ..types import Span
-
-if TYPE_CHECKING:
-    from ..text.cleaning import LanguageClassifier
 
 # A question in another script is refused in that script's main language; the identifier
 # only chooses between German and English (on a few words it confuses Latin-script languages).
 _SCRIPTS = {"CYRILLIC": "ru", "CJK": "zh", "ARABIC": "ar"}
-LATIN_LANGS = lexical.QUESTION_LANGS
+LATIN_LANGS = LANGS
 
 _ROLES = (
     r"(ober)?bürgermeister\w*|\w*dezernent\w*|rektor\w*|präsident\w*|minister\w*|direktor\w*|sprecher\w*|"
@@ -135,17 +132,8 @@ def question_language(question: str) -> str:
             counts[script] = counts.get(script, 0) + 1
     script = max(counts, key=counts.__getitem__) if counts else "LATIN"
     if script == "LATIN":
-        return str(_question_identifier().classify(question)[0])
+        return german_or_english(question)
     return _SCRIPTS.get(script, "en")
-
-
-@lru_cache(maxsize=1)
-def _question_identifier() -> LanguageClassifier:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    identifier: LanguageClassifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    identifier.set_languages(list(LATIN_LANGS))
-    return identifier
 
 
 def answer_type(question: str) -> str | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ..settings import ChunkingSettings
 from ..text import lexical
 from ..text.chunking import split_sentences
+from ..text.language import LANGS
 from ..types import Citation, Hit, SentenceCheck, Span
 from .prompts import REFUSALS
 from .question import Corpus
@@ -63,7 +64,7 @@ def is_refusal(text: str) -> bool:
 
 def sentences(text: str, lang: str) -> list[str]:
     """Answer text → its sentences; a sentence of markers only ("[2].") joins the one before."""
-    spans = split_sentences(text, Span(0, len(text)), lang if lang in ("de", "en") else "en", ChunkingSettings())
+    spans = split_sentences(text, Span(0, len(text)), lang if lang in LANGS else "en", ChunkingSettings())
     out: list[str] = []
     for s in spans:
         piece = s.slice(text).strip()

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import lru_cache
-from typing import Protocol
 
 from ..settings import CleaningSettings
 from ..types import Document, SourceText, Span, content_id
+
+# detect_language is a step of cleaning (a document's language), kept importable from here.
+from .language import detect_language as detect_language
 
 # Whole lines that are page furniture, compared case-insensitively without a trailing colon.
 BOILERPLATE_LINES = frozenset(
@@ -229,28 +230,3 @@ def _parse_date_hint(hint: str | None) -> str | None:
         return None
     m = re.match(r"(\d{4})-(\d{2})(?:-(\d{2}))?", hint)
     return _iso(m.group(1), m.group(2), m.group(3)) if m else None
-
-
-class LanguageClassifier(Protocol):
-    """What is used of py3langid's ``LanguageIdentifier`` (py3langid ships no type hints)."""
-
-    def classify(self, text: str) -> tuple[str, float]: ...
-
-    def set_languages(self, langs: list[str] | None = None) -> None: ...
-
-
-@lru_cache(maxsize=1)
-def _identifier() -> LanguageClassifier:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    identifier: LanguageClassifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    return identifier
-
-
-def detect_language(text: str) -> str:
-    """Text → ISO 639-1 code ('de', 'en', …), or 'und' when there is too little text to tell."""
-    sample = text[:4000]
-    if len(re.findall(r"\w+", sample)) < 3:
-        return "und"
-    lang, prob = _identifier().classify(sample)
-    return lang if prob >= 0.5 else "und"

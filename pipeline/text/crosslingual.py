@@ -14,12 +14,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from .language import LANGS
 from .lexical import fold, stopwords
 
 if TYPE_CHECKING:
     from babel import Locale
 
-LANGS = ("de", "en")
 _CONTINENTS = frozenset({"Africa", "America", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"})
 
 

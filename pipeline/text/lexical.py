@@ -21,11 +21,12 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Protocol
 
+from .language import LANGS
 from .layout import searchable
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 STEMMERS = {"de": "german", "en": "english", "fr": "french", "es": "spanish", "it": "italian", "nl": "dutch"}
-QUESTION_LANGS = ("de", "en")
+QUESTION_LANGS = LANGS
 
 
 @lru_cache(maxsize=1)

@@ -387,13 +387,28 @@ def _plain_html_text(html: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def read_source_span(source: str, start: int, end: int) -> str:
+    """The file at ``source`` read as UTF-8 (line endings untouched) → its text at [start:end] ('' if unreadable).
+
+    Right only for plain UTF-8 files: for HTML, PDF or Latin-1 sources offsets point into the
+    text the index stores (``IndexReader.document_by_source``).
+    """
+    raw = _utf8_text(source)
+    return raw[start:end] if raw is not None else ""
+
+
 def verify_source_span(source: str, start: int, end: int, text: str) -> bool:
     """Does the file at ``source``, read as UTF-8 with newlines untouched, hold ``text`` at [start:end]?"""
+    raw = _utf8_text(source)
+    return raw is not None and raw[start:end] == text
+
+
+def _utf8_text(source: str) -> str | None:
+    """A file → its text as UTF-8 with line endings untouched, or None when it cannot be read so."""
     try:
-        raw = Path(source).read_bytes().decode("utf-8")
+        return Path(source).read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError):
-        return False
-    return raw[start:end] == text
+        return None
 
 
 def _laid_out(path: str, data: bytes, fmt: str, settings: SourceSettings) -> SourceText | SkippedFile:
