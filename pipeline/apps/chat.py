@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -505,6 +506,147 @@ def chat_turn(backend: "ChatBackend", message: str, history: list[dict[str, Any]
         time.sleep(0.02)
 
 
+@dataclass(frozen=True)
+class _ChatTab:
+    """The Chat tab's components (made inside a Blocks context)."""
+
+    chat: Any
+    box: Any
+    examples: Any
+    sources: Any
+    download: Any
+    top_k: Any
+    lexical: Any
+    show_retrieved: Any
+    files: Any
+    status: Any
+
+
+@dataclass(frozen=True)
+class _DocumentsTab:
+    """The Documents tab's components (made inside a Blocks context)."""
+
+    tab: Any
+    only: Any
+    table: Any
+    pick: Any
+    remove: Any
+    reindex: Any
+    status: Any
+
+
+def _chat_tab(backend: ChatBackend) -> _ChatTab:
+    """The conversation with its question box, the sources beside it, settings and upload below → its components."""
+    import gradio as gr
+
+    defaults = backend.settings.retrieval
+    with gr.Tab("Chat", id="chat-tab"):
+        with gr.Row():
+            with gr.Column(scale=3):
+                # Messages are HTML made by answer_html/literal_html: no Markdown (it would turn a URL in
+                # a passage into a link) and no math (it would render $$x^2$$).
+                # No "share" button: it shares to Hugging Face Spaces, which an offline tool cannot reach.
+                chat = gr.Chatbot(label="Conversation", height=520, sanitize_html=True, elem_id="chat",
+                                  render_markdown=False, latex_delimiters=[], feedback_options=("Like", "Dislike"),
+                                  buttons=["copy", "copy_all"])
+                box = gr.Textbox(label="Question", placeholder=EXAMPLES[0], submit_btn=True, elem_id="question")
+                examples = gr.Examples(EXAMPLES, inputs=box)
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(elem_id="sources")
+                download = gr.DownloadButton("Export conversation (Markdown)", elem_id="export", size="sm")
+        # Below the conversation and its sources: on a phone, where the columns stack, the sources come
+        # right after the conversation and these after them.
+        with gr.Row():
+            with gr.Accordion("Settings", open=False):
+                top_k = gr.Slider(1, 20, value=defaults.top_k, step=1, label="Passages retrieved (top-k)")
+                lexical = gr.Slider(
+                    0.0, 0.2, value=defaults.lexical_weight, step=0.005,
+                    label="Keyword (BM25) weight beside embeddings (0 = embeddings only)",
+                    info="How much exact words count beside meaning: raise it for names, numbers and codes that "
+                         "must match as written; 0.02 was best on the development questions.")
+                show_retrieved = gr.Checkbox(False, label="Show retrieved passages that are not cited")
+            with gr.Accordion("Add documents (text, HTML, PDF, Word, PowerPoint, OpenDocument, scans)", open=False):
+                files = gr.File(file_count="multiple", file_types=list(backend.settings.sources.extensions),
+                                label="Upload", elem_id="upload")
+                status = gr.HTML(elem_id="upload-status")
+    return _ChatTab(chat, box, examples, sources, download, top_k, lexical, show_retrieved, files, status)
+
+
+def _documents_tab(backend: ChatBackend) -> _DocumentsTab:
+    """Every document the index holds, with remove, re-index and the ``only`` filter → its components."""
+    import gradio as gr
+
+    with gr.Tab("Documents", id="documents-tab") as tab:
+        gr.Markdown("Every document the index holds. Remove one, read one again after it changed, or "
+                    "let questions search only some of them.")
+        only = gr.Textbox(label="Questions search only", elem_id="only", placeholder="all documents",
+                          info="Patterns, comma-separated: a part of the path (uploads/), a file name "
+                               "or a shell pattern (reports/*.pdf, *kassel*).")
+        table = gr.Dataframe(headers=list(DOCUMENT_COLUMNS), value=backend.document_rows, interactive=False,
+                             wrap=True, elem_id="documents")
+        with gr.Row():
+            pick = gr.Dropdown(choices=[r[0] for r in backend.document_rows()], label="Document",
+                               elem_id="pick", scale=3)
+            remove = gr.Button("Remove from the index", variant="stop", elem_id="remove", scale=1)
+            reindex = gr.Button("Re-index", elem_id="reindex", scale=1)
+        status = gr.HTML(elem_id="documents-status")
+    return _DocumentsTab(tab, only, table, pick, remove, reindex, status)
+
+
+class _Handlers:
+    """What the app's events call, over one backend; the exported conversations live in ``export_dir``."""
+
+    def __init__(self, backend: ChatBackend, export_dir: str) -> None:
+        self.backend, self.export_dir = backend, export_dir
+
+    def respond(self, message: str, history: list[dict[str, Any]], top_k: int, lexical_weight: float,
+                show_retrieved: bool, saved: dict[str, Any] | None, only: str
+                ) -> Iterator[tuple[list[dict[str, Any]], Any, str, dict[str, Any]]]:
+        """A question and the conversation so far → the conversation growing as the answer is made."""
+        turns = (saved or {}).get("turns", [])
+        patterns = [p.strip() for p in re.split(r"[,\n]", only or "") if p.strip()]
+        for history_now, panel, box_value, turns_now in chat_turn(self.backend, message, history, top_k,
+                                                                  lexical_weight, show_retrieved, turns, patterns):
+            yield history_now, panel, box_value, {"chat": history_now, "turns": turns_now}
+
+    def documents_now(self) -> tuple[list[list[Any]], Any]:
+        """The Documents table and the document picker, as the index holds them now."""
+        import gradio as gr
+
+        rows = self.backend.document_rows()
+        return rows, gr.Dropdown(choices=[r[0] for r in rows], value=None)
+
+    @staticmethod
+    def restore(saved: dict[str, Any] | None) -> tuple[list[dict[str, Any]], str]:
+        """Page load → the conversation and its sources as the browser kept them (nothing on a first visit)."""
+        saved = saved if isinstance(saved, dict) else {}
+        return list(saved.get("chat") or []), sources_panel(saved.get("turns") or [])
+
+    def export(self, saved: dict[str, Any] | None) -> str | None:
+        """The conversation → a Markdown file with every answer's citations, for the download button."""
+        turns = (saved or {}).get("turns") or []
+        if not turns:
+            return None
+        path = Path(tempfile.mkdtemp(dir=self.export_dir)) / "belegt-conversation.md"
+        path.write_text(conversation_markdown(turns), "utf-8")
+        return str(path)
+
+    def like(self, history: list[dict[str, Any]], data: Any) -> None:
+        """A like or dislike (gr.LikeData) → one line of feedback: the question, the answer, helpful or not."""
+        i = data.index if isinstance(data.index, int) else data.index[0]
+        question = next((message_text(m["content"]) for m in reversed(history[:i]) if m.get("role") == "user"), "")
+        helpful = data.liked if isinstance(data.liked, bool) else str(data.liked).lower() in ("like", "true")
+        self.backend.feedback({"question": plain_text(question),
+                               "answer": plain_text(message_text(history[i].get("content"))), "helpful": helpful})
+
+    def ask(self, question: str) -> dict[str, Any]:
+        """A question → the JSON contract of `ask --json` (answer, citations with exact offsets, passages),
+        or {"error": message} for a question that cannot be asked or that failed."""
+        answer = self.backend.reply(question)
+        return {"error": answer} if isinstance(answer, str) else answer.to_dict()
+
+
 def make_app(index_dir: str, settings: Settings | None = None,
              concurrency: int = CONCURRENCY) -> "gr.Blocks":
     """An index directory → the Gradio Blocks app; ``concurrency`` questions (chat and API together)
@@ -514,134 +656,54 @@ def make_app(index_dir: str, settings: Settings | None = None,
     from gradio import utils as gr_utils
 
     backend = ChatBackend(index_dir, settings)
-    defaults = backend.settings.retrieval
     export_dir = tempfile.mkdtemp(prefix="belegt-export-")  # the exported conversations, removed at exit
     atexit.register(shutil.rmtree, export_dir, ignore_errors=True)
-
-    def respond(message: str, history: list[dict[str, Any]], top_k: int, lexical_weight: float,
-                show_retrieved: bool, saved: dict[str, Any] | None, only: str
-                ) -> Iterator[tuple[list[dict[str, Any]], Any, str, dict[str, Any]]]:
-        turns = (saved or {}).get("turns", [])
-        patterns = [p.strip() for p in re.split(r"[,\n]", only or "") if p.strip()]
-        for history_now, panel, box_value, turns_now in chat_turn(backend, message, history, top_k, lexical_weight,
-                                                                  show_retrieved, turns, patterns):
-            yield history_now, panel, box_value, {"chat": history_now, "turns": turns_now}
-
-    def documents_now() -> tuple[list[list[Any]], Any]:
-        """The Documents table and the document picker, as the index holds them now."""
-        rows = backend.document_rows()
-        return rows, gr.Dropdown(choices=[r[0] for r in rows], value=None)
-
-    def restore(saved: dict[str, Any] | None) -> tuple[list[dict[str, Any]], str]:
-        """Page load → the conversation and its sources as the browser kept them (nothing on a first visit)."""
-        saved = saved if isinstance(saved, dict) else {}
-        return list(saved.get("chat") or []), sources_panel(saved.get("turns") or [])
-
-    def export(saved: dict[str, Any] | None) -> str | None:
-        """The conversation → a Markdown file with every answer's citations, for the download button."""
-        turns = (saved or {}).get("turns") or []
-        if not turns:
-            return None
-        path = Path(tempfile.mkdtemp(dir=export_dir)) / "belegt-conversation.md"
-        path.write_text(conversation_markdown(turns), "utf-8")
-        return str(path)
-
-    def on_like(history: list[dict[str, Any]], data: gr.LikeData) -> None:
-        i = data.index if isinstance(data.index, int) else data.index[0]
-        question = next((message_text(m["content"]) for m in reversed(history[:i]) if m.get("role") == "user"), "")
-        helpful = data.liked if isinstance(data.liked, bool) else str(data.liked).lower() in ("like", "true")
-        backend.feedback({"question": plain_text(question),
-                          "answer": plain_text(message_text(history[i].get("content"))), "helpful": helpful})
+    on = _Handlers(backend, export_dir)
 
     # Gradio finds a progress tracker by this default value (its documented idiom), hence the call in a default.
     def on_upload(files: Any, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, None]:  # noqa: B008
         # The File component is emptied afterwards: its copies are deleted, the status names what was done.
         return upload_turn(backend, files, gr_utils.get_upload_folder()), None
 
-    def ask(question: str) -> dict[str, Any]:
-        """A question → the JSON contract of `ask --json` (answer, citations with exact offsets, passages),
-        or {"error": message} for a question that cannot be asked or that failed."""
-        answer = backend.reply(question)
-        return {"error": answer} if isinstance(answer, str) else answer.to_dict()
+    # Gradio passes the like event's data to a parameter annotated gr.LikeData, read where gradio is imported.
+    def on_like(history: list[dict[str, Any]], data: gr.LikeData) -> None:
+        on.like(history, data)
 
     app: gr.Blocks  # gradio's Blocks.__enter__ has no return type
     with gr.Blocks(title="belegt") as app:
         gr.Markdown("# belegt\nAnswers from your documents, each sentence cited to the character.")
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat-tab"):
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        # Messages are HTML made by answer_html/literal_html: no Markdown (it would turn a URL in
-                        # a passage into a link) and no math (it would render $$x^2$$).
-                        # No "share" button: it shares to Hugging Face Spaces, which an offline tool cannot reach.
-                        chat = gr.Chatbot(label="Conversation", height=520, sanitize_html=True, elem_id="chat",
-                                          render_markdown=False, latex_delimiters=[], feedback_options=("Like", "Dislike"),
-                                          buttons=["copy", "copy_all"])
-                        box = gr.Textbox(label="Question", placeholder=EXAMPLES[0], submit_btn=True, elem_id="question")
-                        examples = gr.Examples(EXAMPLES, inputs=box)
-                    with gr.Column(scale=2):
-                        gr.Markdown("### Sources")
-                        sources = gr.HTML(elem_id="sources")
-                        download = gr.DownloadButton("Export conversation (Markdown)", elem_id="export", size="sm")
-                # Below the conversation and its sources: on a phone, where the columns stack, the sources come
-                # right after the conversation and these after them.
-                with gr.Row():
-                    with gr.Accordion("Settings", open=False):
-                        top_k = gr.Slider(1, 20, value=defaults.top_k, step=1, label="Passages retrieved (top-k)")
-                        lexical = gr.Slider(
-                            0.0, 0.2, value=defaults.lexical_weight, step=0.005,
-                            label="Keyword (BM25) weight beside embeddings (0 = embeddings only)",
-                            info="How much exact words count beside meaning: raise it for names, numbers and codes that "
-                                 "must match as written; 0.02 was best on the development questions.")
-                        show_retrieved = gr.Checkbox(False, label="Show retrieved passages that are not cited")
-                    with gr.Accordion("Add documents (text, HTML, PDF, Word, PowerPoint, OpenDocument, scans)",
-                                      open=False):
-                        files = gr.File(file_count="multiple", file_types=list(backend.settings.sources.extensions),
-                                        label="Upload", elem_id="upload")
-                        status = gr.HTML(elem_id="upload-status")
-            with gr.Tab("Documents", id="documents-tab") as documents_tab:
-                gr.Markdown("Every document the index holds. Remove one, read one again after it changed, or "
-                            "let questions search only some of them.")
-                only_box = gr.Textbox(label="Questions search only", elem_id="only", placeholder="all documents",
-                                      info="Patterns, comma-separated: a part of the path (uploads/), a file name "
-                                           "or a shell pattern (reports/*.pdf, *kassel*).")
-                table = gr.Dataframe(headers=list(DOCUMENT_COLUMNS), value=backend.document_rows, interactive=False,
-                                     wrap=True, elem_id="documents")
-                with gr.Row():
-                    pick = gr.Dropdown(choices=[r[0] for r in backend.document_rows()], label="Document",
-                                       elem_id="pick", scale=3)
-                    remove_button = gr.Button("Remove from the index", variant="stop", elem_id="remove", scale=1)
-                    reindex_button = gr.Button("Re-index", elem_id="reindex", scale=1)
-                documents_status = gr.HTML(elem_id="documents-status")
+            c = _chat_tab(backend)
+            d = _documents_tab(backend)
         # The conversation and every answer's sources, kept in the browser: a reload brings them back.
         saved = gr.BrowserState({"chat": [], "turns": []}, storage_key="belegt-conversation")
         # The export button holds the conversation as a file, renewed after each answer (a download button
         # downloads what it holds when clicked).
-        asked = [box, chat, top_k, lexical, show_retrieved, saved, only_box]
-        box.submit(respond, asked, [chat, sources, box, saved], api_visibility="private",
-                   concurrency_limit=concurrency, concurrency_id="questions"
-                   ).then(export, saved, download, api_visibility="private")
+        asked = [c.box, c.chat, c.top_k, c.lexical, c.show_retrieved, saved, d.only]
+        answered = [c.chat, c.sources, c.box, saved]
+        c.box.submit(on.respond, asked, answered, api_visibility="private", concurrency_limit=concurrency,
+                     concurrency_id="questions").then(on.export, saved, c.download, api_visibility="private")
         # An example, clicked, is asked (not only put into the box).
-        examples.load_input_event.then(respond, asked, [chat, sources, box, saved], api_visibility="private",
-                                       concurrency_limit=concurrency, concurrency_id="questions"
-                                       ).then(export, saved, download, api_visibility="private")
-        app.load(restore, saved, [chat, sources], api_visibility="private").then(
-            export, saved, download, api_visibility="private")
-        chat.clear(lambda: ("", {"chat": [], "turns": []}, None), None, [sources, saved, download],
-                   api_visibility="private")
-        chat.like(on_like, chat, None, api_visibility="private")
+        c.examples.load_input_event.then(on.respond, asked, answered, api_visibility="private",
+                                         concurrency_limit=concurrency, concurrency_id="questions"
+                                         ).then(on.export, saved, c.download, api_visibility="private")
+        app.load(on.restore, saved, [c.chat, c.sources], api_visibility="private").then(
+            on.export, saved, c.download, api_visibility="private")
+        c.chat.clear(lambda: ("", {"chat": [], "turns": []}, None), None, [c.sources, saved, c.download],
+                     api_visibility="private")
+        c.chat.like(on_like, c.chat, None, api_visibility="private")
         # preprocess=False: the handler gets every uploaded file, also one of a type the component
         # does not take (Gradio would refuse it before the handler and leave its copy behind), and
         # Gradio makes no further temporary file per upload.
-        files.upload(on_upload, files, [status, files], api_visibility="private", preprocess=False).then(
-            documents_now, None, [table, pick], api_visibility="private")
-        documents_tab.select(documents_now, None, [table, pick], api_visibility="private")
-        remove_button.click(lambda source: (status_html(backend.remove(source)), *documents_now()), pick,
-                            [documents_status, table, pick], api_visibility="private")
-        reindex_button.click(lambda source: (status_html(backend.reindex(source)), *documents_now()), pick,
-                             [documents_status, table, pick], api_visibility="private")
+        c.files.upload(on_upload, c.files, [c.status, c.files], api_visibility="private", preprocess=False).then(
+            on.documents_now, None, [d.table, d.pick], api_visibility="private")
+        d.tab.select(on.documents_now, None, [d.table, d.pick], api_visibility="private")
+        d.remove.click(lambda source: (status_html(backend.remove(source)), *on.documents_now()), d.pick,
+                       [d.status, d.table, d.pick], api_visibility="private")
+        d.reindex.click(lambda source: (status_html(backend.reindex(source)), *on.documents_now()), d.pick,
+                        [d.status, d.table, d.pick], api_visibility="private")
         # gradio's __all__ leaves out api (gradio.events.api), so mypy takes it for a private name.
-        gr.api(ask, api_name="ask",  # type: ignore[attr-defined]
+        gr.api(on.ask, api_name="ask",  # type: ignore[attr-defined]
                concurrency_limit=concurrency, concurrency_id="questions")
     # Gradio takes its upload limit only in launch(), so every launch of this app gets ours
     # unless the caller passes one; larger uploads are refused with HTTP 413 before any handler.
@@ -650,7 +712,6 @@ def make_app(index_dir: str, settings: Settings | None = None,
     app.launch = functools.partial(app.launch, max_file_size=backend.max_upload_bytes,  # type: ignore[method-assign]
                                    allowed_paths=backend.served_folders(), head=COPY_AS_TEXT)
     return app
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="belegt chat")
