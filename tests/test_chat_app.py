@@ -165,13 +165,15 @@ def test_a_too_large_upload_is_refused_with_a_reason_before_indexing(tmp_path: P
     big.write_text("Die Stadt Moers baut ein Netz. " * 200, "utf-8")  # 6 kB
     small.write_text("Die Stadt Moers unterzeichnete eine Partnerschaft.", "utf-8")
     given: list[list[str]] = []
-    real_add_files = chat_app.add_files
+    from pipeline.apps import backend as chat_backend  # where the backend looks add_files up
+
+    real_add_files = chat_backend.add_files
 
     def add_files(paths, *args, **kwargs):  # type: ignore[no-untyped-def]
         given.append([Path(p).name for p in paths])
         return real_add_files(paths, *args, **kwargs)
 
-    monkeypatch.setattr(chat_app, "add_files", add_files)
+    monkeypatch.setattr(chat_backend, "add_files", add_files)
     backend = chat_app.ChatBackend(str(index_dir), Settings(sources={"max_file_mb": 0.004}))  # 4 kB
     status = backend.upload([str(big), str(small)])
     assert given == [["klein.txt"]]  # the large file never reached the indexer

@@ -18,37 +18,47 @@ never read as Markdown, never turned into links or math.
 import argparse
 import atexit
 import functools
-import html
-import json
 import logging
 import os
-import queue
 import re
 import shutil
 import signal
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-from ..facade import Index, NoMatchingDocuments, QuestionError, open_index
-from ..indexing import add_files
 from ..query.generation import LLMUnavailable
-from ..query.prompts import ABSTAIN_REASONS
 from ..settings import Settings, SettingsError
-from ..store import IndexBusy, IndexProblem
-from ..types import Answer, Hit
-from . import pages
+from ..store import IndexProblem
 from .args import add_llm_arguments
 from .args import settings_from_args as cli_settings
+from .backend import DOCUMENT_COLUMNS, ChatBackend, chat_turn, discard_uploads, upload_paths, upload_turn
+from .render import (
+    answer_html,
+    conversation_markdown,
+    literal_html,
+    message_text,
+    plain_text,
+    render_answer,
+    render_sources,
+    revealed,
+    sources_panel,
+    status_html,
+    turn_record,
+    without_paths,
+)
 
 if TYPE_CHECKING:
     import gradio as gr
+
+# The backend and the rendering live in backend.py and render.py; their names stay importable from here.
+__all__ = [
+    "ChatBackend", "DOCUMENT_COLUMNS", "answer_html", "chat_turn", "conversation_markdown", "discard_uploads", "literal_html", "message_text", "plain_text", "render_answer", "render_sources", "revealed", "sources_panel", "status_html", "turn_record", "upload_paths", "upload_turn", "without_paths", "CONCURRENCY", "EXAMPLES", "main", "make_app",
+]
 
 EXAMPLES = [
     "who signed the Duisburg declaration?",
@@ -60,133 +70,26 @@ log = logging.getLogger("belegt.chat")
 # Gradio answers one event of a kind at a time unless told otherwise. See benchmarks/load.py
 # for what more parallel questions buy on this machine.
 CONCURRENCY = 4
-# Absolute paths in a message (POSIX, or a Windows drive): shown by their last part only.
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/\\~-])(?:[A-Za-z]:)?(?:[/\\][^\s/\\;,()'\"]+)+[/\\]?")
 
 
-def message_text(content: Any) -> str:
-    """A chat message's content (a string, or Gradio 6's list of {"type": "text", "text"} blocks) → its text."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(message_text(part) for part in content)
-    if isinstance(content, dict):
-        return str(content.get("text", ""))
-    return ""
 
 
-def literal_html(text: str) -> str:
-    """Document or user text → HTML that shows exactly that text (no markup, no links, no math).
-
-    The chat renders messages as HTML, not Markdown, and with math off; ``$`` is encoded
-    as well so that ``$$x^2$$`` stays text even where a renderer looks for math delimiters.
-    """
-    return html.escape(text, quote=True).replace("$", "&#36;")
 
 
-def plain_text(markup: str) -> str:
-    """HTML made by this app (``literal_html`` plus its own tags) → the plain text (for logs and follow-up search).
-
-    Every ``<`` of document text was escaped, so each remaining tag is one of ours.
-    """
-    return html.unescape(re.sub(r"<[^>]*>", "", markup))
 
 
-def without_paths(text: str) -> str:
-    """A message for the person uploading → the same message with absolute server paths cut to their last part."""
-    return _ABSOLUTE_PATH.sub(lambda m: Path(m.group().rstrip("/\\")).name or m.group(), text)
 
 
-def _linked(text: str, turn: int = 1) -> str:
-    """Answer text → HTML: text literal, each [n] a link to its passage among this answer's (``turn``) sources."""
-    out = []
-    for part in re.split(r"(\[\d+\])", text):
-        m = re.fullmatch(r"\[(\d+)\]", part)
-        out.append(f'<a href="#cite-{turn}-{m.group(1)}">[{m.group(1)}]</a>' if m else literal_html(part))
-    return "".join(out)
 
 
-def answer_html(answer: Answer, turn: int = 1) -> str:
-    """An Answer (the ``turn``-th of the conversation) → the chat message (HTML): [n] linked to this answer's
-    passages; generated sentences the sources do not support are marked."""
-    if not answer.sentences:
-        text = _linked(answer.text, turn)
-    else:
-        text = " ".join(_linked(c.text, turn) if c.supported else f"⚠️ {_linked(c.text, turn)} <em>(not supported by "
-                        f"the cited passages)</em>" for c in answer.sentences)
-    # The chat shows line breaks as they are (Gradio's white-space: pre-line when Markdown is off).
-    notes = "".join(f"\n\n<small>ℹ️ {literal_html(n)}</small>" for n in answer.notes)
-    return text + notes
 
 
-def _passage_html(index: Index, hit: Hit, marks: Sequence[tuple[int, int, int]], anchor: str) -> str:
-    """A passage → HTML with the cited spans highlighted; its duplicates in other documents below it."""
-    esc = literal_html  # titles and file names are document text too
-    doc = index.reader.document(hit.chunk.doc_id)
-    start = min([hit.chunk.start, *(a for _, a, _ in marks)])
-    end = max([hit.chunk.end, *(b for _, _, b in marks)])
-    body, pos = [], start
-    for n, a, b in sorted(marks, key=lambda m: m[1]):
-        body.append(esc(doc.text[pos:a]) + f"<mark title='[{n}]'>{esc(doc.text[a:b])}</mark>")
-        pos = b
-    body.append(esc(doc.text[pos:end]))
-    meta = " · ".join(esc(x) for x in (doc.title, doc.date or "") if x)
-    where = _where_html(index, hit, marks)
-    label = " ".join(f"[{n}]" for n, _, _ in marks)
-    dups = "".join(f"<li>also reported in <code>{esc(s)}</code>, characters {a}–{b}</li>" for s, a, b in hit.duplicates)
-    return (
-        f"<div class='passage' id='{anchor}'><b>{esc(label)}</b> <code>{esc(hit.source)}</code> "
-        f"characters {start}–{end}{where}<br><small>{meta}</small>"
-        f"<p style='white-space: pre-wrap'>{''.join(body)}</p>" + (f"<ul>{dups}</ul>" if dups else "") + "</div>"
-    )
 
 
-def _where_html(index: Index, hit: Hit, marks: Sequence[tuple[int, int, int]]) -> str:
-    """Where the passage is in its file: page (with the cited lines drawn highlighted on it and a link
-    that opens the PDF at that page), paragraph or slide; '' for plain text."""
-    a, b = (min(m[1] for m in marks), max(m[2] for m in marks)) if marks else (hit.chunk.start, hit.chunk.end)
-    where = index.reader.locate(hit.chunk.doc_id, a, b)
-    if where.paragraph is not None:
-        return f", paragraph {where.paragraph}"
-    if where.slide is not None:
-        return f", slide {where.slide}"
-    if where.page is None:
-        return ""
-    path = index.reader.manifest.paths.get(hit.source)
-    link = (f", <a class='open-page' href='/gradio_api/file={quote(path)}#page={where.page}' target='_blank' "
-            f"rel='noopener'>page {where.page}</a>") if path and path.lower().endswith(".pdf") else f", page {where.page}"
-    image = pages.page_image(path, where.page, where.boxes) if path and marks and path.lower().endswith(".pdf") else None
-    shown = (f"<br><img class='page' alt='page {where.page}, the cited lines highlighted' src='{image}' "
-             "style='max-width: 100%; border: 1px solid #ccc'>") if image else ""
-    return link + shown
 
 
-def render_sources(index: Index, answer: Answer, show_retrieved: bool = False, turn: int = 1) -> str:
-    """An Answer (the ``turn``-th of the conversation) → its sources: cited passages first (highlighted), the
-    rest behind a toggle; a refusal says why, and a "not stated" one shows the closest passages open."""
-    parts = []
-    if answer.abstained:
-        why = ABSTAIN_REASONS.get(answer.abstain_reason or "", "No passage supports an answer.")
-        parts.append(f"<p class='abstain-reason'><i>{literal_html(why)}</i></p>")
-    # "Not stated": the passages are on the question's topic; they are what the user can read next, shown open.
-    closest = answer.abstained and answer.abstain_reason == "not_stated"
-    cited_ids = []
-    for hit in answer.hits:
-        marks = [(c.n, c.start, c.end) for c in answer.citations if c.chunk_id == hit.chunk.id]
-        if marks:
-            cited_ids.append(hit.chunk.id)
-            parts.append(_passage_html(index, hit, marks, f"cite-{turn}-{marks[0][0]}"))
-    rest = [h for h in answer.hits if h.chunk.id not in cited_ids]
-    if (show_retrieved or closest) and rest:
-        inner = "".join(_passage_html(index, h, [], f"passage-{turn}-{h.rank}") for h in rest)
-        summary = f"the {len(rest)} closest passages" if closest else f"{len(rest)} more retrieved, not cited"
-        parts.append(f"<details{' open' if closest else ''}><summary>{summary}</summary>{inner}</details>")
-    return "\n".join(parts)
 
 
-def render_answer(index: Index, answer: Answer) -> str:
-    """An Answer → HTML of the answer text and its cited passages (used by tests and the sources panel)."""
-    return f"<div class='answer'><p>{literal_html(answer.text)}</p></div>\n" + render_sources(index, answer)
 
 
 # Gradio's copy buttons copy a message's content, which here is HTML (escaped text and the [n] links):
@@ -204,224 +107,24 @@ COPY_AS_TEXT = """<script>
 })();
 </script>"""
 
-DOCUMENT_COLUMNS = ("source", "title", "date", "language", "format", "chunks", "indexed")
 
 
-def turn_record(turn: int, question: str, answer: Answer, sources_html: str) -> dict[str, Any]:
-    """One answered question → what the conversation keeps of it (plain JSON, stored in the browser): the
-    question, the answer's text, its citations and its sources panel."""
-    return {
-        "turn": turn, "question": question, "answer": answer.text, "abstained": answer.abstained,
-        "citations": [{"n": c.n, "source": c.source, "start": c.start, "end": c.end, "text": c.text,
-                       **{k: v for k, v in (("page", c.page), ("paragraph", c.paragraph), ("slide", c.slide))
-                          if v is not None}} for c in answer.citations],
-        "html": sources_html,
-    }
 
 
-def sources_panel(turns: Sequence[dict[str, Any]]) -> str:
-    """The conversation's answers → the sources panel: each answer's passages under its question, newest
-    first, so that [n] in any answer opens the passage of that answer."""
-    sections = []
-    for t in reversed(turns):
-        question = t["question"] if len(t["question"]) <= 120 else t["question"][:119] + " …"
-        sections.append(f"<section class='answer-sources' id='answer-{t['turn']}'><h4>Answer {t['turn']}: "
-                        f"{literal_html(question)}</h4>{t['html']}</section>")
-    return "\n".join(sections)
 
 
-def conversation_markdown(turns: Sequence[dict[str, Any]]) -> str:
-    """The conversation's answers → Markdown: each question, its answer and its citations with file,
-    characters (and page, paragraph or slide) and the quoted text."""
-    lines = ["# belegt: conversation", ""]
-    for t in turns:
-        lines += [f"## {t['question']}", "", t["answer"], ""]
-        for c in t["citations"]:
-            where = "".join(f", {k} {c[k]}" for k in ("page", "paragraph", "slide") if k in c)
-            quoted = " ".join(c["text"].replace("\u00ad", "").split())
-            lines.append(f"- [{c['n']}] `{c['source']}`, characters {c['start']}–{c['end']}{where}: “{quoted}”")
-        lines.append("")
-    return "\n".join(lines)
 
 
-def _size(n_bytes: int) -> str:
-    """A file size in bytes → how a person reads it ("6.0 kB", "12.3 MB")."""
-    return f"{n_bytes / 1048576:.1f} MB" if n_bytes >= 1048576 else f"{n_bytes / 1024:.1f} kB"
 
 
-class ChatBackend:
-    """The app's state: the open index (reopened after uploads) and where feedback goes."""
-
-    def __init__(self, index_dir: str, settings: Settings | None = None) -> None:
-        self.index_dir = index_dir
-        self.settings = settings or Settings()
-        self.index = open_index(index_dir, self.settings)
-        self._lock = threading.Lock()
-
-    def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
-            lexical_weight: float | None = None, on_token: Callable[[str], None] | None = None,
-            only: Sequence[str] = ()) -> Answer:
-        """A question → an Answer; QuestionError for one that cannot be asked (its message is shown).
-        ``only``: search only the documents whose source matches one of these patterns."""
-        retrieval = None
-        if lexical_weight is not None:
-            retrieval = self.settings.retrieval.model_copy(update={"lexical_weight": float(lexical_weight)})
-        return self.index.ask(question, k, history=list(history), retrieval=retrieval, on_token=on_token,
-                              only=only)
-
-    def reply(self, question: str, history: Sequence[str] = (), k: int | None = None,
-              lexical_weight: float | None = None, on_token: Callable[[str], None] | None = None,
-              only: Sequence[str] = ()) -> Answer | str:
-        """A question → an Answer, or the message to show instead: why the question was refused, or
-        that it failed (the traceback goes to the server log, never to the person asking)."""
-        try:
-            return self.ask(question, history, k, lexical_weight, on_token, only)
-        except (QuestionError, NoMatchingDocuments) as err:
-            return f"Not asked: {err}."
-        except IndexProblem as err:
-            return f"The index cannot answer: {err}"
-        except Exception as err:  # noqa: BLE001 — one broken question must not take the chat down
-            log.exception("question failed: %.200r", question)
-            return f"Sorry, this question could not be answered ({type(err).__name__}); the server log has the details."
-
-    def document_rows(self) -> list[list[Any]]:
-        """The index's documents → rows of the Documents table (source, title, date, language, format,
-        chunks, when indexed)."""
-        self.index.refresh()  # a build from the command line since is shown too
-        return [[d["source"], d["title"], d["date"], d["lang"], d["format"], d["chunks"], d["indexed"]]
-                for d in self.index.reader.document_list()]
-
-    def remove(self, source: str) -> str:
-        """A source as indexed → dropped from the index (and kept out of later builds) → a status line."""
-        if not source:
-            return "Choose a document first."
-        with self._lock:
-            try:
-                report = self.index.remove([source])
-            except (KeyError, IndexProblem, OSError) as err:
-                return f"Not removed: {err}"
-        return f"Removed {Path(source).name}: {report.documents} documents are indexed now."
-
-    def reindex(self, source: str) -> str:
-        """A source as indexed → its file read again (a changed file is indexed anew) → a status line."""
-        if not source:
-            return "Choose a document first."
-        path = self.index.reader.manifest.paths.get(source, source)
-        with self._lock:
-            try:
-                report = self.index.add([path])
-            except (IndexProblem, OSError, ValueError) as err:
-                return f"Not re-indexed: {err}"
-        if report.skipped:
-            return f"Not re-indexed: {Path(source).name} — {report.skipped[0].reason}"
-        state = "changed, indexed anew" if report.changed or report.added else "unchanged, nothing to do"
-        return f"{Path(source).name}: {state}."
-
-    def served_folders(self) -> list[str]:
-        """The folders and files the index was built from, and its uploads folder: what a citation links to."""
-        try:
-            roots = list(self.index.reader.manifest.roots)
-        except IndexProblem:  # nothing built yet: only uploads will be there
-            roots = []
-        return [*roots, str(Path(self.index_dir, "uploads").resolve())]
-
-    @property
-    def max_upload_bytes(self) -> int:
-        """The settings → the largest file an upload may have, in bytes (``sources.max_file_mb``)."""
-        return int(self.settings.sources.max_file_mb * 1024 * 1024)
-
-    def upload(self, paths: Sequence[str]) -> str:
-        """Uploaded files → status lines (plain text, file names only, never a server path); the
-        accepted files are copied into the index, which is rebuilt incrementally and reopened."""
-        limit_mb = self.settings.sources.max_file_mb
-        accepted: list[str] = []
-        lines: list[str] = []
-        for path in paths:
-            name = Path(path).name
-            try:
-                size = os.stat(path).st_size
-            except OSError as err:
-                lines.append(f"Not added: {name} — cannot read: {err.strerror or type(err).__name__}")
-                continue
-            # Checked here too, not only by Gradio: uploads can come from a client that ignores its limit.
-            if size > self.max_upload_bytes:
-                lines.append(f"Not added: {name} — too large ({_size(size)}; the limit is {limit_mb:g} MB)")
-            else:
-                accepted.append(path)
-        if accepted:
-            with self._lock:
-                try:
-                    # progress=True: the embedding bar (tqdm) shows in the app through gr.Progress(track_tqdm=True)
-                    report, rejected = add_files(accepted, self.index_dir, self.settings, progress=True)
-                except IndexBusy as err:
-                    return without_paths(f"Not added: {err}")
-                except Exception as err:  # noqa: BLE001 — a broken upload must not take the chat down
-                    log.exception("upload failed: %s", [Path(p).name for p in accepted])
-                    return f"Not added: the upload failed ({type(err).__name__}); the server log has the details."
-                self.index.refresh()  # the new generation serves the next question; the old one is let go
-            lines.insert(0, f"Indexed: {len(report.added)} new, {len(report.changed)} changed; "
-                            f"{report.documents} documents, {report.chunks} passages.")
-            # Only this upload's files: what the build skipped elsewhere in the index is not news here.
-            lines += [f"Not added: {Path(s.path).name} — {s.reason}" for s in rejected]
-        return without_paths("\n".join(lines))
-
-    def feedback(self, record: dict[str, Any]) -> None:
-        with self._lock, open(Path(self.index_dir) / "feedback.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}, ensure_ascii=False) + "\n")
 
 
-def upload_paths(files: Any) -> list[str]:
-    """What Gradio hands the upload event (FileData dicts, as preprocessing is off; or plain paths) → file paths."""
-    if not files:
-        return []
-    if isinstance(files, (str, os.PathLike)):
-        return [str(files)]
-    if isinstance(files, dict):
-        return [str(files["path"])] if files.get("path") else []
-    if isinstance(files, (list, tuple)):
-        return [path for f in files for path in upload_paths(f)]
-    path = getattr(files, "path", None) or getattr(files, "name", None)
-    return [str(path)] if path else []
 
 
-def discard_uploads(paths: Sequence[str], upload_dir: str | os.PathLike[str]) -> None:
-    """Gradio's temporary copies of uploaded files → deleted, with the folders Gradio made for them
-    once empty. Only what lies inside ``upload_dir`` is touched, never a caller's own files."""
-    root = Path(os.path.realpath(upload_dir))
-    for given in paths:
-        # The folders resolved, the file itself not: a link is removed, not what it points to.
-        path = Path(os.path.realpath(os.path.dirname(os.path.abspath(given)))) / os.path.basename(given)
-        if root not in path.parents:
-            continue
-        try:
-            path.unlink(missing_ok=True)
-        except OSError as err:  # not fatal: the folder is removed at exit anyway
-            log.warning("could not delete the uploaded copy %s: %s", path.name, err.strerror or err)
-            continue
-        folder = path.parent
-        while folder != root:
-            try:
-                folder.rmdir()
-            except OSError:  # not empty: another upload with the same content is in it
-                break
-            folder = folder.parent
 
 
-def status_html(status: str) -> str:
-    """Status lines (plain text) → HTML that shows them literally, one line each."""
-    return "<br>".join(literal_html(line) for line in status.splitlines())
 
 
-def upload_turn(backend: "ChatBackend", files: Any, upload_dir: str | os.PathLike[str]) -> str:
-    """What the upload event received → the status (HTML, file names only); Gradio's temporary
-    copies of the files are deleted afterwards, whether they were added or rejected."""
-    paths = upload_paths(files)
-    if not paths:
-        return ""
-    try:
-        return status_html(backend.upload(paths))
-    finally:
-        discard_uploads(paths, upload_dir)
 
 
 def use_own_temp_dir() -> str | None:
@@ -444,66 +147,8 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def _reveal(markup: str) -> list[str]:
-    """Message HTML → growing prefixes of it, cut at spaces outside tags (so no tag is cut in half)."""
-    # Document text has no raw < or >, so a space is inside a tag exactly when a > comes before the next <.
-    words = re.split(r" (?![^<]*>)", markup)
-    step = max(1, len(words) // 8)
-    return [" ".join(words[:i]) for i in range(step, len(words) + step, step)]
 
 
-def chat_turn(backend: "ChatBackend", message: str, history: list[dict[str, Any]], top_k: int,
-              lexical_weight: float, show_retrieved: bool, turns: Sequence[dict[str, Any]] = (),
-              only: Sequence[str] = ()) -> Iterator[tuple[list[dict[str, Any]], Any, str, list[dict[str, Any]]]]:
-    """One chat turn → successive (conversation, sources panel, cleared textbox, answered turns) states as the
-    answer arrives. ``turns`` are the conversation's earlier answers (``turn_record``); this one is added."""
-    import gradio as gr
-
-    turns = list(turns)
-    message = (message or "").strip()
-    if not message:
-        yield history, gr.skip(), "", turns
-        return
-    # Earlier questions as the user typed them: the chat shows them escaped, the search wants them plain.
-    earlier = [plain_text(message_text(m["content"])) for m in history if m.get("role") == "user"]
-    limit = backend.settings.answer.max_question_chars
-    shown = message if len(message) <= limit else message[:300] + f" … ({len(message):,} characters)"
-    history = [*history, {"role": "user", "content": literal_html(shown)}]
-    yield history, gr.skip(), "", turns
-    turn = max((t["turn"] for t in turns), default=0) + 1
-    if backend.index.llm is not None:
-        # Generated answers stream token by token; the checked answer replaces the draft.
-        tokens: queue.Queue[str | None] = queue.Queue()
-        result: list[Answer | str] = []
-
-        def run() -> None:
-            try:
-                result.append(backend.reply(message, earlier, int(top_k), lexical_weight, on_token=tokens.put,
-                                            only=only))
-            finally:
-                tokens.put(None)
-
-        threading.Thread(target=run, daemon=True).start()
-        draft = ""
-        while (token := tokens.get()) is not None:
-            draft += token
-            yield [*history, {"role": "assistant", "content": literal_html(draft) + " …"}], gr.skip(), "", turns
-        answer: Answer | str = result[0] if result else "Sorry, this question could not be answered."
-        if isinstance(answer, str):  # refused or failed: the reason is the reply
-            yield [*history, {"role": "assistant", "content": literal_html(answer)}], gr.skip(), "", turns
-            return
-        turns.append(turn_record(turn, shown, answer, render_sources(backend.index, answer, show_retrieved, turn)))
-        yield [*history, {"role": "assistant", "content": answer_html(answer, turn)}], sources_panel(turns), "", turns
-        return
-    answer = backend.reply(message, earlier, int(top_k), lexical_weight, only=only)
-    if isinstance(answer, str):  # refused or failed: the reason is the reply
-        yield [*history, {"role": "assistant", "content": literal_html(answer)}], gr.skip(), "", turns
-        return
-    turns.append(turn_record(turn, shown, answer, render_sources(backend.index, answer, show_retrieved, turn)))
-    panel = sources_panel(turns)
-    for shown_part in _reveal(answer_html(answer, turn)):  # the answer appears progressively
-        yield [*history, {"role": "assistant", "content": shown_part}], panel, "", turns
-        time.sleep(0.02)
 
 
 @dataclass(frozen=True)
