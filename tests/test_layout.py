@@ -105,3 +105,35 @@ def test_the_layers_can_fail() -> None:
     # The checker sees an upward import when there is one (it would be silent if it read nothing).
     assert "pipeline.store" in imports_of(PACKAGE / "indexing" / "build.py")
     assert layer_of("pipeline.store") > layer_of("pipeline.text.chunking")
+
+
+# A module longer than this says why, in a comment starting "# Size:"; no function is longer than
+# FUNCTION_LINES (docstring and comments included): a newcomer reads a function on one screen.
+MODULE_LINES = 400
+FUNCTION_LINES = 80
+
+
+def modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "_build" not in p.parts)
+
+
+def test_a_long_module_says_why() -> None:
+    unexplained = [f"{p.relative_to(ROOT)}: {n} lines" for p in modules()
+                   if (n := len(p.read_text("utf-8").splitlines())) > MODULE_LINES
+                   and not any(line.startswith("# Size:") for line in p.read_text("utf-8").splitlines())]
+    assert unexplained == []
+
+
+def test_no_function_is_longer_than_a_screen() -> None:
+    long = [f"{p.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for p in modules() for node in ast.walk(ast.parse(p.read_text("utf-8")))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and (node.end_lineno or node.lineno) - node.lineno + 1 > FUNCTION_LINES]
+    assert long == []
+
+
+def test_the_size_checks_can_fail(tmp_path: Path) -> None:
+    # The checkers see a long function and a long module (they would be silent if they read nothing).
+    assert any((n.end_lineno or 0) - n.lineno + 1 > 40 for p in modules() for n in ast.walk(ast.parse(p.read_text("utf-8")))
+               if isinstance(n, ast.FunctionDef))
+    assert max(len(p.read_text("utf-8").splitlines()) for p in modules()) > MODULE_LINES

@@ -20,6 +20,9 @@ Refusals, each with a machine-readable ``abstain_reason``:
   question's topic (they hold most of its words): the closest passages are kept to read;
 - ``off_topic``: too unlikely an answer, and nothing retrieved is about the question.
 """
+# Size: a little over 400 lines on purpose. The features of a candidate and the choice among candidates
+# read the same rows; kept together, a feature and the decision that uses it are read on one screen
+# (the patterns they ask of a sentence live in patterns.py, the fitted model in selection.py).
 
 from __future__ import annotations
 
@@ -27,7 +30,6 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 from ..settings import AnswerSettings
 from ..text import lexical
@@ -36,12 +38,19 @@ from ..text.dedup import SAME_REPORT, containment
 from ..text.layout import searchable
 from ..types import Answer, Chunk, Citation, Hit, Span
 from . import selection
+from .patterns import (
+    HEADING,
+    LEANS_BACK,
+    LIST_ITEM,
+    NAME_OR_NUMBER,
+    TABLE_ROW,
+    has_type,
+    quantities,
+)
 from .prompts import EMPTY_INDEX, NOT_STATED, REFUSALS
 from .question import (
     ANSWER_TYPES,
-    DETERMINERS,
     LATIN_LANGS,
-    NUMBER,
     Corpus,
     Question,
     answer_type,
@@ -55,46 +64,12 @@ __all__ = ["Candidate", "answer", "answer_type", "candidates", "cited_first", "h
            "question_language", "with_list", "Corpus", "REFUSALS", "NOT_STATED"]
 
 
-@lru_cache(maxsize=1)
-def _date_pattern() -> re.Pattern[str]:
-    """Dates in German and English text: years, "9. Juli", "1.7.", month names (CLDR's, both languages)."""
-    from babel import Locale
-
-    # German as written in Austria and Switzerland too ("Jänner").
-    locales = [Locale.parse(name) for name in ("de", "de_AT", "de_CH", "en")]
-    months = sorted({m.casefold() for loc in locales for context in ("format", "stand-alone")
-                     for m in loc.months[context]["wide"].values()})
-    alternatives = "|".join(map(re.escape, months))
-    return re.compile(
-        rf"\b(1[89]\d\d|20\d\d)\b|\b\d{{1,2}}\.\s*({alternatives})\b|\b\d{{1,2}}\.\d{{1,2}}\.|\b({alternatives})\b|"
-        r"\b(vorletzte[nr]? woche|vergangenen woche|kommenden jahr|nächsten jahres|last week|next year)\b",
-        re.I,
-    )
 
 
-# The day of the text itself: it answers "when?" only where the source is dated ("heute" in an
-# undated text is as often "nowadays").
-_RELATIVE_DAY = re.compile(r"\b(gestern|heute|yesterday|today)\b", re.I)
-_MONEY = re.compile(r"€|\$|\b(euro|eur|dollar|usd|chf|mio|mrd|millionen|milliarden|million|billion)\b", re.I)
-# Person cues in news text: a title or role before a name, or a capitalised pair (first and
-# last name) followed by an affiliation in parentheses, a comma or "und"/"sagt" — unless an
-# article stands before it, as before German nouns ("die Stadt Duisburg und …").
-_PERSON_TITLE = re.compile(
-    r"\b(Prof\.|Dr\.|Oberbürgermeister(in)?|Bürgermeister(in)?|CEO|CFO|Manager(in)?|Rektor(in)?|"
-    r"\w*[dD]ezernent(in)?|Herr|Frau|Mr\.|Mrs\.|Ms\.)\s+[A-ZÄÖÜ]"
-)
-_PERSON_PAIR = re.compile(
-    r"(?P<before>\w+\s+)?\b[A-ZÄÖÜ][a-zäöüß]+\s+(?:[A-Z]\.\s+)?[A-ZÄÖÜ][a-zäöüß]+"
-    r"(?=\s*(?:\(|,|\bund\b|\band\b|\bsagt|\berklärt|\berläutert|\bergänzt|\bsaid|\bsays))"
-)
 # Features read from words the question shares with the index: unknown, not zero, for a question in
 # another script. (Its kind of answer stays "none found": its question words are not read either way.)
 LEXICAL_FEATURES = ("coverage", "coverage_context", "coverage_gap", "previous_coverage", "top_coverage",
                     "known_words", "novelty", "new_names", "grounded", "has_names", "absent_names")
-_LIST_ITEM = re.compile(r"[ \t]*(?:[-–•*▪]|\d{1,2}[.)])[ \t]+\S")
-_TABLE_ROW = re.compile(r"[ \t]*\|")
-_HEADING = re.compile(r"[ \t]*#")
-_NAME_OR_NUMBER = re.compile(r"(?<![\w.])(?:[A-ZÄÖÜ][\w-]+|\d[\d.,]*)")
 
 
 @dataclass(frozen=True)
@@ -111,48 +86,10 @@ class Candidate:
         return self.features[selection.FEATURES.index(name)]
 
 
-def has_type(text: str, kind: str | None, dated: bool = True) -> bool:
-    """Does a sentence hold an answer of that kind? (No kind: always.)
-
-    ``dated``: its document has a date, so "heute"/"yesterday" name a day; in an undated one they do
-    not answer "when?" ("… sind heute die Grundvoraussetzung" is not a date).
-    """
-    if kind == "money":
-        return bool(_MONEY.search(text))
-    if kind == "number":
-        return bool(NUMBER.search(text))
-    if kind == "date":
-        return bool(_date_pattern().search(text)) or (dated and bool(_RELATIVE_DAY.search(text)))
-    if kind == "person":
-        if _PERSON_TITLE.search(text):
-            return True
-        return any(
-            not m.group("before") or lexical.fold(m.group("before").strip()) not in DETERMINERS
-            for m in _PERSON_PAIR.finditer(text)
-        )
-    return True
 
 
-_QUANTITY = re.compile(
-    r"(?<![\w.])(\d[\d.,]*|[Zz]wei|[Dd]rei|[Vv]ier|[Ff]ünf|[Ss]echs|[Ss]ieben|[Aa]cht|[Nn]eun|[Zz]ehn|[Ee]lf|[Zz]wölf|"
-    r"[Hh]undert|[Tt]ausend|[Tt]wo|[Tt]hree|[Ff]our|[Ff]ive|[Ss]ix|[Ss]even|[Ee]ight|[Nn]ine|[Tt]en|[Hh]undred|[Tt]housand)\s+"
-    r"((?:[\w]+-?\s+(?:und|and)\s+(?=[A-ZÄÖÜ]))?[\w-]+)",
-)
 
 
-def quantities(text: str) -> list[str]:
-    """A sentence → what each number in it counts, with the word after ('180.000 Mitarbeiter und').
-
-    Dates are not counts: ordinals ("9. Juli") and years ("seit 2001") are left out.
-    """
-    out = []
-    for m in _QUANTITY.finditer(text):
-        number, thing = m.group(1), m.group(2)
-        if re.fullmatch(r"1[89]\d\d|20\d\d", number) or number.endswith("."):
-            continue
-        rest = re.match(r"\s+([\w-]+)", text[m.end() :])
-        out.append(thing + (" " + rest.group(1) if rest else ""))
-    return out
 
 
 def coverage(weighted: Sequence[tuple[frozenset[str], float]], terms: set[str]) -> float:
@@ -224,7 +161,7 @@ def _passage_rows(q: Question, hit: Hit, rank: int, top_score: float, corpus: Co
             typed = count_match.get(text, 0.0) >= settings.count_match
         words = len(re.findall(r"\w+", plain[i]))
         # What a sentence adds to the question: an answer holds words (names, numbers) the question lacks.
-        names_new = {w for w in _NAME_OR_NUMBER.findall(plain[i]) if lexical.fold(w) not in q.words}
+        names_new = {w for w in NAME_OR_NUMBER.findall(plain[i]) if lexical.fold(w) not in q.words}
         rows.append((hit, span, text, {
             "dense": hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0,
             "passage_gap": top_score - hit.score,
@@ -242,7 +179,7 @@ def _passage_rows(q: Question, hit: Hit, rank: int, top_score: float, corpus: Co
             "count_match": count_match.get(text, 0.0) if q.counted else 0.0,
             "words": math.log1p(words),
             "heading": float(not contact and _is_heading(doc_text, span, line, words)),
-            "list_item": float(contact or bool(_LIST_ITEM.match(line) or _TABLE_ROW.match(line))),
+            "list_item": float(contact or bool(LIST_ITEM.match(line) or TABLE_ROW.match(line))),
             "position": span.start / max(len(doc_text), 1),
             "novelty": len(terms - q.stems) / max(len(terms), 1),
             "new_names": math.log1p(len(names_new)),
@@ -275,13 +212,13 @@ def _with_question_level(q: Question, rows: Sequence[Row]) -> list[Candidate]:
 def _is_heading(doc_text: str, span: Span, line: str, words: int) -> bool:
     """A Markdown heading, or a short line of its own without closing punctuation that is no list item
     or table row: a title or heading, which names a topic and answers nothing."""
-    if _HEADING.match(line):
+    if HEADING.match(line):
         return True
     line_start = doc_text.rfind("\n", 0, span.start) + 1
     line_end = doc_text.find("\n", span.end)
     own_line = (not doc_text[line_start : span.start].strip()
                 and not doc_text[span.end : len(doc_text) if line_end < 0 else line_end].strip())
-    plain = not (_LIST_ITEM.match(line) or _TABLE_ROW.match(line))
+    plain = not (LIST_ITEM.match(line) or TABLE_ROW.match(line))
     text = span.slice(doc_text)
     return own_line and plain and words <= 15 and not re.search(r"[.!?:;“”\"»«)]\W*$", text)
 
@@ -394,11 +331,6 @@ def _count_matches(counted: str, hits: Sequence[Hit], corpus: Corpus, settings: 
     return {text: max(sims[p] for p in ps) for text, (_, ps) in top}
 
 
-_LEANS_BACK = re.compile(
-    r"\b(dies(e[rsmn]?)?|dabei|dazu|damit|hierzu|hierbei|hierfür|dafür|darauf|daher|deshalb|ebenfalls|"
-    r"this|these|those|such|thereby|therefore)\b|^\W*(er|sie|es|he|she|it|they)\b",
-    re.IGNORECASE,
-)
 
 
 def _antecedents(text: str, before: Sequence[str], before_terms: Sequence[set[str]], limit: int) -> list[set[str]]:
@@ -407,7 +339,7 @@ def _antecedents(text: str, before: Sequence[str], before_terms: Sequence[set[st
     out: list[set[str]] = []
     current = text
     for j in range(len(before) - 1, max(-1, len(before) - 1 - limit), -1):
-        if out and not _LEANS_BACK.search(current):
+        if out and not LEANS_BACK.search(current):
             break
         out.append(before_terms[j])
         current = before[j]
@@ -454,7 +386,7 @@ def with_list(text: str, span: Span, max_items: int = 20, max_chars: int = 1000)
     item is not extended. The result is still one exact span of the text.
     """
     line_start = text.rfind("\n", 0, span.start) + 1
-    if _LIST_ITEM.match(text[line_start : span.end]):
+    if LIST_ITEM.match(text[line_start : span.end]):
         return span
     ends_line = re.match(r"[ \t:]*\n", text[span.end :])
     if not ends_line:
@@ -464,7 +396,7 @@ def with_list(text: str, span: Span, max_items: int = 20, max_chars: int = 1000)
         line_end = text.find("\n", pos)
         line_end = len(text) if line_end < 0 else line_end
         line = text[pos:line_end]
-        if not _LIST_ITEM.match(line) or line_end - span.start > max_chars:
+        if not LIST_ITEM.match(line) or line_end - span.start > max_chars:
             break
         end, items, pos = pos + len(line.rstrip()), items + 1, line_end + 1
     return Span(span.start, end) if items >= 2 else span

@@ -4,6 +4,9 @@ A reader checks its generation's files cheaply when it opens (``checks.cheap_pro
 keeps them open, so it answers from its generation even after a build has made another one
 current and deleted this one. Damage found then or later is an ``IndexCorrupt``.
 """
+# Size: over 400 lines on purpose. Every read a question or a build makes goes through this one class, and
+# each turns what can go wrong on the way (SQLite, row files, BM25, FAISS) into the same IndexCorrupt; the
+# checks, row readers, schema and FAISS opening it uses live in their own modules.
 
 from __future__ import annotations
 
