@@ -140,7 +140,7 @@ def _pysbd_windowed(segment: str, lang: str) -> list[tuple[int, int]]:
     A window ends at the last pysbd break in its second half, so the next window starts where pysbd
     saw a sentence start and the sentence it had cut off is read again whole. Each window moves on
     by at least half its size: every character is read at most twice, linear in the segment. A
-    window with no break there is cut at a space (or, with none, at its end), as ``_windows`` does.
+    window with no break there is cut at a space (or, with none, at its end), as ``_pieces`` does.
     """
     spans: list[tuple[int, int]] = []
     pos, n = 0, len(segment)
@@ -324,10 +324,10 @@ def _quoted_ranges(segment: str, max_len: int = 2000) -> list[tuple[int, int]]:
 def _cut_long(text: str, span: Span, limit: int) -> list[Span]:
     if span.end - span.start <= limit:
         return [span]
-    return list(_windows(text, span.start, span.end, limit))
+    return list(_pieces(text, span.start, span.end, limit))
 
 
-def _windows(text: str, start: int, end: int, limit: int) -> Iterator[Span]:
+def _pieces(text: str, start: int, end: int, limit: int) -> Iterator[Span]:
     """A long span → consecutive pieces of at most ``limit`` characters, cut at whitespace when possible."""
     pos = start
     while pos < end:
@@ -357,7 +357,7 @@ def chunk_document(doc: Document, settings: ChunkingSettings) -> list[Chunk]:
     for region in sentences(doc, settings):
         offset = len(all_sentences)
         all_sentences.extend(region)
-        for i, j in _windows_of(region, settings):
+        for i, j in _chunk_ranges(region, settings):
             window = all_sentences[offset + i : offset + j]
             first, last = window[0], window[-1]
             before = all_sentences[offset + i - 1] if offset + i > 0 else None
@@ -375,7 +375,7 @@ def chunk_document(doc: Document, settings: ChunkingSettings) -> list[Chunk]:
     return sorted(chunks, key=lambda c: (c.start, c.end)) if doc.aside else chunks
 
 
-def _windows_of(region: Sequence[Span], settings: ChunkingSettings) -> Iterator[tuple[int, int]]:
+def _chunk_ranges(region: Sequence[Span], settings: ChunkingSettings) -> Iterator[tuple[int, int]]:
     """A region's sentences → [i, j) windows, greedy up to the size limits, overlapping."""
     n, i = len(region), 0
     while i < n:
