@@ -56,6 +56,7 @@ real-pdfs:
 
 test: install browser real-pdfs
 	$(PY) -m ruff check pipeline chat_app.py
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 # The tests that load no model and start no engine (-m "not slow"); for the edit-test loop.

@@ -28,6 +28,7 @@ Metrics (answerable questions unless said otherwise):
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ class QAItem:
         return tuple((a,) if isinstance(a, str) else tuple(a) for a in self.answers)
 
 
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """A JSONL file → (line number, object) for each non-blank line; bad lines fail naming file and line."""
     with open(path, "rb") as f:
         for n, raw in enumerate(f, start=1):
@@ -79,7 +80,7 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield n, obj
 
 
-def load_qa(path: str | Path) -> list[QAItem]:
+def load_qa(path: str | os.PathLike[str]) -> list[QAItem]:
     """A JSONL file → QA items; malformed lines fail with file, line and field named."""
     items = []
     for n, obj in read_jsonl(path):

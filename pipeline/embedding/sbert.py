@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .base import Kind, ModelUnavailable, normalize
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 
 class SentenceTransformerEmbedder:
@@ -22,10 +26,10 @@ class SentenceTransformerEmbedder:
         self.device = device
         self.id = "st/" + model
         self.spec = "st:" + model
-        self._model = None
+        self._model: SentenceTransformer | None = None  # loaded on first use
         self._prefixes: tuple[str, str] | None = None
 
-    def _load(self):  # type: ignore[no-untyped-def]
+    def _load(self) -> SentenceTransformer:
         if self._model is None:
             from sentence_transformers import SentenceTransformer
 

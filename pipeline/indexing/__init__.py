@@ -13,8 +13,8 @@ removing documents) beside them.
 """
 
 from .build import build
-from .changes import UPLOADS, add_documents, add_files, add_texts, remove_documents, safe_name
-from .plan import RemovalRefused, RootPlan, display_path, plan_roots
+from .changes import add_documents, add_files, add_texts, remove_documents, safe_name
+from .plan import UPLOADS, RemovalRefused, RootPlan, display_path, plan_roots
 from .report import BuildReport
 from .texts import TEXT_SOURCE, TextInput, embed_input, text_chunks, text_document
 

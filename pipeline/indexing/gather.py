@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ..settings import Settings
 from ..store import (
@@ -85,6 +86,7 @@ def gather(
         if reusable:
             keep_ids.append(old_sources[source][1])
         else:
+            # old is set: old_sources is empty without it, and this source is one of them.
             fresh.append(old.document(old_sources[source][1]))  # type: ignore[union-attr]
     more = gather_texts(texts, old, old_sources, reusable, remove)
     keep_ids += more.keep_ids
@@ -200,7 +202,11 @@ def gather_texts(texts: Sequence[TextInput], old: IndexReader | None, old_source
     return out
 
 
-def progress_of(items: Sequence, desc: str, enabled: bool, unit: str):  # type: ignore[no-untyped-def]
+_T = TypeVar("_T")
+
+
+def progress_of(items: Sequence[_T], desc: str, enabled: bool, unit: str) -> Iterable[_T]:
+    """Items → the same items, behind a tqdm progress bar on stderr when enabled and there are 50 or more."""
     if not enabled or len(items) < 50:
         return items
     from tqdm import tqdm

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from ..text.chunking import chunk_document, segments, sentence_windows
 from ..types import Document, Span, content_id
 from .gather import Gathered, progress_of
 from .texts import TEXT_SOURCE, embed_input, text_chunks
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,8 @@ def embed(prep: Prepared, old: IndexReader | None, embedder: Embedder, settings:
 
             def part_sum(key: str) -> np.ndarray:
                 pass_id, k = late_sentence[key]
-                return states.part_sums[states.starts[at[pass_id]] + k]
+                row: np.ndarray = states.part_sums[states.starts[at[pass_id]] + k]
+                return row
 
             # Pooled as the model pools an input: the sentence's own tokens with its window's <s>, prefix
             # and </s> (seeds QA set: hit@1 0.929, against 0.905 for the sentence's tokens alone).
@@ -171,7 +176,8 @@ def chunks_embedded(prep: Prepared, new_vectors: set[str]) -> int:
     )
 
 
-def char_bar(total: int, desc: str, enabled: bool):  # type: ignore[no-untyped-def]
+def char_bar(total: int, desc: str, enabled: bool) -> tqdm[NoReturn] | None:
+    """A progress bar over ``total`` characters on stderr (None when not enabled)."""
     if not enabled:
         return None
     from tqdm import tqdm

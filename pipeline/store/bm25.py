@@ -30,7 +30,8 @@ import numpy as np
 from .vectors import npy_layout, npy_problem
 
 DIR = "bm25"
-PARAMS = {"method": "robertson", "k1": 1.2, "b": 0.75}
+K1 = 1.2  # term-frequency saturation; it also bounds every stored score (LexicalIndex)
+PARAMS = {"method": "robertson", "k1": K1, "b": 0.75}
 # bm25s's files (its default names) and ours: what a damaged-file check looks at.
 MATRIX = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy")
 FILES = ("rows.npy", *MATRIX, "params.index.json", "vocab.index.json")
@@ -107,7 +108,7 @@ class LexicalIndex:
                 raise ValueError(f"{folder}: {self._model.scores['num_docs']} scored chunks, {len(self.rows)} rows")
         # No stored score exceeds idf · (k1 + 1) with Robertson's idf ≤ ln(2n + 2): a sum above this
         # bound per query term (or not a number) is a damaged matrix, seen in the scores already computed.
-        self._bound = (PARAMS["k1"] + 1) * math.log(2 * len(self.rows) + 2) + 1e-3
+        self._bound = (K1 + 1) * math.log(2 * len(self.rows) + 2) + 1e-3
 
     def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Query terms → (chunk row, BM25 score ≥ 0; higher is better) of the at most k best chunks that contain a term."""

@@ -53,7 +53,7 @@ def stream(path: Path, digest: Any, limit: int | None = None) -> None:
     left = limit
     with open(path, "rb", buffering=0) as f:
         while left is None or left > 0:
-            n = f.readinto(buf if left is None or left >= len(buf) else view[:left])  # type: ignore[arg-type]
+            n = f.readinto(buf if left is None or left >= len(buf) else view[:left])
             if not n:
                 break
             digest.update(view[:n])
@@ -233,9 +233,9 @@ def full_read(gen: Path, manifest: Mapping[str, Any]) -> FullRead:
             problems.append(f"{name} is damaged (its content differs from the SHA-256 recorded at build time)")
             bad.add(name)
     if "index.sqlite3" not in bad:
-        problem = _quick_check(gen / "index.sqlite3")
-        if problem:
-            problems.append(problem)
+        quick = _quick_check(gen / "index.sqlite3")
+        if quick:
+            problems.append(quick)
             bad.add("index.sqlite3")
         elif not recorded:
             files, read = files + 1, read + (gen / "index.sqlite3").stat().st_size

@@ -105,12 +105,14 @@ def manifest_or_salvage(gen_dir: Path) -> tuple[dict[str, Any], bool]:
         pass
     salvaged: dict[str, Any] = {}
     text = raw.decode("utf-8", "replace")
+    # Below, a key not found leaves re.search None: .group raises AttributeError, suppressed as intended.
     with contextlib.suppress(ValueError, AttributeError):
         roots = json.loads(re.search(r'"roots":\s*(\[[^\]]*\])', text).group(1))  # type: ignore[union-attr]
         if isinstance(roots, list) and all(isinstance(r, str) and "\ufffd" not in r for r in roots):
             salvaged["roots"] = roots
     with contextlib.suppress(ValueError, AttributeError):
-        # "spec" is a key of the embedder entry only (a path holding it would show as \"spec\").
+        # "spec" is a key of the embedder entry only (a path holding it would show as \"spec\"). Not found:
+        # AttributeError, as above.
         spec = json.loads(re.search(r'"spec":\s*("(?:[^"\\]|\\.)*")', text).group(1))  # type: ignore[union-attr]
         if isinstance(spec, str) and spec and "\ufffd" not in spec:
             salvaged["embedder"] = {"spec": spec}

@@ -18,7 +18,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -33,10 +33,14 @@ from .rows import RowDamage, RowReader
 from .schema import LONGEST_WORD, Location, chunk_of, document_of, in_batches, merge_line_boxes, write_term_df
 from .vectors import open_faiss
 
-_Method = TypeVar("_Method", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    import faiss
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def _reads_sqlite(method: _Method) -> _Method:
+def _reads_sqlite(method: Callable[Concatenate[IndexReader, _P], _R]) -> Callable[Concatenate[IndexReader, _P], _R]:
     """A reader method that queries ``index.sqlite3`` → the same method, raising IndexCorrupt when
     SQLite finds the file damaged (a malformed page, a table gone, a stored value not JSON).
 
@@ -45,7 +49,7 @@ def _reads_sqlite(method: _Method) -> _Method:
     """
 
     @functools.wraps(method)
-    def guarded(self: IndexReader, *args: Any, **kwargs: Any) -> Any:
+    def guarded(self: IndexReader, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return method(self, *args, **kwargs)
         except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
@@ -53,7 +57,7 @@ def _reads_sqlite(method: _Method) -> _Method:
         except (sqlite3.DatabaseError, json.JSONDecodeError) as err:
             raise self.damaged(f"index.sqlite3 is damaged ({type(err).__name__}: {err})") from err
 
-    return guarded  # type: ignore[return-value]
+    return guarded
 
 
 class IndexReader:
@@ -68,7 +72,7 @@ class IndexReader:
         self.dir = gen_dir
         self.index_dir = gen_dir.parent  # ``open`` sets it to the directory as the caller named it
         self._row_readers: dict[str, RowReader] = {}
-        self.db: sqlite3.Connection | None = None  # type: ignore[assignment]
+        self._db: sqlite3.Connection | None = None  # set by _open_files; kept (closed) after close()
         try:
             raw = json.loads((gen_dir / "manifest.json").read_bytes().decode("utf-8"))
             self.manifest = IndexManifest.from_json(raw)
@@ -82,7 +86,7 @@ class IndexReader:
                 f"{FORMAT_VERSION}; rebuild it with: {repair_command(gen_dir.parent, gen_dir, self._raw_manifest)}"
             )
         self._n_chunks = n_chunks
-        self._faiss = None
+        self._faiss: faiss.Index | None = None
         self._df_table: str | None = None
         self._layout: bool | None = None  # whether this generation has the regions and boxes tables
         self._lexical: bm25.LexicalIndex | None = None
@@ -98,7 +102,7 @@ class IndexReader:
         """Open SQLite, map the vectors, load the BM25 matrix; damage found on the way → IndexCorrupt."""
         gen_dir = self.dir
         try:
-            self.db = sqlite3.connect(f"file:{gen_dir / 'index.sqlite3'}?mode=ro", uri=True, check_same_thread=False)
+            self._db = sqlite3.connect(f"file:{gen_dir / 'index.sqlite3'}?mode=ro", uri=True, check_same_thread=False)
             counted = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             n_sentences = self.db.execute("SELECT COUNT(*) FROM sentences").fetchone()[0]
             self.db.execute("SELECT COUNT(*) FROM documents").fetchone()
@@ -133,7 +137,16 @@ class IndexReader:
                     f"{bm25.DIR}/ (the BM25 files) is missing or damaged ({err})")) from err
 
     def _load(self, name: str) -> np.ndarray:
-        return np.load(self.dir / name, mmap_mode="r", allow_pickle=False)
+        mapped: np.ndarray = np.load(self.dir / name, mmap_mode="r", allow_pickle=False)
+        return mapped
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The generation's ``index.sqlite3``, open read-only. After ``close`` it is the closed
+        connection, so a query raises sqlite3.ProgrammingError as SQLite's own misuse error."""
+        if self._db is None:  # only while __init__ runs, before _open_files connects
+            raise sqlite3.ProgrammingError(f"the reader of {self.dir} has not opened index.sqlite3")
+        return self._db
 
     def damaged(self, what: str) -> IndexCorrupt:
         """What is wrong, starting with the file's path in the generation → the IndexCorrupt to raise."""
@@ -332,7 +345,7 @@ class IndexReader:
         return int(row[0]) if row else 0
 
     @property
-    def faiss_index(self):  # type: ignore[no-untyped-def]
+    def faiss_index(self) -> faiss.Index:
         if self._faiss is None:
             try:
                 index = open_faiss(self.dir / "vectors.faiss", dict(self.manifest.faiss) if self.manifest.faiss is not None else None)
@@ -442,7 +455,9 @@ class IndexReader:
     def vectors_by_key(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """Embedding keys → the vector embedded earlier from exactly that text (chunks or sentences)."""
         out: dict[str, np.ndarray] = {}
-        for table, vectors in (("chunks", lambda: self.vectors), ("sentences", lambda: self.sentence_vectors)):
+        tables: tuple[tuple[str, Callable[[], np.ndarray]], ...] = (
+            ("chunks", lambda: self.vectors), ("sentences", lambda: self.sentence_vectors))
+        for table, vectors in tables:
             sql = f"SELECT embed_key, row FROM {table} WHERE embed_key IN ({{}})"
             found = {k: r for k, r in in_batches(self.db, sql, [k for k in keys if k not in out])}
             if found:
@@ -451,8 +466,8 @@ class IndexReader:
         return out
 
     def close(self) -> None:
-        if self.db is not None:
-            self.db.close()
+        if self._db is not None:
+            self._db.close()
         for reader in self._row_readers.values():
             reader.close()
         self._row_readers.clear()

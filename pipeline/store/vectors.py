@@ -21,11 +21,14 @@ import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import numpy as np
 
 from ..settings import VectorIndexSettings
+
+if TYPE_CHECKING:
+    import faiss  # for annotations only: the functions below import it when they run
 
 BLOCK_ROWS = 65_536
 
@@ -136,12 +139,14 @@ def build(vectors_npy: str | Path, out: str | Path, settings: VectorIndexSetting
 
     n, dim = npy_shape(vectors_npy)
     spec = choose(n, settings)
+    index: faiss.Index
     if spec["type"] == "IndexFlatIP":
         index = faiss.IndexFlatIP(dim)
     else:
         index = faiss.index_factory(dim, spec["factory"], faiss.METRIC_INNER_PRODUCT)
         if "efConstruction" in spec["params"]:
-            index.hnsw.efConstruction = spec["params"]["efConstruction"]
+            # index_factory returns the built class (downcast); typed as the base Index
+            cast("faiss.IndexHNSW", index).hnsw.efConstruction = spec["params"]["efConstruction"]
         if not index.is_trained:
             index.train(_training_sample(vectors_npy, n, settings.train_sample))
     for block in npy_blocks(vectors_npy):
@@ -161,7 +166,7 @@ def _training_sample(vectors_npy: str | Path, n: int, size: int) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(parts)[:size])
 
 
-def open_faiss(path: str | Path, entry: dict[str, Any] | None):  # type: ignore[no-untyped-def]
+def open_faiss(path: str | Path, entry: dict[str, Any] | None) -> faiss.Index:
     """A FAISS file and its manifest entry → the index, search-time parameters applied (none: flat as built)."""
     import faiss
 
@@ -170,5 +175,6 @@ def open_faiss(path: str | Path, entry: dict[str, Any] | None):  # type: ignore[
     if "nprobe" in params:
         faiss.extract_index_ivf(index).nprobe = int(params["nprobe"])
     if "efSearch" in params:
-        faiss.downcast_index(index).hnsw.efSearch = int(params["efSearch"])
+        # efSearch is recorded for HNSW indexes only, which downcast_index returns as such (typed as Index)
+        cast("faiss.IndexHNSW", faiss.downcast_index(index)).hnsw.efSearch = int(params["efSearch"])
     return index
