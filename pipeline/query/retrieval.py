@@ -139,10 +139,10 @@ class Retriever:
             try:
                 # A large subset (``only``): FAISS reads deeper and the subset's rows are kept.
                 deep = n if allowed is None else n * 50
-                _, rows = index.search(np.ascontiguousarray(qv[None, :], dtype=np.float32), min(deep, index.ntotal))
+                _, found = index.search(np.ascontiguousarray(qv[None, :], dtype=np.float32), min(deep, index.ntotal))
             except RuntimeError as err:  # FAISS's own errors; a damaged graph shows here, if at all
                 raise self.reader.damaged(f"vectors.faiss is damaged (search failed: {err})") from err
-            dense_rows = [int(r) for r in rows[0] if r >= 0 and (allowed is None or int(r) in allowed)]
+            dense_rows = [int(r) for r in found[0] if r >= 0 and (allowed is None or int(r) in allowed)]
             # FAISS numbers its vectors 0..ntotal-1: another row is a damaged index, not a chunk.
             if dense_rows and max(dense_rows) >= index.ntotal:
                 raise self.reader.damaged(f"vectors.faiss is damaged (it returned row {max(dense_rows)} "
