@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from tqdm import tqdm
 
 
+# Part of every late vector's key: a change to how late vectors are made (their pooling, the segments'
+# whitespace) must give them new keys, or a build would reuse vectors made the old way. Bump it then.
+LATE_KEYS = "late-3"
+
 @dataclass(frozen=True)
 class Prepared:
     """The new documents chunked, each chunk and sentence with the key of the input its vector comes from."""
@@ -82,7 +86,7 @@ def prepare(g: Gathered, settings: Settings, embedder: Embedder, progress: bool)
             runs = sentence_windows(doc.text, spans, settings.chunking.max_chars)
             for run in runs:
                 segs, owners = segments(doc.text, run[0].start, run[-1].end, run)
-                pass_id = content_id(embedder.id, "late-3", *segs, length=24)
+                pass_id = content_id(embedder.id, LATE_KEYS, *segs, length=24)
                 windows[pass_id] = segs
                 for k, owner in enumerate(owners):
                     if owner is not None:
@@ -93,7 +97,7 @@ def prepare(g: Gathered, settings: Settings, embedder: Embedder, progress: bool)
             for c in chunks:
                 if c.sentences:
                     members = [sentence_key[s] for s in c.sentences]
-                    key = content_id(embedder.id, "late-3 chunk", *members, length=24)
+                    key = content_id(embedder.id, LATE_KEYS + " chunk", *members, length=24)
                     late_chunk[key] = members
                 else:
                     key = key_of(c.text)
