@@ -9,7 +9,7 @@ import re
 import pytest
 from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 
-from pipeline.text.chunking import chunk_document, segments, sentence_windows, sentences, split_sentences
+from pipeline.text.chunking import chunk_document, encoder_passes, segments, sentences, split_sentences
 from pipeline.text.cleaning import clean
 from pipeline.settings import ChunkingSettings, CleaningSettings, SourceSettings
 from pipeline.text.sources import load
@@ -178,7 +178,7 @@ def check_segments(doc, cfg: ChunkingSettings) -> None:  # type: ignore[no-untyp
             else:
                 assert seg.strip()
     spans = sorted({s for c in chunks for s in c.sentences}, key=lambda s: (s.start, s.end))
-    runs = sentence_windows(doc.text, spans, cfg.max_chars)
+    runs = encoder_passes(doc.text, spans, cfg.max_chars)
     assert [s for run in runs for s in run] == spans
     for run in runs:
         assert len(run) == 1 or run[-1].end - run[0].start <= cfg.max_chars
@@ -201,8 +201,8 @@ def test_text_between_sentences_is_a_segment_of_its_own() -> None:
     first, second = Span(0, 12), Span(23, 36)
     assert segments(text, 0, len(text), [first, second]) == (["Erster Satz.", " [Anzeige]", " Zweiter Satz."], [0, None, 1])
     # a window never reads across it
-    assert sentence_windows(text, [first, second], 600) == [[first], [second]]
-    assert sentence_windows("Eins. Zwei. Drei.", [Span(0, 5), Span(6, 11), Span(12, 17)], 11) == [
+    assert encoder_passes(text, [first, second], 600) == [[first], [second]]
+    assert encoder_passes("Eins. Zwei. Drei.", [Span(0, 5), Span(6, 11), Span(12, 17)], 11) == [
         [Span(0, 5), Span(6, 11)], [Span(12, 17)]]
 
 

@@ -21,7 +21,7 @@ from ..store import (
     NewSentence,
 )
 from ..text import lexical
-from ..text.chunking import chunk_document, segments, sentence_windows
+from ..text.chunking import chunk_document, encoder_passes, segments
 from ..types import Document, Span, content_id
 from .gather import Gathered, progress_of
 from .texts import TEXT_SOURCE, embed_input, text_chunks
@@ -83,7 +83,7 @@ def prepare(g: Gathered, settings: Settings, embedder: Embedder, progress: bool)
         spans = sorted({s for c in chunks for s in c.sentences}, key=lambda s: (s.start, s.end))
         if late:
             sentence_key: dict[Span, str] = {}
-            runs = sentence_windows(doc.text, spans, settings.chunking.max_chars)
+            runs = encoder_passes(doc.text, spans, settings.chunking.max_chars)
             for run in runs:
                 segs, owners = segments(doc.text, run[0].start, run[-1].end, run)
                 pass_id = content_id(embedder.id, LATE_KEYS, *segs, length=24)

@@ -430,7 +430,7 @@ def segments(text: str, start: int, end: int, sentences: Sequence[Span]) -> tupl
     return out, owners
 
 
-def sentence_windows(text: str, sentences: Sequence[Span], max_chars: int) -> list[list[Span]]:
+def encoder_passes(text: str, sentences: Sequence[Span], max_chars: int) -> list[list[Span]]:
     """A document's sentences (in order) → runs of consecutive sentences, each read in one encoder pass.
 
     A run ends before it would pass ``max_chars`` or where more than whitespace lies between two
