@@ -242,6 +242,7 @@ def test_chat_model_from_settings() -> None:
         chat_model(LLMSettings(provider="openai"))
 
 
+@pytest.mark.slow  # a `python -m pipeline` process
 def test_cli_ask_with_llm_flags(index_dir: Path) -> None:
     import json
     import subprocess
