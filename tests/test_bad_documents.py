@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import struct
 import time
 import zipfile
 import zlib
 from pathlib import Path
 
+import pytest
 from files import FONT
 
 from pipeline.embedding import HashingEmbedder
@@ -71,6 +73,12 @@ def huge_png(path: Path, side: int = 20_000) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def pdf_of_500_pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``long_pdf`` of 500 pages, written once for the module (writing it takes longer than reading it)."""
+    return long_pdf(tmp_path_factory.mktemp("long-pdf") / "lang.pdf", 500)
+
+
 def reason(path: Path) -> str:
     got = load(str(path), Settings().sources)
     assert isinstance(got, SkippedFile), got
@@ -101,7 +109,8 @@ def test_an_image_too_large_to_decode_is_refused_before_decoding(tmp_path: Path)
     assert reason(huge_png(tmp_path / "plan.png")).startswith("image too large (20000 × 20000 pixels")
 
 
-def test_a_folder_of_bad_files_indexes_the_rest_and_keeps_what_was_indexed(tmp_path: Path) -> None:
+def test_a_folder_of_bad_files_indexes_the_rest_and_keeps_what_was_indexed(tmp_path: Path,
+                                                                           pdf_of_500_pages: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "gut.txt").write_text("Die Stadt Moers baut ein Glasfasernetz.", "utf-8")
@@ -112,7 +121,7 @@ def test_a_folder_of_bad_files_indexes_the_rest_and_keeps_what_was_indexed(tmp_p
     with zipfile.ZipFile(docs / "bericht.docx", "w") as z:
         z.writestr("x.txt", "x")
     huge_png(docs / "plan.png")
-    long_pdf(docs / "lang.pdf", 500)
+    shutil.copy(pdf_of_500_pages, docs / "lang.pdf")
     report = build([docs], tmp_path / "idx", embedder=HashingEmbedder(32), progress=False)
     named = {Path(s.path).name for s in report.skipped}
     assert named == {"geheim.pdf", "leer.pdf", "kaputt.pdf", "bericht.docx", "plan.png"}
@@ -126,8 +135,8 @@ def test_a_folder_of_bad_files_indexes_the_rest_and_keeps_what_was_indexed(tmp_p
     reader.close()
 
 
-def test_a_500_page_pdf_is_read_page_by_page(tmp_path: Path) -> None:
-    src = load(str(long_pdf(tmp_path / "lang.pdf", 500)), Settings().sources)
+def test_a_500_page_pdf_is_read_page_by_page(pdf_of_500_pages: Path) -> None:
+    src = load(str(pdf_of_500_pages), Settings().sources)
     assert isinstance(src, SourceText) and src.encoding == "PDF, 500 pages"
     assert [r.number for r in src.regions] == list(range(1, 501))
 
@@ -138,8 +147,8 @@ def test_a_long_pdf_shows_its_pages_and_gets_its_budget_per_page(tmp_path: Path,
 
     docs = tmp_path / "docs"
     docs.mkdir()
-    long_pdf(docs / "lang.pdf", 200)
-    # Pages as slow as OCR makes them, in small: 20 ms each, 4 s for the file (the worker is forked, so it
+    long_pdf(docs / "lang.pdf", 100)
+    # Pages as slow as OCR makes them, in small: 20 ms each, 2 s for the file (the worker is forked, so it
     # reads with this patch). The budget of 1 s holds per page: the file is read, not skipped.
     real = pdf._text_lines
 
@@ -152,7 +161,7 @@ def test_a_long_pdf_shows_its_pages_and_gets_its_budget_per_page(tmp_path: Path,
     report = build([docs], tmp_path / "idx", settings, embedder=HashingEmbedder(32), progress=True)
     assert report.documents == 1 and not report.skipped, report.skipped
     err = capsys.readouterr().err
-    assert "Reading lang.pdf" in err and "/200" in err and "page" in err
+    assert "Reading lang.pdf" in err and "/100" in err and "page" in err
     # A page that never ends is still stopped by the budget.
     monkeypatch.setattr(pdf, "_text_lines", lambda page, number: time.sleep(30))
     long_pdf(docs / "haengt.pdf", 2)

@@ -42,9 +42,10 @@ DOCS = {
 QUESTION = "Wer hat die Absichtserklärung in Duisburg unterzeichnet?"
 
 
-@pytest.fixture
-def index_dir(tmp_path: Path) -> Path:
-    return tiny_index(tmp_path, DOCS)
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """DOCS indexed once for the module: the tests only read it."""
+    return tiny_index(tmp_path_factory.mktemp("generation"), DOCS)
 
 
 def _open(index_dir: Path, server_url: str, timeout_s: float = 10.0):  # type: ignore[no-untyped-def]

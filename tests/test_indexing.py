@@ -150,7 +150,8 @@ def test_a_messy_folder_is_indexed_and_every_skip_has_a_reason(tmp_path: Path, h
     (docs / "latin1.txt").write_bytes("Über die Brücke gehen täglich Bürger.".encode("latin-1"))
     (docs / "cp1252.txt").write_bytes("„Smart City“ kostet 5 € – sagt der Bürgermeister.".encode("cp1252"))
     (docs / "big.txt").write_bytes(b"Ein Satz. " * 5_300_000)  # 53 MB
-    (docs / "longline.txt").write_text("wort " * 1_000_000, "utf-8")  # one 5 MB line
+    # One 500 kB line: 25 times what pysbd reads at once (test_chunking checks 5 MB lines, chunking alone).
+    (docs / "longline.txt").write_text("wort " * 100_000, "utf-8")
     nested = "<div>" * 20_000 + "<p>Tief verschachtelter Text über Duisburg.</p>" + "</div>" * 20_000
     (docs / "nested.html").write_text(f"<html><body>{nested}</body></html>", "utf-8")
     (docs / "mit leerzeichen und ümlaut.md").write_text("# Titel\n\nEin Text mit Umlaut ä.", "utf-8")
