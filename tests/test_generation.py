@@ -244,7 +244,7 @@ def test_chat_model_from_settings() -> None:
 
 
 @pytest.mark.slow  # a `python -m pipeline` process
-def test_cli_ask_with_llm_flags(index_dir: Path) -> None:
+def test_cli_ask_with_llm_flags(index_dir: Path, tmp_path: Path) -> None:
     import json
     import subprocess
     import sys
@@ -256,7 +256,7 @@ def test_cli_ask_with_llm_flags(index_dir: Path) -> None:
             [sys.executable, "-m", "pipeline", "ask", QUESTION, "--index", str(index_dir), "--json",
              "--llm", "openai", "--llm-url", server.base_url, "--llm-model", "stub"],
             capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
-                                                              "HOME": str(index_dir)})
+                                                              "HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["mode"] == "llm" and data["citations"] == []

@@ -15,7 +15,7 @@ from pipeline.indexing import BuildReport, build
 from pipeline.settings import Settings
 from pipeline.store import IndexReader
 
-from conftest import SEEDS
+from conftest import SEEDS, copy_index
 
 
 Built = tuple[Path, Path, BuildReport]
@@ -24,17 +24,11 @@ Built = tuple[Path, Path, BuildReport]
 @pytest.fixture(scope="module")
 def seeds_built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """A copy of the seeds and its first build (``hashing`` embedder), once for the module → (seeds, index,
-    report). Nothing writes to the seeds copy; tests that build again work on a copy of the index (``_copy``)."""
+    report). Nothing writes to the seeds copy; tests that build again work on a copy of the index (``copy_index``)."""
     root = tmp_path_factory.mktemp("indexing")
     shutil.copytree(SEEDS, root / "seeds")
     report = build([root / "seeds"], root / "idx", embedder=HashingEmbedder(64), progress=False)
     return root / "seeds", root / "idx", report
-
-
-def _copy(index: Path, to: Path) -> Path:
-    """An index → a copy of it at ``to`` (its ``current`` link is relative: the copy reads its own generation)."""
-    shutil.copytree(index, to, symlinks=True)
-    return to
 
 
 def test_seeds_build_with_one_duplicate_group(seeds_built: Built) -> None:
@@ -49,7 +43,7 @@ def test_seeds_build_with_one_duplicate_group(seeds_built: Built) -> None:
 
 def test_second_build_embeds_nothing_and_says_so(seeds_built: Built, tmp_path: Path, hashing: HashingEmbedder) -> None:
     seeds, built, _ = seeds_built
-    index = _copy(built, tmp_path / "idx")
+    index = copy_index(built, tmp_path / "idx")
     gen = IndexReader.open(index).dir
     hashing.calls.clear()
     report = build([seeds], index, embedder=hashing, progress=False)
@@ -127,7 +121,7 @@ def test_deleted_files_are_removed_from_the_index(seeds_copy: Path, tmp_path: Pa
 
 def test_changing_the_embedder_rebuilds_everything(seeds_built: Built, tmp_path: Path) -> None:
     seeds, built, _ = seeds_built  # built with HashingEmbedder(64)
-    index = _copy(built, tmp_path / "idx")
+    index = copy_index(built, tmp_path / "idx")
     other = HashingEmbedder(32)
     report = build([seeds], index, embedder=other, progress=False)
     assert "embedder changed from hashing/64 to hashing/32" in report.full_rebuild_reason
@@ -137,7 +131,7 @@ def test_changing_the_embedder_rebuilds_everything(seeds_built: Built, tmp_path:
 
 def test_changing_chunk_settings_rebuilds(seeds_built: Built, tmp_path: Path, hashing: HashingEmbedder) -> None:
     seeds, built, _ = seeds_built
-    index = _copy(built, tmp_path / "idx")
+    index = copy_index(built, tmp_path / "idx")
     report = build([seeds], index, settings=Settings(chunking={"max_sentences": 2}), embedder=hashing, progress=False)
     assert report.full_rebuild_reason == "index settings changed" and not report.up_to_date
 

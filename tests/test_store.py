@@ -14,25 +14,19 @@ from pipeline.embedding import HashingEmbedder
 from pipeline.indexing import build
 from pipeline.store import EmbedderMismatch, IndexBusy, IndexMissing, IndexReader, build_lock
 
-from conftest import SEEDS
+from conftest import SEEDS, copy_index
 
 
 @pytest.fixture(scope="module")
 def seeds_built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A copy of the seeds and its index (``hashing`` embedder), built once for the module → (seeds, index).
 
-    Tests that only read the index share it; tests that change it work on a copy (``_copy``). Nothing
+    Tests that only read the index share it; tests that change it work on a copy (``copy_index``). Nothing
     writes to the seeds copy."""
     root = tmp_path_factory.mktemp("store")
     shutil.copytree(SEEDS, root / "seeds")
     build([root / "seeds"], root / "idx", embedder=HashingEmbedder(64), progress=False)
     return root / "seeds", root / "idx"
-
-
-def _copy(index: Path, to: Path) -> Path:
-    """An index → a copy of it at ``to`` (its ``current`` link is relative: the copy reads its own generation)."""
-    shutil.copytree(index, to, symlinks=True)
-    return to
 
 
 def test_round_trip(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
@@ -163,7 +157,7 @@ def test_a_damaged_index_says_what_is_wrong_and_a_rebuild_repairs_it(
     from pipeline.store import IndexCorrupt
 
     seeds, built = seeds_built
-    index = _copy(built, tmp_path / "idx")
+    index = copy_index(built, tmp_path / "idx")
     _damage(IndexReader.open(index).dir, what)
     with pytest.raises(IndexCorrupt, match=r"is damaged \(gen-[^/]+/[a-z0-9_./]+ .*\); rebuild it with: "
                                            r"python -m pipeline build .*--index"):
@@ -222,7 +216,7 @@ def test_a_build_removes_what_a_killed_build_left(seeds_copy: Path, tmp_path: Pa
 
 
 def test_document_frequency_from_term_statistics(seeds_built: tuple[Path, Path], tmp_path: Path) -> None:
-    index = _copy(seeds_built[1], tmp_path / "idx")  # changed below
+    index = copy_index(seeds_built[1], tmp_path / "idx")  # changed below
     reader = IndexReader.open(index)
     terms = {t for (text,) in reader.db.execute("SELECT terms FROM lexical LIMIT 40") for t in text.split()}
     assert len(terms) > 50
