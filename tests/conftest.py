@@ -62,6 +62,13 @@ def seeds_open(seeds_index: Path):  # type: ignore[no-untyped-def]
     return open_index(seeds_index, Settings())
 
 
+def copy_index(index: Path, to: Path) -> Path:
+    """An index → a copy of it at ``to``, for a test that changes or rebuilds an index a module built once (its
+    ``current`` link is relative: the copy reads its own generation)."""
+    shutil.copytree(index, to, symlinks=True)
+    return to
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     import socket

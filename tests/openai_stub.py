@@ -111,7 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
 def stub_server(scripts: list[dict[str, Any]]) -> Iterator[StubServer]:
     """Scripts → a running stub server (its ``base_url`` for the client), shut down afterwards."""
     server = StubServer(scripts)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Shutting down waits for the serving loop to look up: every 50 ms, not every 0.5 s (the default).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield server

@@ -218,6 +218,7 @@ def _run_event(url: str, fn_index: int, trigger_id: int, data: list[Any]) -> dic
     raise AssertionError("the event did not complete")
 
 
+@pytest.mark.slow  # a real Gradio server
 def test_upload_through_gradio_leaves_no_temp_files_and_refuses_large_files(tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue "nothing a user gave is ever lost", uploads: Gradio enforces the size limit, the handler
@@ -269,6 +270,7 @@ def test_discard_uploads_touches_only_gradios_folder(tmp_path: Path) -> None:
     assert sorted(p.name for p in cache.rglob("*")) == ["def", "other.txt"]
 
 
+@pytest.mark.slow  # the chat started as a process of its own
 def test_the_app_keeps_gradio_files_in_a_folder_it_owns_and_removes_it_at_exit(tmp_path: Path) -> None:
     """Started as users start it (no GRADIO_TEMP_DIR set): uploads land in a fresh folder, gone after SIGTERM."""
     index_dir = tiny_index(tmp_path, {"a.txt": "Die Stadt Duisburg baut ein Netz."})
@@ -299,6 +301,7 @@ def test_feedback_goes_to_a_jsonl_log_next_to_the_index(tmp_path: Path) -> None:
     assert line["helpful"] is True and line["question"] == "q" and "time" in line
 
 
+@pytest.mark.slow  # a real Gradio server
 def test_basic_auth_keeps_strangers_out(tmp_path: Path) -> None:
     import urllib.error
     import urllib.request
@@ -318,6 +321,7 @@ def test_cli_refuses_a_malformed_auth_setting(tmp_path: Path) -> None:
     assert chat_app.main(["--index", str(tmp_path / "none"), "--auth", "only-a-user"]) == 2
 
 
+@pytest.mark.slow  # a real Gradio server
 def test_many_questions_at_once_through_the_api(tmp_path: Path) -> None:
     """10 questions sent at the same moment all come back with the JSON contract (benchmarks/load.py: 50, real model)."""
     import concurrent.futures as cf
@@ -335,6 +339,7 @@ def test_many_questions_at_once_through_the_api(tmp_path: Path) -> None:
     assert all("error" not in r and r["passages"] for r in results)
 
 
+@pytest.mark.slow  # a real Gradio server serves the PDF
 def test_a_pdf_citation_shows_its_page_highlighted_and_links_to_it(tmp_path: Path) -> None:
     import base64
     import io
@@ -407,6 +412,7 @@ def _plain_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow  # `python -m pipeline serve` as a process of its own
 def test_serve_a_folder_indexes_it_first_then_answers_from_it(tmp_path: Path) -> None:
     """`python -m pipeline serve FOLDER` (what `make run DOCS=FOLDER` runs in two steps): new files of the
     folder are indexed before the chat starts, and a file of a type it does not read does not stop it."""
@@ -448,6 +454,7 @@ def test_each_answer_keeps_its_own_sources_and_the_conversation_exports_with_its
             assert f"[{c['n']}] `{c['source']}`, characters {c['start']}–{c['end']}: “{c['text']}”" in markdown
 
 
+@pytest.mark.slow  # build and serve processes
 def test_an_upload_survives_a_rebuild_and_a_restart_of_the_server(tmp_path: Path) -> None:
     """Issue "nothing lost": a file uploaded in the chat is a document of the index like any other — a plain
     rebuild (what `make run` does before starting) keeps it, and the restarted server answers from it."""

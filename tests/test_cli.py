@@ -11,6 +11,10 @@ import pytest
 
 from conftest import ROOT
 
+# Every test here runs `python -m pipeline` processes as a user does (a second or more each, most of it
+# start-up): `make test` runs them, `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd, capture_output=True, text=True,
@@ -18,7 +22,6 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                                             "PYTHONPATH": str(ROOT)})
 
 
-@pytest.mark.slow
 def test_build_seeds_then_nothing_to_do(seeds_copy: Path, tmp_path: Path) -> None:
     first = run("build", "seeds", "--index", "idx", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
@@ -47,7 +50,6 @@ def test_skipped_files_set_exit_code_1(tmp_path: Path) -> None:
     assert "docs/b.txt: empty file" in result.stdout
 
 
-@pytest.mark.slow
 def test_ask_json_and_many_questions(seeds_index: Path, tmp_path: Path) -> None:
     import json
 
@@ -68,7 +70,6 @@ def test_ask_json_and_many_questions(seeds_index: Path, tmp_path: Path) -> None:
     assert "Thomas Jühe" in text.stdout and "[1] " in text.stdout and "characters" in text.stdout
 
 
-@pytest.mark.slow
 def test_eval_prints_the_metrics(seeds_index: Path, tmp_path: Path) -> None:
     result = run("eval", str(ROOT / "benchmarks" / "qa_seeds.jsonl"), "--index", str(seeds_index), "--details",
                  cwd=ROOT)
@@ -124,7 +125,6 @@ def test_add_remove_and_list_sources(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "nope.txt" in missing.stderr and "Traceback" not in missing.stderr
 
 
-@pytest.mark.slow
 def test_output_into_a_closed_pipe_ends_quietly(seeds_index: Path, tmp_path: Path) -> None:
     """``belegt ask … | head -1``: the reader leaves early; no "Broken pipe" error, SIGPIPE's status."""
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", "ask", "Wer hat die Absichtserklärung unterzeichnet?",

@@ -50,6 +50,7 @@ def test_unknown_spec_is_a_clear_error() -> None:
         make_embedder("bert")
 
 
+@pytest.mark.slow  # imports sentence-transformers and torch to try the hub
 def test_hub_name_offline_fails_with_advice() -> None:
     from pipeline.embedding import ModelUnavailable
 

@@ -204,6 +204,7 @@ def test_html_and_latin1_citations_are_checked_against_the_stored_text(
     assert m["citation_validity"] == 0.0
 
 
+@pytest.mark.slow  # a `python -m pipeline` process
 def test_the_eval_command_accepts_correct_html_citations(
     html_and_latin1_index: tuple[Any, str, str], tmp_path: Path,
 ) -> None:

@@ -42,9 +42,10 @@ DOCS = {
 QUESTION = "Wer hat die Absichtserklärung in Duisburg unterzeichnet?"
 
 
-@pytest.fixture
-def index_dir(tmp_path: Path) -> Path:
-    return tiny_index(tmp_path, DOCS)
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """DOCS indexed once for the module: the tests only read it."""
+    return tiny_index(tmp_path_factory.mktemp("generation"), DOCS)
 
 
 def _open(index_dir: Path, server_url: str, timeout_s: float = 10.0):  # type: ignore[no-untyped-def]
@@ -242,7 +243,8 @@ def test_chat_model_from_settings() -> None:
         chat_model(LLMSettings(provider="openai"))
 
 
-def test_cli_ask_with_llm_flags(index_dir: Path) -> None:
+@pytest.mark.slow  # a `python -m pipeline` process
+def test_cli_ask_with_llm_flags(index_dir: Path, tmp_path: Path) -> None:
     import json
     import subprocess
     import sys
@@ -254,7 +256,7 @@ def test_cli_ask_with_llm_flags(index_dir: Path) -> None:
             [sys.executable, "-m", "pipeline", "ask", QUESTION, "--index", str(index_dir), "--json",
              "--llm", "openai", "--llm-url", server.base_url, "--llm-model", "stub"],
             capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
-                                                              "HOME": str(index_dir)})
+                                                              "HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["mode"] == "llm" and data["citations"] == []

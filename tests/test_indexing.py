@@ -4,19 +4,35 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pipeline.embedding import HashingEmbedder, pool
-from pipeline.indexing import build
+from pipeline.indexing import BuildReport, build
 from pipeline.settings import Settings
 from pipeline.store import IndexReader
 
+from conftest import SEEDS, copy_index
 
-def test_seeds_build_with_one_duplicate_group(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
-    report = build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
+
+Built = tuple[Path, Path, BuildReport]
+
+
+@pytest.fixture(scope="module")
+def seeds_built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """A copy of the seeds and its first build (``hashing`` embedder), once for the module → (seeds, index,
+    report). Nothing writes to the seeds copy; tests that build again work on a copy of the index (``copy_index``)."""
+    root = tmp_path_factory.mktemp("indexing")
+    shutil.copytree(SEEDS, root / "seeds")
+    report = build([root / "seeds"], root / "idx", embedder=HashingEmbedder(64), progress=False)
+    return root / "seeds", root / "idx", report
+
+
+def test_seeds_build_with_one_duplicate_group(seeds_built: Built) -> None:
+    _, _, report = seeds_built
     assert report.documents == 5 and report.chunks > 20
     assert report.chunks_embedded == report.chunks and report.embedded >= report.chunks
     assert [tuple(Path(p).name[:3] for p in g) for g in report.duplicate_groups] == [("000", "001")]
@@ -25,14 +41,15 @@ def test_seeds_build_with_one_duplicate_group(seeds_copy: Path, tmp_path: Path, 
     assert "Documents: 5" in summary and "Near-duplicate groups: 1" in summary and "Files skipped: 0" in summary
 
 
-def test_second_build_embeds_nothing_and_says_so(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
-    build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
-    gen = IndexReader.open(tmp_path / "idx").dir
+def test_second_build_embeds_nothing_and_says_so(seeds_built: Built, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    seeds, built, _ = seeds_built
+    index = copy_index(built, tmp_path / "idx")
+    gen = IndexReader.open(index).dir
     hashing.calls.clear()
-    report = build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
+    report = build([seeds], index, embedder=hashing, progress=False)
     assert report.up_to_date and report.embedded == 0 and hashing.calls == []
     assert "up to date" in report.summary() and "nothing embedded" in report.summary()
-    assert IndexReader.open(tmp_path / "idx").dir == gen  # nothing was rewritten
+    assert IndexReader.open(index).dir == gen  # nothing was rewritten
 
 
 def test_one_changed_file_reembeds_only_its_new_chunks(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
@@ -102,20 +119,20 @@ def test_deleted_files_are_removed_from_the_index(seeds_copy: Path, tmp_path: Pa
     assert reader.faiss_index.ntotal == len(reader.chunks())
 
 
-def test_changing_the_embedder_rebuilds_everything(seeds_copy: Path, tmp_path: Path) -> None:
-    index = tmp_path / "idx"
-    build([seeds_copy], index, embedder=HashingEmbedder(64), progress=False)
+def test_changing_the_embedder_rebuilds_everything(seeds_built: Built, tmp_path: Path) -> None:
+    seeds, built, _ = seeds_built  # built with HashingEmbedder(64)
+    index = copy_index(built, tmp_path / "idx")
     other = HashingEmbedder(32)
-    report = build([seeds_copy], index, embedder=other, progress=False)
+    report = build([seeds], index, embedder=other, progress=False)
     assert "embedder changed from hashing/64 to hashing/32" in report.full_rebuild_reason
     assert report.chunks_embedded == report.chunks > 0
     assert IndexReader.open(index).manifest.embedder.dim == 32
 
 
-def test_changing_chunk_settings_rebuilds(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
-    index = tmp_path / "idx"
-    build([seeds_copy], index, embedder=hashing, progress=False)
-    report = build([seeds_copy], index, settings=Settings(chunking={"max_sentences": 2}), embedder=hashing, progress=False)
+def test_changing_chunk_settings_rebuilds(seeds_built: Built, tmp_path: Path, hashing: HashingEmbedder) -> None:
+    seeds, built, _ = seeds_built
+    index = copy_index(built, tmp_path / "idx")
+    report = build([seeds], index, settings=Settings(chunking={"max_sentences": 2}), embedder=hashing, progress=False)
     assert report.full_rebuild_reason == "index settings changed" and not report.up_to_date
 
 
@@ -150,7 +167,8 @@ def test_a_messy_folder_is_indexed_and_every_skip_has_a_reason(tmp_path: Path, h
     (docs / "latin1.txt").write_bytes("Über die Brücke gehen täglich Bürger.".encode("latin-1"))
     (docs / "cp1252.txt").write_bytes("„Smart City“ kostet 5 € – sagt der Bürgermeister.".encode("cp1252"))
     (docs / "big.txt").write_bytes(b"Ein Satz. " * 5_300_000)  # 53 MB
-    (docs / "longline.txt").write_text("wort " * 1_000_000, "utf-8")  # one 5 MB line
+    # One 500 kB line: 25 times what pysbd reads at once (test_chunking checks 5 MB lines, chunking alone).
+    (docs / "longline.txt").write_text("wort " * 100_000, "utf-8")
     nested = "<div>" * 20_000 + "<p>Tief verschachtelter Text über Duisburg.</p>" + "</div>" * 20_000
     (docs / "nested.html").write_text(f"<html><body>{nested}</body></html>", "utf-8")
     (docs / "mit leerzeichen und ümlaut.md").write_text("# Titel\n\nEin Text mit Umlaut ä.", "utf-8")
@@ -304,6 +322,5 @@ def test_switching_vectors_rebuilds_with_the_new_kind(seeds_copy: Path, tmp_path
         assert np.allclose(v, model.embed([c.text], "passage")[0], atol=1e-6)
 
 
-def test_an_embedder_without_one_pass_segments_encodes(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
-    build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
-    assert IndexReader.open(tmp_path / "idx").manifest.embedder.vectors == "encode"
+def test_an_embedder_without_one_pass_segments_encodes(seeds_built: Built) -> None:
+    assert IndexReader.open(seeds_built[1]).manifest.embedder.vectors == "encode"  # built with hashing

@@ -102,7 +102,7 @@ def test_history_with_bad_entries_does_not_break_a_follow_up(index_dir: Path) ->
     index.close()
 
 
-# The CLI as a user runs it.
+# The CLI as a user runs it: `python -m pipeline` processes (slow: `make test` runs them, `make test-fast` does not).
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd, capture_output=True, text=True,
@@ -110,6 +110,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(ROOT), "LC_ALL": "C.UTF-8"})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags", [[], ["--json"]])
 def test_cli_refuses_bad_questions_in_one_line(index_dir: Path, tmp_path: Path, flags: list[str]) -> None:
     for name in ("empty", "100,000 characters", "emoji", "not UTF-8"):
@@ -125,6 +126,7 @@ def test_cli_refuses_bad_questions_in_one_line(index_dir: Path, tmp_path: Path, 
             assert json.loads(result.stdout)["question"] == ASKED[name]
 
 
+@pytest.mark.slow
 def test_cli_questions_file_answers_the_good_lines_and_names_the_bad_ones(index_dir: Path, tmp_path: Path) -> None:
     qfile = tmp_path / "q.jsonl"
     lines = [{"id": name, "question": q} for name, (q, _) in REFUSED.items()]
@@ -141,6 +143,7 @@ def test_cli_questions_file_answers_the_good_lines_and_names_the_bad_ones(index_
         assert "error" not in out[name] and out[name]["answer"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content, why", [
     (b'{"id": "a", "question": "Wer?"}\n{"id": "b", "question": \n', "q.jsonl:2: not JSON"),
     (b'{"id": "a", "question": 42}\n', "q.jsonl:1: each line needs a string field 'question'"),
@@ -177,6 +180,7 @@ def test_chat_hides_an_unexpected_failure_and_logs_it(index_dir: Path, caplog: p
     assert "disk on fire" in caplog.text and "Traceback" in caplog.text  # the log keeps the details
 
 
+@pytest.mark.slow  # a real Gradio server
 def test_api_returns_the_contract_or_an_error_message(index_dir: Path) -> None:
     from gradio_client import Client
 

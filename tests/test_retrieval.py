@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ from pipeline.query.retrieval import Retriever, rrf
 from pipeline.settings import RetrievalSettings
 from pipeline.store import EmbedderMismatch, IndexReader
 
+from conftest import SEEDS
+
 
 def test_rrf() -> None:
     fused = rrf([([1, 2, 3], 1.0), ([3, 1], 0.5)], k=60)
@@ -19,10 +23,15 @@ def test_rrf() -> None:
     assert fused[3] == pytest.approx(1 / 63 + 0.5 / 61)
 
 
-@pytest.fixture
-def reader(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> IndexReader:
-    build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
-    return IndexReader.open(tmp_path / "idx")
+@pytest.fixture(scope="module")
+def reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexReader]:
+    """A copy of the seeds indexed once for the module with the ``hashing`` embedder; the tests only read it."""
+    root = tmp_path_factory.mktemp("retrieval")
+    shutil.copytree(SEEDS, root / "seeds")
+    build([root / "seeds"], root / "idx", embedder=HashingEmbedder(64), progress=False)
+    opened = IndexReader.open(root / "idx")
+    yield opened
+    opened.close()
 
 
 def test_lexical_side_finds_a_rare_name_with_umlaut_variants(reader: IndexReader, hashing: HashingEmbedder) -> None:

