@@ -61,7 +61,7 @@ test: install browser real-pdfs
 
 # The tests that load no model and start no engine (-m "not slow"); for the edit-test loop.
 test-fast: install
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q -n 2 --dist loadfile
 
 bench: install
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,langchain,bench]'

@@ -255,6 +255,7 @@ def check_large(doc, cfg: ChunkingSettings) -> list:  # type: ignore[no-untyped-
     return chunks
 
 
+@pytest.mark.slow  # megabytes of input: seconds each
 def test_five_megabyte_line_without_whitespace_is_chunked_exactly() -> None:
     # Before: each sentence-boundary repair searched r"(\S+)\.$" over the whole merged text before it
     # (quadratic per search, and the text grew at every boundary); 100 KB took 16 s, 5 MB did not finish.
@@ -265,6 +266,7 @@ def test_five_megabyte_line_without_whitespace_is_chunked_exactly() -> None:
     assert len(chunks) >= len(text) // CFG.max_sentence_chars
 
 
+@pytest.mark.slow  # megabytes of input: seconds each
 def test_five_megabyte_line_of_words_is_chunked_exactly() -> None:
     # Before: at each break (one per 5,000 characters) the repairs copied the rest of the line and
     # tested the break against every quotation in the line: quadratic (0.25 s at 400 KB, 24 s at 5 MB).
@@ -280,6 +282,7 @@ run_on_units = st.lists(
 ).map("".join)
 
 
+@pytest.mark.slow  # inputs of 20,000 to 130,000 characters: seconds
 @hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(lead=st.integers(0, 40_000), unit=run_on_units, size=st.integers(20_500, 30_000), cfg=small_chunks)
 @example(lead=100_000, unit="Z.b", size=30_000, cfg=CFG)  # before: over two minutes for this one
