@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from pipeline.text.chunking import _context, _windows_of
+from pipeline.text.chunking import _context, _chunk_ranges
 from pipeline.settings import ChunkingSettings
 from pipeline.types import Chunk, Document, Span, content_id
 
@@ -254,7 +254,7 @@ def document_and_chunks(a: Article, settings: ChunkingSettings | None = None) ->
     for region in regions:
         offset = len(flat)
         flat.extend(region)
-        for i, j in _windows_of(region, settings):
+        for i, j in _chunk_ranges(region, settings):
             first, last = region[i], region[j - 1]
             before = flat[offset + i - 1] if offset + i > 0 else None
             body = text[first.start : last.end]

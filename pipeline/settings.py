@@ -56,7 +56,8 @@ class EmbedderSettings(_Section):
         False,
         description=(
             "Embed each chunk with its context (title, previous sentence) in front of it. Off: on the "
-            "seeds QA set it lowered hit@1 from 0.74 to 0.45 with the default embedder."
+            "seeds QA set it lowered dense-only chunk hit@1 from 0.74 to 0.45 with the default embedder (measured with "
+            "encoded vectors, before late chunking; benchmarks/FINDINGS.md)."
         ),
     )
 
@@ -131,8 +132,8 @@ class RetrievalSettings(_Section):
         "linear",
         description=(
             "How dense and lexical rankings combine. 'linear': dense_weight · cosine + lexical_weight · BM25 / best "
-            "BM25 of the question; 'rrf': Σ weight / (rrf_k + rank). On the seeds QA set linear gave hit@1 0.86 "
-            "and MRR 0.92, RRF at best 0.81 and 0.88."
+            "BM25 of the question; 'rrf': Σ weight / (rrf_k + rank). When the fusion was chosen (encoded vectors, "
+            "before late chunking) linear gave hit@1 0.86 and MRR 0.92 on the seeds QA set, RRF at best 0.81 and 0.88."
         ),
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant (fusion = 'rrf').")
