@@ -68,7 +68,9 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
             try:
                 line = raw.decode("utf-8-sig" if n == 1 else "utf-8")  # a BOM from Windows editors is fine
             except UnicodeDecodeError as err:
-                raise QAFileError(f"{path}:{n}: not UTF-8 text (byte {err.object[err.start]:#04x}); save the file as UTF-8") from err
+                raise QAFileError(
+                    f"{path}:{n}: not UTF-8 text (byte {err.object[err.start]:#04x}); save the file as UTF-8"
+                ) from err
             if not line.strip():
                 continue
             try:
@@ -91,23 +93,29 @@ def load_qa(path: str | os.PathLike[str]) -> list[QAItem]:
         if not isinstance(evidence, list) or any(
             not isinstance(e, dict) or not isinstance(e.get("text"), str) for e in evidence
         ):
-            raise QAFileError(f"{path}:{n}: field 'evidence' must be a list of {{\"source\", \"text\"}} objects")
+            raise QAFileError(f'{path}:{n}: field \'evidence\' must be a list of {{"source", "text"}} objects')
         answers = obj.get("answers", [])
         if not isinstance(answers, list) or not all(
             isinstance(a, str) or (isinstance(a, list) and a and all(isinstance(x, str) for x in a)) for a in answers
         ):
-            raise QAFileError(f"{path}:{n}: field 'answers' must be a list of strings or of non-empty lists of "
-                              "strings (alternatives)")
+            raise QAFileError(
+                f"{path}:{n}: field 'answers' must be a list of strings or of non-empty lists of strings (alternatives)"
+            )
         fact = obj.get("fact")
         if fact is not None and not isinstance(fact, str):
             raise QAFileError(f"{path}:{n}: field 'fact' must be a string or null")
         answerable = obj.get("answerable", bool(evidence))
-        items.append(QAItem(
-            id=obj["id"], question=obj["question"], answerable=bool(answerable),
-            evidence=tuple((str(e.get("source", "")), e["text"]) for e in evidence),
-            answers=tuple(a if isinstance(a, str) else tuple(a) for a in answers), lang=str(obj.get("lang", "")),
-            fact=fact or "",
-        ))
+        items.append(
+            QAItem(
+                id=obj["id"],
+                question=obj["question"],
+                answerable=bool(answerable),
+                evidence=tuple((str(e.get("source", "")), e["text"]) for e in evidence),
+                answers=tuple(a if isinstance(a, str) else tuple(a) for a in answers),
+                lang=str(obj.get("lang", "")),
+                fact=fact or "",
+            )
+        )
     return items
 
 
@@ -241,8 +249,14 @@ def metrics(results: Sequence[QAResult], k: int = 5) -> dict[str, Any]:
         "citation_validity": round(sum(r.citations_valid for r in results) / total_cits, 4) if total_cits else None,
         "citation_support": share([r.supported for r in with_evidence]),
         # How much text a reader must check per answer: tight citations are quick to verify.
-        "cited_chars_per_answer": round(float(np.mean([sum(len(c.text) for c in r.answer.citations)
-                                                        for r in results if not r.answer.abstained] or [0])), 1),
+        "cited_chars_per_answer": round(
+            float(
+                np.mean(
+                    [sum(len(c.text) for c in r.answer.citations) for r in results if not r.answer.abstained] or [0]
+                )
+            ),
+            1,
+        ),
         "abstention_precision": share([not r.item.answerable for r in abstained]),
         "abstention_recall": share([r.answer.abstained for r in una]),
         "false_abstention_rate": share([r.answer.abstained for r in ans]),
@@ -284,8 +298,12 @@ def failures(results: Sequence[QAResult]) -> list[str]:
                 problems.append(f"abstained ({reason})" if reason else "abstained")
             elif not r.correct:
                 text = r.answer.text.replace("\u00ad", "").casefold()
-                problems.append("expected " + ", ".join(" or ".join(repr(a) for a in g)
-                                                        for g in r.item.answer_groups if not _satisfied(g, text)))
+                problems.append(
+                    "expected "
+                    + ", ".join(
+                        " or ".join(repr(a) for a in g) for g in r.item.answer_groups if not _satisfied(g, text)
+                    )
+                )
             if r.item.evidence and not r.supported and not r.answer.abstained:
                 problems.append("citation lacks evidence")
         elif not r.answer.abstained:

@@ -1,9 +1,9 @@
 """The Python facade: build an index, open it, ask questions, get ``Answer`` values.
 
-    >>> import pipeline
-    >>> pipeline.build(["seeds"], "index")            # doctest: +SKIP
-    >>> idx = pipeline.open_index("index")            # doctest: +SKIP
-    >>> idx.ask("who signed the Duisburg declaration?").to_dict()   # doctest: +SKIP
+>>> import pipeline
+>>> pipeline.build(["seeds"], "index")            # doctest: +SKIP
+>>> idx = pipeline.open_index("index")            # doctest: +SKIP
+>>> idx.ask("who signed the Duisburg declaration?").to_dict()   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def check_question(question: object, max_chars: int) -> str:
         raise QuestionError("the question is not valid text (it holds bytes that are not UTF-8); type it again")
     question = _CONTROL.sub(" ", question).strip()
     if not question:
-        raise QuestionError("the question is empty; ask something, e.g. \"who signed the Duisburg declaration?\"")
+        raise QuestionError('the question is empty; ask something, e.g. "who signed the Duisburg declaration?"')
     if len(question) > max_chars:
         raise QuestionError(
             f"the question has {len(question):,} characters; at most {max_chars:,} are accepted "
@@ -165,8 +165,13 @@ class Index:
     answered, so no deleted generation stays open.
     """
 
-    def __init__(self, index_dir: str | os.PathLike[str], settings: Settings | None = None,
-                 embedder: Embedder | None = None, llm: Any | None = None) -> None:
+    def __init__(
+        self,
+        index_dir: str | os.PathLike[str],
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        llm: Any | None = None,
+    ) -> None:
         self.dir = Path(index_dir)
         self.settings = settings or Settings()
         # A LangChain chat model for generated answers: the one given, or one from settings.llm.
@@ -206,8 +211,12 @@ class Index:
             try:
                 fresh = OpenGeneration(self.dir, self.settings, old.retriever.embedder)
             except IndexProblem:
-                log.warning("a newer generation of %s could not be opened; still answering from %s",
-                            self.dir, old.reader.dir.name, exc_info=True)
+                log.warning(
+                    "a newer generation of %s could not be opened; still answering from %s",
+                    self.dir,
+                    old.reader.dir.name,
+                    exc_info=True,
+                )
                 return False
             self._generation = fresh
             old.retired = True
@@ -236,9 +245,16 @@ class Index:
         with self._using() as corpus:
             return corpus.retriever.search(question, k)
 
-    def ask(self, question: str, k: int | None = None, history: Sequence[str] = (),
-            retrieval: RetrievalSettings | None = None, generate: bool | None = None,
-            on_token: TokenCallback | None = None, only: Sequence[str] = ()) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        history: Sequence[str] = (),
+        retrieval: RetrievalSettings | None = None,
+        generate: bool | None = None,
+        on_token: TokenCallback | None = None,
+        only: Sequence[str] = (),
+    ) -> Answer:
         """A question → an Answer: quoted sentences with exact citations, or an abstention.
 
         Raises ``QuestionError`` (a ``ValueError``) for a question that cannot be asked: see
@@ -257,25 +273,39 @@ class Index:
             retrieval = (retrieval or self.settings.retrieval).model_copy(update={"only": tuple(only)})
         # Earlier questions were checked when they were asked; here they only lose what cannot be searched.
         limit = self.settings.answer.max_question_chars
-        history = [_CONTROL.sub(" ", h) for h in history
-                   if isinstance(h, str) and len(h) <= limit and not _has_surrogates(h)]
+        history = [
+            _CONTROL.sub(" ", h) for h in history if isinstance(h, str) and len(h) <= limit and not _has_surrogates(h)
+        ]
         t0 = time.perf_counter()
         searched = dialogue.standalone(question, history)
         with self._using() as corpus:
             # The answer may quote from more passages than are shown (answering.from_passages); the ones
             # it quotes are shown first, so a user reads the passages that back the answer.
             shown_k = k or (retrieval or self.settings.retrieval).top_k
-            read_k = max(shown_k, self.settings.answer.from_passages) if self.settings.answer.cited_passages_first else shown_k
+            read_k = (
+                max(shown_k, self.settings.answer.from_passages)
+                if self.settings.answer.cited_passages_first
+                else shown_k
+            )
             patterns = (retrieval or self.settings.retrieval).only
             if patterns and not any(matches(src, patterns) for src in corpus.retriever.sources.values()):
-                raise NoMatchingDocuments(f"no indexed document matches {', '.join(patterns)} "
-                                          "(`sources` lists what is indexed)")
+                raise NoMatchingDocuments(
+                    f"no indexed document matches {', '.join(patterns)} (`sources` lists what is indexed)"
+                )
             hits, timings = corpus.retriever.search_timed(searched, read_k, retrieval)
             t1 = time.perf_counter()
             result = answering.answer(question, hits, corpus, self.settings.answer, searched)
             if self.llm is not None and generate is not False:
-                result = generation.generate(question, answering.question_language(question), hits[:shown_k], corpus,
-                                             self.llm, self.settings.llm, result, on_token)
+                result = generation.generate(
+                    question,
+                    answering.question_language(question),
+                    hits[:shown_k],
+                    corpus,
+                    self.llm,
+                    self.settings.llm,
+                    result,
+                    on_token,
+                )
                 timings = {**timings, **result.timings_ms}
             shown = tuple(hits[:shown_k])
             if self.settings.answer.cited_passages_first and result.citations:
@@ -301,8 +331,9 @@ class Index:
         """A QA file (JSONL, see ``python -m pipeline eval``) → the metrics: hit@k, MRR, accuracy, support …"""
         from .evaluation import evaluate, index_span_reader, load_qa
 
-        metrics, _ = evaluate(load_qa(qa_path), lambda q: self.ask(q, k), index_span_reader(self),
-                              k=k or self.settings.retrieval.top_k)
+        metrics, _ = evaluate(
+            load_qa(qa_path), lambda q: self.ask(q, k), index_span_reader(self), k=k or self.settings.retrieval.top_k
+        )
         return metrics
 
     def sources(self) -> list[str]:
@@ -325,8 +356,12 @@ def _has_surrogates(text: str) -> bool:
     return any(0xD800 <= ord(ch) <= 0xDFFF for ch in text)
 
 
-def open_index(index_dir: str | os.PathLike[str] = "index", settings: Settings | None = None,
-               embedder: Embedder | None = None, llm: Any | None = None) -> Index:
+def open_index(
+    index_dir: str | os.PathLike[str] = "index",
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    llm: Any | None = None,
+) -> Index:
     """An index directory → an open Index (fails with what to run if it is missing or mismatched).
 
     ``llm``: any LangChain chat model; answers are then generated from the passages and checked.

@@ -112,13 +112,22 @@ def hit_document(hit: Hit, reader: IndexReader) -> LCDocument:
     """A belegt Hit → a LangChain Document: the passage, with where it is and how it scored."""
     doc = reader.document(hit.chunk.doc_id)
     meta: dict[str, Any] = dict(doc.meta.get("metadata", {})) if doc.source.startswith(TEXT_SOURCE) else {}
-    meta.update({
-        "source": hit.source or doc.source, "doc_id": hit.chunk.doc_id, "chunk_id": hit.chunk.id,
-        "start": hit.chunk.start, "end": hit.chunk.end, "score": round(float(hit.score), 6), "rank": hit.rank,
-        "origin": hit.origin, "title": doc.title, "date": doc.date,
-        "duplicates": [{"source": s, "start": a, "end": b} for s, a, b in hit.duplicates],
-        **reader.locate(hit.chunk.doc_id, hit.chunk.start, hit.chunk.end).fields(),
-    })
+    meta.update(
+        {
+            "source": hit.source or doc.source,
+            "doc_id": hit.chunk.doc_id,
+            "chunk_id": hit.chunk.id,
+            "start": hit.chunk.start,
+            "end": hit.chunk.end,
+            "score": round(float(hit.score), 6),
+            "rank": hit.rank,
+            "origin": hit.origin,
+            "title": doc.title,
+            "date": doc.date,
+            "duplicates": [{"source": s, "start": a, "end": b} for s, a, b in hit.duplicates],
+            **reader.locate(hit.chunk.doc_id, hit.chunk.start, hit.chunk.end).fields(),
+        }
+    )
     return LCDocument(page_content=hit.chunk.text, metadata=meta, id=hit.chunk.id)
 
 
@@ -149,8 +158,9 @@ class BelegtRetriever(BaseRetriever):
             self._index = open_index(self.index_dir, self.settings, embedder)
         return self._index
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
-                                k: int | None = None) -> list[LCDocument]:
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
+    ) -> list[LCDocument]:
         index = self._open()
         if self.only:
             retrieval = index.settings.retrieval.model_copy(update={"only": tuple(self.only)})
@@ -166,8 +176,9 @@ class BelegtVectorStore(VectorStore):
     once: re-adding unchanged texts embeds nothing. Scores are cosine similarities.
     """
 
-    def __init__(self, embedding: Embeddings, index_dir: str | os.PathLike[str],
-                 settings: Settings | None = None) -> None:
+    def __init__(
+        self, embedding: Embeddings, index_dir: str | os.PathLike[str], settings: Settings | None = None
+    ) -> None:
         self._embeddings = embedding
         self.embedder = as_embedder(embedding)
         self.index_dir = Path(index_dir)
@@ -181,8 +192,10 @@ class BelegtVectorStore(VectorStore):
         spec = embedder_spec(reader.manifest, default="")
         reader.close()
         if not spec:
-            raise ValueError(f"the index in {index_dir} was built with LangChain embeddings; "
-                             "pass them: BelegtVectorStore(embedding=..., index_dir=...)")
+            raise ValueError(
+                f"the index in {index_dir} was built with LangChain embeddings; "
+                "pass them: BelegtVectorStore(embedding=..., index_dir=...)"
+            )
         return cls(BelegtEmbeddings(spec), index_dir, settings)
 
     @property
@@ -203,8 +216,14 @@ class BelegtVectorStore(VectorStore):
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def add_texts(self, texts: Iterable[str], metadatas: list[dict[str, Any]] | None = None, *,
-                  ids: list[str] | None = None, **kwargs: Any) -> list[str]:
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
         """Texts (+ metadata, + ids) → stored; a text with an existing id replaces it. Returns the ids."""
         texts = list(texts)
         if metadatas is not None and len(metadatas) != len(texts):
@@ -236,11 +255,19 @@ class BelegtVectorStore(VectorStore):
     def _to_document(self, chunk: Chunk, reader: IndexReader) -> LCDocument:
         doc = reader.document(chunk.doc_id)
         if doc.source.startswith(TEXT_SOURCE):
-            return LCDocument(page_content=doc.text, metadata=dict(doc.meta.get("metadata", {})),
-                              id=doc.source[len(TEXT_SOURCE):])
-        meta = {"source": doc.source, "doc_id": doc.id, "chunk_id": chunk.id, "start": chunk.start,
-                "end": chunk.end, "title": doc.title, "date": doc.date,
-                **reader.locate(chunk.doc_id, chunk.start, chunk.end).fields()}
+            return LCDocument(
+                page_content=doc.text, metadata=dict(doc.meta.get("metadata", {})), id=doc.source[len(TEXT_SOURCE) :]
+            )
+        meta = {
+            "source": doc.source,
+            "doc_id": doc.id,
+            "chunk_id": chunk.id,
+            "start": chunk.start,
+            "end": chunk.end,
+            "title": doc.title,
+            "date": doc.date,
+            **reader.locate(chunk.doc_id, chunk.start, chunk.end).fields(),
+        }
         return LCDocument(page_content=chunk.text, metadata=meta, id=chunk.id)
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[LCDocument]:
@@ -267,8 +294,12 @@ class BelegtVectorStore(VectorStore):
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
 
     def similarity_search_with_score_by_vector(
-        self, embedding: list[float], k: int = 4, filter: dict[str, Any] | Callable[[LCDocument], bool] | None = None,
-        fetch_k: int = 20, **kwargs: Any,
+        self,
+        embedding: list[float],
+        k: int = 4,
+        filter: dict[str, Any] | Callable[[LCDocument], bool] | None = None,
+        fetch_k: int = 20,
+        **kwargs: Any,
     ) -> list[tuple[LCDocument, float]]:
         """A vector → the k most similar stored passages with cosine similarity, best first.
 
@@ -303,7 +334,12 @@ class BelegtVectorStore(VectorStore):
         return lambda score: (score + 1.0) / 2.0
 
     def max_marginal_relevance_search_by_vector(
-        self, embedding: list[float], k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any,
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        **kwargs: Any,
     ) -> list[LCDocument]:
         reader = self._live()
         vector = normalize(np.asarray(embedding, dtype=np.float32))[0]
@@ -312,20 +348,33 @@ class BelegtVectorStore(VectorStore):
             return []
         rows = [r for r, _ in found]
         # LangChain annotates a list of lists; its body takes any 2-d array (len, [i], np.array of it).
-        picked = maximal_marginal_relevance(vector, np.asarray(reader.vectors[rows]),  # type: ignore[arg-type]
-                                            lambda_mult=lambda_mult, k=k)
+        picked = maximal_marginal_relevance(
+            vector,
+            np.asarray(reader.vectors[rows]),  # type: ignore[arg-type]
+            lambda_mult=lambda_mult,
+            k=k,
+        )
         chunks = reader.chunks([rows[i] for i in picked])
         return [self._to_document(c, reader) for c in chunks]
 
-    def max_marginal_relevance_search(self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5,
-                                      **kwargs: Any) -> list[LCDocument]:
-        return self.max_marginal_relevance_search_by_vector(self._embeddings.embed_query(query), k, fetch_k,
-                                                            lambda_mult, **kwargs)
+    def max_marginal_relevance_search(
+        self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
+    ) -> list[LCDocument]:
+        return self.max_marginal_relevance_search_by_vector(
+            self._embeddings.embed_query(query), k, fetch_k, lambda_mult, **kwargs
+        )
 
     @classmethod
-    def from_texts(cls, texts: list[str], embedding: Embeddings, metadatas: list[dict[str, Any]] | None = None, *,
-                   ids: list[str] | None = None, index_dir: str | os.PathLike[str] | None = None,
-                   **kwargs: Any) -> BelegtVectorStore:
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        index_dir: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> BelegtVectorStore:
         """Texts → a new store in ``index_dir`` (a fresh temporary folder when not given)."""
         store = cls(embedding, index_dir or tempfile.mkdtemp(prefix="belegt-"), kwargs.get("settings"))
         store.add_texts(texts, metadatas, ids=ids)

@@ -72,8 +72,11 @@ class IndexManifest:
         counts = raw.get("counts") or {}
         if not salvaged:
             # Required of every manifest a build wrote: without them no vector can be read.
-            emb_id, dim, chunks = str(_required(emb, "id", str)), int(_required(emb, "dim", int)), \
-                int(_required(counts, "chunks", int))
+            emb_id, dim, chunks = (
+                str(_required(emb, "id", str)),
+                int(_required(emb, "dim", int)),
+                int(_required(counts, "chunks", int)),
+            )
         else:
             emb_id, dim, chunks = str(emb.get("id", "")), int(emb.get("dim", 0) or 0), int(counts.get("chunks", 0) or 0)
         return cls(
@@ -93,7 +96,8 @@ class IndexManifest:
             lexical=_frozen(raw["lexical"]) if raw.get("lexical") is not None else None,
             # Not a mapping: an edited manifest, which the file checks (reading the raw JSON) report.
             files=_frozen({k: _frozen(v) for k, v in raw["files"].items() if isinstance(v, Mapping)})
-            if isinstance(raw.get("files"), Mapping) else _frozen(None),
+            if isinstance(raw.get("files"), Mapping)
+            else _frozen(None),
             salvaged=salvaged,
         )
 
@@ -101,8 +105,12 @@ class IndexManifest:
         """The manifest → the JSON object ``manifest.json`` holds (keys as every earlier build wrote them)."""
         out: dict[str, Any] = {
             "created": self.created,
-            "embedder": {"id": self.embedder.id, "dim": self.embedder.dim, "spec": self.embedder.spec,
-                         "vectors": self.embedder.vectors},
+            "embedder": {
+                "id": self.embedder.id,
+                "dim": self.embedder.dim,
+                "spec": self.embedder.spec,
+                "vectors": self.embedder.vectors,
+            },
             "settings": _plain(self.settings),
             "roots": list(self.roots),
             "paths": dict(self.paths),
@@ -122,12 +130,21 @@ class IndexManifest:
             out["files"] = _plain(self.files)
         return out
 
-    def committed(self, format_version: int, faiss: Mapping[str, Any], lexical: Mapping[str, Any] | None,
-                  files: Mapping[str, Mapping[str, Any]]) -> IndexManifest:
+    def committed(
+        self,
+        format_version: int,
+        faiss: Mapping[str, Any],
+        lexical: Mapping[str, Any] | None,
+        files: Mapping[str, Mapping[str, Any]],
+    ) -> IndexManifest:
         """The manifest a build assembled + what writing the generation added → the manifest to store."""
-        return replace(self, format_version=format_version, faiss=_frozen(faiss),
-                       lexical=_frozen(lexical) if lexical is not None else None,
-                       files=_frozen({k: _frozen(v) for k, v in files.items()}))
+        return replace(
+            self,
+            format_version=format_version,
+            faiss=_frozen(faiss),
+            lexical=_frozen(lexical) if lexical is not None else None,
+            files=_frozen({k: _frozen(v) for k, v in files.items()}),
+        )
 
 
 def _required(mapping: Mapping[str, Any], key: str, kind: type) -> Any:
@@ -156,8 +173,12 @@ def embedder_spec(manifest: IndexManifest | None, asked: str | None = None, defa
     return default
 
 
-def resolve_embedder(manifest: IndexManifest | None, given: Embedder | None = None, asked: str | None = None,
-                     default: str = DEFAULT_EMBEDDER) -> Embedder:
+def resolve_embedder(
+    manifest: IndexManifest | None,
+    given: Embedder | None = None,
+    asked: str | None = None,
+    default: str = DEFAULT_EMBEDDER,
+) -> Embedder:
     """An index's manifest (None: a new index) and what the caller brings → the embedder to use: an embedder
     object given wins, else the spec ``embedder_spec`` decides, made here."""
     if given is not None:
@@ -165,4 +186,3 @@ def resolve_embedder(manifest: IndexManifest | None, given: Embedder | None = No
     from .embedding import make_embedder
 
     return make_embedder(embedder_spec(manifest, asked, default))
-

@@ -229,21 +229,43 @@ class Answer:
             "abstained": self.abstained,
             "abstain_reason": self.abstain_reason,
             "citations": [
-                {"n": c.n, "source": c.source, "doc_id": c.doc_id, "chunk_id": c.chunk_id, "start": c.start,
-                 "end": c.end, "text": c.text, "score": c.score, "page": c.page, "paragraph": c.paragraph,
-                 "slide": c.slide, "boxes": [list(b) for b in c.boxes]}
+                {
+                    "n": c.n,
+                    "source": c.source,
+                    "doc_id": c.doc_id,
+                    "chunk_id": c.chunk_id,
+                    "start": c.start,
+                    "end": c.end,
+                    "text": c.text,
+                    "score": c.score,
+                    "page": c.page,
+                    "paragraph": c.paragraph,
+                    "slide": c.slide,
+                    "boxes": [list(b) for b in c.boxes],
+                }
                 for c in self.citations
             ],
             "passages": [
-                {"rank": h.rank, "source": h.source, "doc_id": h.chunk.doc_id, "chunk_id": h.chunk.id,
-                 "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text, "score": round(h.score, 6),
-                 "origin": h.origin, "group": h.group,
-                 "duplicates": [{"source": s, "start": a, "end": b} for s, a, b in h.duplicates]}
+                {
+                    "rank": h.rank,
+                    "source": h.source,
+                    "doc_id": h.chunk.doc_id,
+                    "chunk_id": h.chunk.id,
+                    "start": h.chunk.start,
+                    "end": h.chunk.end,
+                    "text": h.chunk.text,
+                    "score": round(h.score, 6),
+                    "origin": h.origin,
+                    "group": h.group,
+                    "duplicates": [{"source": s, "start": a, "end": b} for s, a, b in h.duplicates],
+                }
                 for h in self.hits
             ],
             "timings_ms": dict(self.timings_ms),
             "mode": self.mode,
-            "sentences": [{"text": c.text, "citations": list(c.citations), "support": c.support,
-                           "supported": c.supported} for c in self.sentences],
+            "sentences": [
+                {"text": c.text, "citations": list(c.citations), "support": c.support, "supported": c.supported}
+                for c in self.sentences
+            ],
             "notes": list(self.notes),
         }

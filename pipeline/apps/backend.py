@@ -54,20 +54,31 @@ class ChatBackend:
         self.index = open_index(index_dir, self.settings)
         self._lock = threading.Lock()
 
-    def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
-            lexical_weight: float | None = None, on_token: Callable[[str], None] | None = None,
-            only: Sequence[str] = ()) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        k: int | None = None,
+        lexical_weight: float | None = None,
+        on_token: Callable[[str], None] | None = None,
+        only: Sequence[str] = (),
+    ) -> Answer:
         """A question → an Answer; QuestionError for one that cannot be asked (its message is shown).
         ``only``: search only the documents whose source matches one of these patterns."""
         retrieval = None
         if lexical_weight is not None:
             retrieval = self.settings.retrieval.model_copy(update={"lexical_weight": float(lexical_weight)})
-        return self.index.ask(question, k, history=list(history), retrieval=retrieval, on_token=on_token,
-                              only=only)
+        return self.index.ask(question, k, history=list(history), retrieval=retrieval, on_token=on_token, only=only)
 
-    def reply(self, question: str, history: Sequence[str] = (), k: int | None = None,
-              lexical_weight: float | None = None, on_token: Callable[[str], None] | None = None,
-              only: Sequence[str] = ()) -> Answer | str:
+    def reply(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        k: int | None = None,
+        lexical_weight: float | None = None,
+        on_token: Callable[[str], None] | None = None,
+        only: Sequence[str] = (),
+    ) -> Answer | str:
         """A question → an Answer, or the message to show instead: why the question was refused, or
         that it failed (the traceback goes to the server log, never to the person asking)."""
         try:
@@ -84,8 +95,10 @@ class ChatBackend:
         """The index's documents → rows of the Documents table (source, title, date, language, format,
         chunks, when indexed)."""
         self.index.refresh()  # a build from the command line since is shown too
-        return [[d["source"], d["title"], d["date"], d["lang"], d["format"], d["chunks"], d["indexed"]]
-                for d in self.index.reader.document_list()]
+        return [
+            [d["source"], d["title"], d["date"], d["lang"], d["format"], d["chunks"], d["indexed"]]
+            for d in self.index.reader.document_list()
+        ]
 
     def remove(self, source: str) -> str:
         """A source as indexed → dropped from the index (and kept out of later builds) → a status line."""
@@ -155,8 +168,11 @@ class ChatBackend:
                     log.exception("upload failed: %s", [Path(p).name for p in accepted])
                     return f"Not added: the upload failed ({type(err).__name__}); the server log has the details."
                 self.index.refresh()  # the new generation serves the next question; the old one is let go
-            lines.insert(0, f"Indexed: {len(report.added)} new, {len(report.changed)} changed; "
-                            f"{report.documents} documents, {report.chunks} passages.")
+            lines.insert(
+                0,
+                f"Indexed: {len(report.added)} new, {len(report.changed)} changed; "
+                f"{report.documents} documents, {report.chunks} passages.",
+            )
             # Only this upload's files: what the build skipped elsewhere in the index is not news here.
             lines += [f"Not added: {Path(s.path).name} — {s.reason}" for s in rejected]
         return without_paths("\n".join(lines))
@@ -215,9 +231,16 @@ def upload_turn(backend: ChatBackend, files: Any, upload_dir: str | os.PathLike[
         discard_uploads(paths, upload_dir)
 
 
-def chat_turn(backend: ChatBackend, message: str, history: list[dict[str, Any]], top_k: int,
-              lexical_weight: float, show_retrieved: bool, turns: Sequence[dict[str, Any]] = (),
-              only: Sequence[str] = ()) -> Iterator[tuple[list[dict[str, Any]], Any, str, list[dict[str, Any]]]]:
+def chat_turn(
+    backend: ChatBackend,
+    message: str,
+    history: list[dict[str, Any]],
+    top_k: int,
+    lexical_weight: float,
+    show_retrieved: bool,
+    turns: Sequence[dict[str, Any]] = (),
+    only: Sequence[str] = (),
+) -> Iterator[tuple[list[dict[str, Any]], Any, str, list[dict[str, Any]]]]:
     """One chat turn → successive (conversation, sources panel, cleared textbox, answered turns) states as the
     answer arrives. ``turns`` are the conversation's earlier answers (``turn_record``); this one is added."""
     import gradio as gr
@@ -241,8 +264,9 @@ def chat_turn(backend: ChatBackend, message: str, history: list[dict[str, Any]],
 
         def run() -> None:
             try:
-                result.append(backend.reply(message, earlier, int(top_k), lexical_weight, on_token=tokens.put,
-                                            only=only))
+                result.append(
+                    backend.reply(message, earlier, int(top_k), lexical_weight, on_token=tokens.put, only=only)
+                )
             finally:
                 tokens.put(None)
 

@@ -14,7 +14,6 @@ JSON contract of ``ask --json``. Document text is shown literally everywhere: HT
 never read as Markdown, never turned into links or math.
 """
 
-
 import argparse
 import atexit
 import functools
@@ -57,7 +56,28 @@ if TYPE_CHECKING:
 
 # The backend and the rendering live in backend.py and render.py; their names stay importable from here.
 __all__ = [
-    "ChatBackend", "DOCUMENT_COLUMNS", "answer_html", "chat_turn", "conversation_markdown", "discard_uploads", "literal_html", "message_text", "plain_text", "render_answer", "render_sources", "revealed", "sources_panel", "status_html", "turn_record", "upload_paths", "upload_turn", "without_paths", "CONCURRENCY", "EXAMPLES", "main", "make_app",
+    "ChatBackend",
+    "DOCUMENT_COLUMNS",
+    "answer_html",
+    "chat_turn",
+    "conversation_markdown",
+    "discard_uploads",
+    "literal_html",
+    "message_text",
+    "plain_text",
+    "render_answer",
+    "render_sources",
+    "revealed",
+    "sources_panel",
+    "status_html",
+    "turn_record",
+    "upload_paths",
+    "upload_turn",
+    "without_paths",
+    "CONCURRENCY",
+    "EXAMPLES",
+    "main",
+    "make_app",
 ]
 
 EXAMPLES = [
@@ -70,26 +90,6 @@ log = logging.getLogger("belegt.chat")
 # Gradio answers one event of a kind at a time unless told otherwise. See benchmarks/load.py
 # for what more parallel questions buy on this machine.
 CONCURRENCY = 4
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # Gradio's copy buttons copy a message's content, which here is HTML (escaped text and the [n] links):
@@ -106,25 +106,6 @@ COPY_AS_TEXT = """<script>
   clip.__belegt = true;
 })();
 </script>"""
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def use_own_temp_dir() -> str | None:
@@ -145,10 +126,6 @@ def use_own_temp_dir() -> str | None:
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
     """SIGTERM → a normal exit, so that exit handlers (removing the temporary folder) run."""
     raise SystemExit(128 + signum)
-
-
-
-
 
 
 @dataclass(frozen=True)
@@ -191,9 +168,16 @@ def _chat_tab(backend: ChatBackend) -> _ChatTab:
                 # Messages are HTML made by answer_html/literal_html: no Markdown (it would turn a URL in
                 # a passage into a link) and no math (it would render $$x^2$$).
                 # No "share" button: it shares to Hugging Face Spaces, which an offline tool cannot reach.
-                chat = gr.Chatbot(label="Conversation", height=520, sanitize_html=True, elem_id="chat",
-                                  render_markdown=False, latex_delimiters=[], feedback_options=("Like", "Dislike"),
-                                  buttons=["copy", "copy_all"])
+                chat = gr.Chatbot(
+                    label="Conversation",
+                    height=520,
+                    sanitize_html=True,
+                    elem_id="chat",
+                    render_markdown=False,
+                    latex_delimiters=[],
+                    feedback_options=("Like", "Dislike"),
+                    buttons=["copy", "copy_all"],
+                )
                 box = gr.Textbox(label="Question", placeholder=EXAMPLES[0], submit_btn=True, elem_id="question")
                 examples = gr.Examples(EXAMPLES, inputs=box)
             with gr.Column(scale=2):
@@ -206,14 +190,22 @@ def _chat_tab(backend: ChatBackend) -> _ChatTab:
             with gr.Accordion("Settings", open=False):
                 top_k = gr.Slider(1, 20, value=defaults.top_k, step=1, label="Passages retrieved (top-k)")
                 lexical = gr.Slider(
-                    0.0, 0.2, value=defaults.lexical_weight, step=0.005,
+                    0.0,
+                    0.2,
+                    value=defaults.lexical_weight,
+                    step=0.005,
                     label="Keyword (BM25) weight beside embeddings (0 = embeddings only)",
                     info="How much exact words count beside meaning: raise it for names, numbers and codes that "
-                         "must match as written; 0.02 was best on the development questions.")
+                    "must match as written; 0.02 was best on the development questions.",
+                )
                 show_retrieved = gr.Checkbox(False, label="Show retrieved passages that are not cited")
             with gr.Accordion("Add documents (text, HTML, PDF, Word, PowerPoint, OpenDocument, scans)", open=False):
-                files = gr.File(file_count="multiple", file_types=list(backend.settings.sources.extensions),
-                                label="Upload", elem_id="upload")
+                files = gr.File(
+                    file_count="multiple",
+                    file_types=list(backend.settings.sources.extensions),
+                    label="Upload",
+                    elem_id="upload",
+                )
                 status = gr.HTML(elem_id="upload-status")
     return _ChatTab(chat, box, examples, sources, download, top_k, lexical, show_retrieved, files, status)
 
@@ -223,16 +215,28 @@ def _documents_tab(backend: ChatBackend) -> _DocumentsTab:
     import gradio as gr
 
     with gr.Tab("Documents", id="documents-tab") as tab:
-        gr.Markdown("Every document the index holds. Remove one, read one again after it changed, or "
-                    "let questions search only some of them.")
-        only = gr.Textbox(label="Questions search only", elem_id="only", placeholder="all documents",
-                          info="Patterns, comma-separated: a part of the path (uploads/), a file name "
-                               "or a shell pattern (reports/*.pdf, *kassel*).")
-        table = gr.Dataframe(headers=list(DOCUMENT_COLUMNS), value=backend.document_rows, interactive=False,
-                             wrap=True, elem_id="documents")
+        gr.Markdown(
+            "Every document the index holds. Remove one, read one again after it changed, or "
+            "let questions search only some of them."
+        )
+        only = gr.Textbox(
+            label="Questions search only",
+            elem_id="only",
+            placeholder="all documents",
+            info="Patterns, comma-separated: a part of the path (uploads/), a file name "
+            "or a shell pattern (reports/*.pdf, *kassel*).",
+        )
+        table = gr.Dataframe(
+            headers=list(DOCUMENT_COLUMNS),
+            value=backend.document_rows,
+            interactive=False,
+            wrap=True,
+            elem_id="documents",
+        )
         with gr.Row():
-            pick = gr.Dropdown(choices=[r[0] for r in backend.document_rows()], label="Document",
-                               elem_id="pick", scale=3)
+            pick = gr.Dropdown(
+                choices=[r[0] for r in backend.document_rows()], label="Document", elem_id="pick", scale=3
+            )
             remove = gr.Button("Remove from the index", variant="stop", elem_id="remove", scale=1)
             reindex = gr.Button("Re-index", elem_id="reindex", scale=1)
         status = gr.HTML(elem_id="documents-status")
@@ -245,14 +249,22 @@ class _Handlers:
     def __init__(self, backend: ChatBackend, export_dir: str) -> None:
         self.backend, self.export_dir = backend, export_dir
 
-    def respond(self, message: str, history: list[dict[str, Any]], top_k: int, lexical_weight: float,
-                show_retrieved: bool, saved: dict[str, Any] | None, only: str
-                ) -> Iterator[tuple[list[dict[str, Any]], Any, str, dict[str, Any]]]:
+    def respond(
+        self,
+        message: str,
+        history: list[dict[str, Any]],
+        top_k: int,
+        lexical_weight: float,
+        show_retrieved: bool,
+        saved: dict[str, Any] | None,
+        only: str,
+    ) -> Iterator[tuple[list[dict[str, Any]], Any, str, dict[str, Any]]]:
         """A question and the conversation so far → the conversation growing as the answer is made."""
         turns = (saved or {}).get("turns", [])
         patterns = [p.strip() for p in re.split(r"[,\n]", only or "") if p.strip()]
-        for history_now, panel, box_value, turns_now in chat_turn(self.backend, message, history, top_k,
-                                                                  lexical_weight, show_retrieved, turns, patterns):
+        for history_now, panel, box_value, turns_now in chat_turn(
+            self.backend, message, history, top_k, lexical_weight, show_retrieved, turns, patterns
+        ):
             yield history_now, panel, box_value, {"chat": history_now, "turns": turns_now}
 
     def documents_now(self) -> tuple[list[list[Any]], Any]:
@@ -282,8 +294,13 @@ class _Handlers:
         i = data.index if isinstance(data.index, int) else data.index[0]
         question = next((message_text(m["content"]) for m in reversed(history[:i]) if m.get("role") == "user"), "")
         helpful = data.liked if isinstance(data.liked, bool) else str(data.liked).lower() in ("like", "true")
-        self.backend.feedback({"question": plain_text(question),
-                               "answer": plain_text(message_text(history[i].get("content"))), "helpful": helpful})
+        self.backend.feedback(
+            {
+                "question": plain_text(question),
+                "answer": plain_text(message_text(history[i].get("content"))),
+                "helpful": helpful,
+            }
+        )
 
     def ask(self, question: str) -> dict[str, Any]:
         """A question → the JSON contract of `ask --json` (answer, citations with exact offsets, passages),
@@ -292,8 +309,7 @@ class _Handlers:
         return {"error": answer} if isinstance(answer, str) else answer.to_dict()
 
 
-def make_app(index_dir: str, settings: Settings | None = None,
-             concurrency: int = CONCURRENCY) -> "gr.Blocks":
+def make_app(index_dir: str, settings: Settings | None = None, concurrency: int = CONCURRENCY) -> "gr.Blocks":
     """An index directory → the Gradio Blocks app; ``concurrency`` questions (chat and API together)
     are answered at a time, the rest wait in Gradio's queue."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from an offline tool
@@ -326,47 +342,86 @@ def make_app(index_dir: str, settings: Settings | None = None,
         # downloads what it holds when clicked).
         asked = [c.box, c.chat, c.top_k, c.lexical, c.show_retrieved, saved, d.only]
         answered = [c.chat, c.sources, c.box, saved]
-        c.box.submit(on.respond, asked, answered, api_visibility="private", concurrency_limit=concurrency,
-                     concurrency_id="questions").then(on.export, saved, c.download, api_visibility="private")
+        c.box.submit(
+            on.respond,
+            asked,
+            answered,
+            api_visibility="private",
+            concurrency_limit=concurrency,
+            concurrency_id="questions",
+        ).then(on.export, saved, c.download, api_visibility="private")
         # An example, clicked, is asked (not only put into the box).
-        c.examples.load_input_event.then(on.respond, asked, answered, api_visibility="private",
-                                         concurrency_limit=concurrency, concurrency_id="questions"
-                                         ).then(on.export, saved, c.download, api_visibility="private")
+        c.examples.load_input_event.then(
+            on.respond,
+            asked,
+            answered,
+            api_visibility="private",
+            concurrency_limit=concurrency,
+            concurrency_id="questions",
+        ).then(on.export, saved, c.download, api_visibility="private")
         app.load(on.restore, saved, [c.chat, c.sources], api_visibility="private").then(
-            on.export, saved, c.download, api_visibility="private")
-        c.chat.clear(lambda: ("", {"chat": [], "turns": []}, None), None, [c.sources, saved, c.download],
-                     api_visibility="private")
+            on.export, saved, c.download, api_visibility="private"
+        )
+        c.chat.clear(
+            lambda: ("", {"chat": [], "turns": []}, None),
+            None,
+            [c.sources, saved, c.download],
+            api_visibility="private",
+        )
         c.chat.like(on_like, c.chat, None, api_visibility="private")
         # preprocess=False: the handler gets every uploaded file, also one of a type the component
         # does not take (Gradio would refuse it before the handler and leave its copy behind), and
         # Gradio makes no further temporary file per upload.
         c.files.upload(on_upload, c.files, [c.status, c.files], api_visibility="private", preprocess=False).then(
-            on.documents_now, None, [d.table, d.pick], api_visibility="private")
+            on.documents_now, None, [d.table, d.pick], api_visibility="private"
+        )
         d.tab.select(on.documents_now, None, [d.table, d.pick], api_visibility="private")
-        d.remove.click(lambda source: (status_html(backend.remove(source)), *on.documents_now()), d.pick,
-                       [d.status, d.table, d.pick], api_visibility="private")
-        d.reindex.click(lambda source: (status_html(backend.reindex(source)), *on.documents_now()), d.pick,
-                        [d.status, d.table, d.pick], api_visibility="private")
+        d.remove.click(
+            lambda source: (status_html(backend.remove(source)), *on.documents_now()),
+            d.pick,
+            [d.status, d.table, d.pick],
+            api_visibility="private",
+        )
+        d.reindex.click(
+            lambda source: (status_html(backend.reindex(source)), *on.documents_now()),
+            d.pick,
+            [d.status, d.table, d.pick],
+            api_visibility="private",
+        )
         # gradio's __all__ leaves out api (gradio.events.api), so mypy takes it for a private name.
-        gr.api(on.ask, api_name="ask",  # type: ignore[attr-defined]
-               concurrency_limit=concurrency, concurrency_id="questions")
+        gr.api(  # type: ignore[attr-defined]
+            on.ask,
+            api_name="ask",
+            concurrency_limit=concurrency,
+            concurrency_id="questions",
+        )
     # Gradio takes its upload limit only in launch(), so every launch of this app gets ours
     # unless the caller passes one; larger uploads are refused with HTTP 413 before any handler.
     # The indexed folders are served too, so a PDF citation's link opens the file at its page.
     # The ignore: mypy refuses any assignment to a method; this one is on purpose.
-    app.launch = functools.partial(app.launch, max_file_size=backend.max_upload_bytes,  # type: ignore[method-assign]
-                                   allowed_paths=backend.served_folders(), head=COPY_AS_TEXT)
+    app.launch = functools.partial(  # type: ignore[method-assign]
+        app.launch,
+        max_file_size=backend.max_upload_bytes,
+        allowed_paths=backend.served_folders(),
+        head=COPY_AS_TEXT,
+    )
     return app
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="belegt chat")
     p.add_argument("--index", default="index")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--concurrency", type=int, default=CONCURRENCY,
-                   help=f"questions answered at a time, chat and API together (default {CONCURRENCY}); more wait in a queue")
-    p.add_argument("--auth", default=os.environ.get("BELEGT_AUTH"),
-                   help="USER:PASSWORD for basic sign-in (or set BELEGT_AUTH)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=CONCURRENCY,
+        help=f"questions answered at a time, chat and API together (default {CONCURRENCY}); more wait in a queue",
+    )
+    p.add_argument(
+        "--auth", default=os.environ.get("BELEGT_AUTH"), help="USER:PASSWORD for basic sign-in (or set BELEGT_AUTH)"
+    )
     add_llm_arguments(p)
     args = p.parse_args(argv)
     auth = None

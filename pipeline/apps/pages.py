@@ -45,8 +45,9 @@ def _render(path: str, page: int, boxes: tuple[tuple[float, float, float, float]
     overlay = image.copy()
     draw = ImageDraw.Draw(overlay)
     for x0, y0, x1, y1 in boxes:  # PDF points, origin bottom left → pixels, origin top left
-        draw.rectangle([x0 * scale - 2, (height - y1) * scale - 2, x1 * scale + 2, (height - y0) * scale + 2],
-                       fill=(255, 214, 0))
+        draw.rectangle(
+            [x0 * scale - 2, (height - y1) * scale - 2, x1 * scale + 2, (height - y0) * scale + 2], fill=(255, 214, 0)
+        )
     from PIL import Image
 
     image = Image.blend(image, overlay, 0.45)

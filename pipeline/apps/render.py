@@ -71,8 +71,12 @@ def answer_html(answer: Answer, turn: int = 1) -> str:
     if not answer.sentences:
         text = _linked(answer.text, turn)
     else:
-        text = " ".join(_linked(c.text, turn) if c.supported else f"⚠️ {_linked(c.text, turn)} <em>(not supported by "
-                        f"the cited passages)</em>" for c in answer.sentences)
+        text = " ".join(
+            _linked(c.text, turn)
+            if c.supported
+            else f"⚠️ {_linked(c.text, turn)} <em>(not supported by the cited passages)</em>"
+            for c in answer.sentences
+        )
     # The chat shows line breaks as they are (Gradio's white-space: pre-line when Markdown is off).
     notes = "".join(f"\n\n<small>ℹ️ {literal_html(n)}</small>" for n in answer.notes)
     return text + notes
@@ -112,11 +116,25 @@ def _where_html(index: Index, hit: Hit, marks: Sequence[tuple[int, int, int]]) -
     if where.page is None:
         return ""
     path = index.reader.manifest.paths.get(hit.source)
-    link = (f", <a class='open-page' href='/gradio_api/file={quote(path)}#page={where.page}' target='_blank' "
-            f"rel='noopener'>page {where.page}</a>") if path and path.lower().endswith(".pdf") else f", page {where.page}"
-    image = pages.page_image(path, where.page, where.boxes) if path and marks and path.lower().endswith(".pdf") else None
-    shown = (f"<br><img class='page' alt='page {where.page}, the cited lines highlighted' src='{image}' "
-             "style='max-width: 100%; border: 1px solid #ccc'>") if image else ""
+    link = (
+        (
+            f", <a class='open-page' href='/gradio_api/file={quote(path)}#page={where.page}' target='_blank' "
+            f"rel='noopener'>page {where.page}</a>"
+        )
+        if path and path.lower().endswith(".pdf")
+        else f", page {where.page}"
+    )
+    image = (
+        pages.page_image(path, where.page, where.boxes) if path and marks and path.lower().endswith(".pdf") else None
+    )
+    shown = (
+        (
+            f"<br><img class='page' alt='page {where.page}, the cited lines highlighted' src='{image}' "
+            "style='max-width: 100%; border: 1px solid #ccc'>"
+        )
+        if image
+        else ""
+    )
     return link + shown
 
 
@@ -152,10 +170,23 @@ def turn_record(turn: int, question: str, answer: Answer, sources_html: str) -> 
     """One answered question → what the conversation keeps of it (plain JSON, stored in the browser): the
     question, the answer's text, its citations and its sources panel."""
     return {
-        "turn": turn, "question": question, "answer": answer.text, "abstained": answer.abstained,
-        "citations": [{"n": c.n, "source": c.source, "start": c.start, "end": c.end, "text": c.text,
-                       **{k: v for k, v in (("page", c.page), ("paragraph", c.paragraph), ("slide", c.slide))
-                          if v is not None}} for c in answer.citations],
+        "turn": turn,
+        "question": question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "citations": [
+            {
+                "n": c.n,
+                "source": c.source,
+                "start": c.start,
+                "end": c.end,
+                "text": c.text,
+                **{
+                    k: v for k, v in (("page", c.page), ("paragraph", c.paragraph), ("slide", c.slide)) if v is not None
+                },
+            }
+            for c in answer.citations
+        ],
         "html": sources_html,
     }
 
@@ -166,8 +197,10 @@ def sources_panel(turns: Sequence[dict[str, Any]]) -> str:
     sections = []
     for t in reversed(turns):
         question = t["question"] if len(t["question"]) <= 120 else t["question"][:119] + " …"
-        sections.append(f"<section class='answer-sources' id='answer-{t['turn']}'><h4>Answer {t['turn']}: "
-                        f"{literal_html(question)}</h4>{t['html']}</section>")
+        sections.append(
+            f"<section class='answer-sources' id='answer-{t['turn']}'><h4>Answer {t['turn']}: "
+            f"{literal_html(question)}</h4>{t['html']}</section>"
+        )
     return "\n".join(sections)
 
 

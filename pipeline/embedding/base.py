@@ -121,7 +121,8 @@ def embed_segments_batched(
         idx = order[pos : pos + batch_size]
         # Not in the Embedder protocol: callers pass only an embedder whose ``embeds_segments`` is true.
         got: SegmentStates = embedder.embed_segments(  # type: ignore[attr-defined]
-            [[searchable(part) for part in texts[i]] for i in idx], "passage")
+            [[searchable(part) for part in texts[i]] for i in idx], "passage"
+        )
         text_sums[idx], text_tokens[idx] = got.text_sums, got.text_tokens
         for k, i in enumerate(idx):
             part_sums[starts[i] : starts[i + 1]] = got.part_sums[got.starts[k] : got.starts[k + 1]]

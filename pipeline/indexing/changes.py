@@ -68,7 +68,9 @@ def add_files(
             rejected.append(SkippedFile(name, f"cannot read: {err.strerror or err}"))
             continue
         if size > limit:
-            rejected.append(SkippedFile(name, f"too large ({size / 1048576:.1f} MB > {settings.sources.max_file_mb:g} MB)"))
+            rejected.append(
+                SkippedFile(name, f"too large ({size / 1048576:.1f} MB > {settings.sources.max_file_mb:g} MB)")
+            )
             continue
         checked = load(str(src), settings.sources)  # empty, binary or undecodable: say so, keep nothing
         if isinstance(checked, SkippedFile):
@@ -91,8 +93,9 @@ def add_files(
     return report, tuple(rejected)
 
 
-def _existing(index_dir: str | os.PathLike[str], settings: Settings,
-              embedder: Embedder | None) -> tuple[Settings, Embedder | None]:
+def _existing(
+    index_dir: str | os.PathLike[str], settings: Settings, embedder: Embedder | None
+) -> tuple[Settings, Embedder | None]:
     """An index directory → the settings and embedder to keep it as it is.
 
     Changes join the index as it is: with its own embedder, so nothing is re-embedded.
@@ -147,8 +150,10 @@ def remove_documents(
             reader.close()
     unknown = [s for s in sources if s not in known and os.path.abspath(s) not in roots]
     if unknown:
-        raise KeyError(f"not in the index {index_dir}: {', '.join(unknown)} (sources are listed by "
-                       f"`python -m pipeline sources --index {index_dir}`)")
+        raise KeyError(
+            f"not in the index {index_dir}: {', '.join(unknown)} (sources are listed by "
+            f"`python -m pipeline sources --index {index_dir}`)"
+        )
     return build([], index_dir, settings, embedder, progress, remove=list(sources))
 
 

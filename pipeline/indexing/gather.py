@@ -70,8 +70,13 @@ def gather(
     excluded = {e for e in excluded if old_paths.get(e, os.path.abspath(e)) not in include_abs}
     found = discover(plan.walk, settings.sources, ignore=[index_dir])
     skipped = list(found.skipped)
-    skipped += [SkippedFile(r, f"not found; its {n} document{'s' if n != 1 else ''} stay in the index "
-                               "(build with --prune to remove them)") for r, n in plan.kept_missing.items()]
+    skipped += [
+        SkippedFile(
+            r,
+            f"not found; its {n} document{'s' if n != 1 else ''} stay in the index (build with --prune to remove them)",
+        )
+        for r, n in plan.kept_missing.items()
+    ]
     files = read_files(found.files, paths, by_path, excluded, old_sources, reusable, settings, index_dir, progress)
     skipped += files.skipped
     keep_ids, fresh, added, changed = files.keep_ids, files.fresh, files.added, files.changed
@@ -95,11 +100,24 @@ def gather(
     changed += more.changed
     seen_sources |= more.seen
     removed = sorted(s for s in old_sources if s not in seen_sources)
-    present = {str(d.meta.get("sha256", "")) for d in fresh} | {old_sources[s][0] for s in seen_sources if s in old_sources}
+    present = {str(d.meta.get("sha256", "")) for d in fresh} | {
+        old_sources[s][0] for s in seen_sources if s in old_sources
+    }
     refuse_mass_removal(index_dir, old_sources, removed, remove, plan, prune, present)
 
-    return Gathered(plan, frozenset(excluded), tuple(skipped), tuple(keep_ids), tuple(fresh), tuple(added),
-                     tuple(changed), tuple(removed), encodings, paths_of, chunked)
+    return Gathered(
+        plan,
+        frozenset(excluded),
+        tuple(skipped),
+        tuple(keep_ids),
+        tuple(fresh),
+        tuple(added),
+        tuple(changed),
+        tuple(removed),
+        encodings,
+        paths_of,
+        chunked,
+    )
 
 
 @dataclass(frozen=True)
@@ -115,9 +133,17 @@ class FilesRead:
     chunked: dict[str, tuple[Chunk, ...]]  # doc id → chunks made while reading (under the time budget)
 
 
-def read_files(found_files: Sequence[str], paths: Sequence[str | os.PathLike[str]], by_path: dict[str, str],
-                excluded: set[str], old_sources: dict[str, tuple[str, str]], reusable: bool, settings: Settings,
-                index_dir: Path, progress: bool) -> FilesRead:
+def read_files(
+    found_files: Sequence[str],
+    paths: Sequence[str | os.PathLike[str]],
+    by_path: dict[str, str],
+    excluded: set[str],
+    old_sources: dict[str, tuple[str, str]],
+    reusable: bool,
+    settings: Settings,
+    index_dir: Path,
+    progress: bool,
+) -> FilesRead:
     """The files found under the roots → each one kept (same hash, reusable index), read anew (in a worker,
     under a time budget) or skipped with its reason."""
     out = FilesRead([], [], [], [], [], {}, set(), {}, {})
@@ -131,7 +157,8 @@ def read_files(found_files: Sequence[str], paths: Sequence[str | os.PathLike[str
             # A file indexed before keeps the source it was indexed under (its citations and ids stay);
             # a new one under a recorded (absolute) root is named relative to here when it lies below.
             path = by_path.get(absolute) or (
-                display_path(absolute) if not any(is_under(absolute, g) for g in given_abs) else found_path)
+                display_path(absolute) if not any(is_under(absolute, g) for g in given_abs) else found_path
+            )
             if path in excluded or path in seen_sources:
                 continue
             try:
@@ -177,8 +204,13 @@ class TextsGathered:
     seen: set[str]
 
 
-def gather_texts(texts: Sequence[TextInput], old: IndexReader | None, old_sources: dict[str, tuple[str, str]],
-                  reusable: bool, remove: Sequence[str]) -> TextsGathered:
+def gather_texts(
+    texts: Sequence[TextInput],
+    old: IndexReader | None,
+    old_sources: dict[str, tuple[str, str]],
+    reusable: bool,
+    remove: Sequence[str],
+) -> TextsGathered:
     """Texts given directly: the ones given now, then earlier ones carried over (re-embedded from their stored
     text when the embedder or settings changed) unless removed → what is kept, read anew, added, changed."""
     out = TextsGathered([], [], [], [], set())

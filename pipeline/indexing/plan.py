@@ -59,8 +59,14 @@ def resolve_path(path: str, index_dir: Path) -> str:
     return os.path.abspath(path)
 
 
-def plan_roots(paths: Sequence[str | os.PathLike[str]], index_dir: Path, old: IndexReader | None,
-               remove: Sequence[str] = (), prune: bool = False, keep_roots: bool = False) -> RootPlan:
+def plan_roots(
+    paths: Sequence[str | os.PathLike[str]],
+    index_dir: Path,
+    old: IndexReader | None,
+    remove: Sequence[str] = (),
+    prune: bool = False,
+    keep_roots: bool = False,
+) -> RootPlan:
     """Paths given to a build + the roots the index recorded → what to walk and record (pure but for stat).
 
     Paths given replace the recorded roots, except the index's uploads folder, which is a
@@ -103,13 +109,27 @@ def plan_roots(paths: Sequence[str | os.PathLike[str]], index_dir: Path, old: In
             missing[r] = len(under)
             kept.update(under)
             roots.append(r)
-    return RootPlan(walk=tuple(walk), roots=tuple(roots), recorded=tuple(recorded), old_paths=old_paths,
-                    kept_missing=missing, kept_sources=frozenset(kept), dropped=tuple(dropped),
-                    not_found=tuple(g for g, a in zip(given, given_abs) if not os.path.lexists(a)))
+    return RootPlan(
+        walk=tuple(walk),
+        roots=tuple(roots),
+        recorded=tuple(recorded),
+        old_paths=old_paths,
+        kept_missing=missing,
+        kept_sources=frozenset(kept),
+        dropped=tuple(dropped),
+        not_found=tuple(g for g, a in zip(given, given_abs) if not os.path.lexists(a)),
+    )
 
 
-def refuse_mass_removal(index_dir: Path, old_sources: Mapping[str, tuple[str, str]], removed: Sequence[str],
-                         remove: Sequence[str], plan: RootPlan, prune: bool, present: set[str]) -> None:
+def refuse_mass_removal(
+    index_dir: Path,
+    old_sources: Mapping[str, tuple[str, str]],
+    removed: Sequence[str],
+    remove: Sequence[str],
+    plan: RootPlan,
+    prune: bool,
+    present: set[str],
+) -> None:
     """Raise RemovalRefused when files not asked to be removed make up more than half of the index's files.
 
     Files vanish in bulk by accident (a typo in a path, a folder named from another
@@ -121,9 +141,14 @@ def refuse_mass_removal(index_dir: Path, old_sources: Mapping[str, tuple[str, st
         return
     files = [s for s in old_sources if not s.startswith(TEXT_SOURCE)]
     asked = set(remove)
-    unexpected = [s for s in removed if not s.startswith(TEXT_SOURCE) and s not in asked
-                  and old_sources[s][0] not in present
-                  and not any(is_under(plan.old_paths.get(s, ""), r) for r in plan.dropped)]
+    unexpected = [
+        s
+        for s in removed
+        if not s.startswith(TEXT_SOURCE)
+        and s not in asked
+        and old_sources[s][0] not in present
+        and not any(is_under(plan.old_paths.get(s, ""), r) for r in plan.dropped)
+    ]
     if not files or 2 * len(unexpected) <= len(files):
         return
     shown = ", ".join(unexpected[:3]) + (f" and {len(unexpected) - 3} more" if len(unexpected) > 3 else "")

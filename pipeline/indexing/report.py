@@ -1,5 +1,4 @@
-"""What a build did, for the user: ``BuildReport`` and how it is made from the new generation.
-"""
+"""What a build did, for the user: ``BuildReport`` and how it is made from the new generation."""
 
 from __future__ import annotations
 
@@ -46,13 +45,19 @@ class BuildReport:
             lines.append(f"Built {self.index_dir} in {self.seconds:.1f} s.")
         if self.full_rebuild_reason:
             lines.append(f"Full rebuild: {self.full_rebuild_reason}.")
-        lines.append(f"Documents: {self.documents} ({len(self.added)} new, {len(self.changed)} changed, "
-                     f"{len(self.removed)} removed, {self.unchanged} unchanged)")
-        lines.append(f"Chunks: {self.chunks} ({self.chunks_embedded} embedded, "
-                     f"{self.chunks - self.chunks_embedded} carried over or reused)")
+        lines.append(
+            f"Documents: {self.documents} ({len(self.added)} new, {len(self.changed)} changed, "
+            f"{len(self.removed)} removed, {self.unchanged} unchanged)"
+        )
+        lines.append(
+            f"Chunks: {self.chunks} ({self.chunks_embedded} embedded, "
+            f"{self.chunks - self.chunks_embedded} carried over or reused)"
+        )
         if self.vectors == "late":
-            lines.append(f"Texts embedded: {self.embedded} (windows of consecutive sentences, one pass each for "
-                         "chunk and sentence vectors)")
+            lines.append(
+                f"Texts embedded: {self.embedded} (windows of consecutive sentences, one pass each for "
+                "chunk and sentence vectors)"
+            )
         else:
             lines.append(f"Texts embedded: {self.embedded} (chunks and sentences, each distinct text once)")
         if self.vectors_note:

@@ -37,9 +37,14 @@ def text_document(item: TextInput) -> Document:
     sha = hashlib.sha256(json.dumps([item.text, metadata], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     source = TEXT_SOURCE + item.id
     return Document(
-        id=content_id(source), source=source, text=item.text, title="", date=None,
+        id=content_id(source),
+        source=source,
+        text=item.text,
+        title="",
+        date=None,
         lang=detect_language(item.text) if item.text.strip() else "und",
-        kept=(Span(0, len(item.text)),), meta={"origin": "text", "metadata": metadata, "sha256": sha},
+        kept=(Span(0, len(item.text)),),
+        meta={"origin": "text", "metadata": metadata, "sha256": sha},
     )
 
 
@@ -51,8 +56,11 @@ def text_chunks(doc: Document, settings: Settings) -> list[Chunk]:
     """
     whole = Span(0, len(doc.text))
     spans = tuple(split_sentences(doc.text, whole, doc.lang, settings.chunking)) if doc.text.strip() else ()
-    return [Chunk(id=content_id(doc.id, 0, whole.end), doc_id=doc.id, start=0, end=whole.end, text=doc.text,
-                  sentences=spans)]
+    return [
+        Chunk(
+            id=content_id(doc.id, 0, whole.end), doc_id=doc.id, start=0, end=whole.end, text=doc.text, sentences=spans
+        )
+    ]
 
 
 def embed_input(chunk: Chunk, with_context: bool) -> str:

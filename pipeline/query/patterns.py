@@ -20,8 +20,14 @@ def date_pattern() -> re.Pattern[str]:
 
     # German as written in Austria and Switzerland too ("Jänner").
     locales = [Locale.parse(name) for name in ("de", "de_AT", "de_CH", "en")]
-    months = sorted({m.casefold() for loc in locales for context in ("format", "stand-alone")
-                     for m in loc.months[context]["wide"].values()})
+    months = sorted(
+        {
+            m.casefold()
+            for loc in locales
+            for context in ("format", "stand-alone")
+            for m in loc.months[context]["wide"].values()
+        }
+    )
     alternatives = "|".join(map(re.escape, months))
     return re.compile(
         rf"\b(1[89]\d\d|20\d\d)\b|\b\d{{1,2}}\.\s*({alternatives})\b|\b\d{{1,2}}\.\d{{1,2}}\.|\b({alternatives})\b|"

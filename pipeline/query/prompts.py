@@ -73,13 +73,15 @@ PASSAGE = '<passage n="{n}" source="{source}">\n{text}\n</passage>'
 # What must not reach the model as markup. Matched in the reading view (see ``reading_view``),
 # so spaces, case, fullwidth forms, invisible characters and entities do not hide a marker.
 _MARKERS = re.compile(
-    "|".join((
-        r"<\s*/?\s*passages?\b",  # our own fence and passage tags
-        r"<\s*\|[^<>|\n]{0,64}\|\s*>",  # <|im_start|>, <|im_end|>, <|endoftext|>, <|eot_id|>, <｜User｜>
-        r"<\s*/?\s*(?:s|bos|eos|pad|unk|start_of_turn|end_of_turn|think|tool_call|tool_response)\s*>",
-        r"<<\s*/?\s*sys\s*>>",  # Llama 2 system block
-        r"\[\s*/?\s*(?:inst|sys|system_prompt|available_tools|tool_calls|tool_results|tool_content)\s*\]",
-    )),
+    "|".join(
+        (
+            r"<\s*/?\s*passages?\b",  # our own fence and passage tags
+            r"<\s*\|[^<>|\n]{0,64}\|\s*>",  # <|im_start|>, <|im_end|>, <|endoftext|>, <|eot_id|>, <｜User｜>
+            r"<\s*/?\s*(?:s|bos|eos|pad|unk|start_of_turn|end_of_turn|think|tool_call|tool_response)\s*>",
+            r"<<\s*/?\s*sys\s*>>",  # Llama 2 system block
+            r"\[\s*/?\s*(?:inst|sys|system_prompt|available_tools|tool_calls|tool_results|tool_content)\s*\]",
+        )
+    ),
     re.IGNORECASE,
 )
 # A defanged marker keeps its words but loses its brackets: ‹ and › have no NFKC folding back to < and >.
@@ -160,12 +162,14 @@ def defang(text: str) -> str:
     return "".join(out)
 
 
-def messages(question: str, passages: Sequence[PromptPassage], lang: str,
-             max_sentences: int = 4) -> list[tuple[str, str]]:
+def messages(
+    question: str, passages: Sequence[PromptPassage], lang: str, max_sentences: int = 4
+) -> list[tuple[str, str]]:
     """A question, its passages and the question's language → [(role, content)] for a chat model."""
     lang = lang if lang in REFUSALS else "en"
-    system = SYSTEM.format(n=len(passages), refusal=REFUSALS[lang], language=LANGUAGE_NAMES[lang],
-                           max_sentences=max_sentences)
+    system = SYSTEM.format(
+        n=len(passages), refusal=REFUSALS[lang], language=LANGUAGE_NAMES[lang], max_sentences=max_sentences
+    )
     body = "\n\n".join(
         PASSAGE.format(n=p.n, source=defang(p.source).replace('"', "'"), text=defang(p.text)) for p in passages
     )

@@ -33,15 +33,29 @@ _ROLES = (
 )
 # Coarse answer types, each with its question words in both languages; the first that matches wins.
 _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("person", re.compile(
-        r"^\W*((and|also|und|auch) )?((by|for|to|with|von|für|mit|an) )?(who|whom|whose|wer|wem|wen|wessen)\b", re.I)),
-    ("money", re.compile(
-        r"\b(budget|euros?|dollars?|cost|costs|price|invest\w*|money|funding|geld|kost\w*|preis|"
-        r"investi\w*|etat|fördermittel\w*|summe)\b", re.I)),
+    (
+        "person",
+        re.compile(
+            r"^\W*((and|also|und|auch) )?((by|for|to|with|von|für|mit|an) )?(who|whom|whose|wer|wem|wen|wessen)\b", re.I
+        ),
+    ),
+    (
+        "money",
+        re.compile(
+            r"\b(budget|euros?|dollars?|cost|costs|price|invest\w*|money|funding|geld|kost\w*|preis|"
+            r"investi\w*|etat|fördermittel\w*|summe)\b",
+            re.I,
+        ),
+    ),
     ("number", re.compile(r"\b(how (many|much)|wie (viele?|hoch|groß|gross)|wieviele?|anzahl|number of)\b", re.I)),
-    ("date", re.compile(
-        r"\b(when|what date|which date|(what|which) year|since when|by when|until when|wann|seit wann|bis wann|"
-        r"welchem (tag|datum|jahr|monat)|welchen (tag|datum|monat)|welches datum)\b", re.I)),
+    (
+        "date",
+        re.compile(
+            r"\b(when|what date|which date|(what|which) year|since when|by when|until when|wann|seit wann|bis wann|"
+            r"welchem (tag|datum|jahr|monat)|welchen (tag|datum|monat)|welches datum)\b",
+            re.I,
+        ),
+    ),
     ("person", re.compile(rf"\b(which|what|welche[rsnm]?)\s+(\w+\s+)?({_ROLES})\b", re.I)),
 )
 ANSWER_TYPES = ("person", "money", "number", "date")
@@ -113,12 +127,18 @@ def parse(question: str, corpus: Corpus, searched: str | None = None) -> Questio
     terms = tuple(weighted_terms(searched, corpus))
     stems = frozenset(t for stems_of_word, _ in terms for t in stems_of_word)
     return Question(
-        text=question, searched=searched, lang=question_language(question), kind=kind,
-        terms=terms, names=tuple(known), absent=tuple(absent),
+        text=question,
+        searched=searched,
+        lang=question_language(question),
+        kind=kind,
+        terms=terms,
+        names=tuple(known),
+        absent=tuple(absent),
         # Any content word (stemmed in de or en, or an equivalent) in the index: the stems of ``terms``.
         known_words=any(corpus.df(t) for t in stems),
         counted=counted_thing(question) if kind == "number" else None,
-        stems=stems, words=frozenset(lexical.tokens(searched)),
+        stems=stems,
+        words=frozenset(lexical.tokens(searched)),
     )
 
 
@@ -203,7 +223,12 @@ def names(question: str, corpus: Corpus) -> tuple[list[tuple[frozenset[str], flo
         unknown.append(word)
         before = words[i - 1]
         adjective = len(before) > 3 and before.endswith(("e", "en", "er", "es", "em"))  # "städtischen Tochterfirmen"
-        if before[0].islower() and lexical.fold(before) not in DETERMINERS and not NUMBER.fullmatch(before) and not adjective:
+        if (
+            before[0].islower()
+            and lexical.fold(before) not in DETERMINERS
+            and not NUMBER.fullmatch(before)
+            and not adjective
+        ):
             absent.append(word)
     # Nothing the question names is in the index ("der Kölner Dom", "the Eiffel Tower"): it is about something else.
     if not known and unknown and not absent:

@@ -64,8 +64,10 @@ def matches(source: str, patterns: Sequence[str]) -> bool:
     end) or on the file name, or a part of the path."""
     name = source.rsplit("/", 1)[-1]
     # "reports/*" matches ".../docs/reports/a.pdf": a pattern may name the end of the path.
-    return any(fnmatch.fnmatch(source, p) or fnmatch.fnmatch(source, "*/" + p) or fnmatch.fnmatch(name, p)
-               or p in source for p in patterns)
+    return any(
+        fnmatch.fnmatch(source, p) or fnmatch.fnmatch(source, "*/" + p) or fnmatch.fnmatch(name, p) or p in source
+        for p in patterns
+    )
 
 
 class Retriever:
@@ -145,9 +147,14 @@ class Retriever:
             dense_rows = [int(r) for r in found[0] if r >= 0 and (allowed is None or int(r) in allowed)]
             # FAISS numbers its vectors 0..ntotal-1: another row is a damaged index, not a chunk.
             if dense_rows and max(dense_rows) >= index.ntotal:
-                raise self.reader.damaged(f"vectors.faiss is damaged (it returned row {max(dense_rows)} "
-                                          f"of {index.ntotal})")
-        terms = lexical.selective(lexical.query_terms(query, equivalents=crosslingual.equivalents), self.reader.document_frequency, self.settings.lexical_max_df)
+                raise self.reader.damaged(
+                    f"vectors.faiss is damaged (it returned row {max(dense_rows)} of {index.ntotal})"
+                )
+        terms = lexical.selective(
+            lexical.query_terms(query, equivalents=crosslingual.equivalents),
+            self.reader.document_frequency,
+            self.settings.lexical_max_df,
+        )
         if allowed is None:
             lexical_hits = dict(self.reader.lexical_search(terms, n))
         else:  # the best n among the allowed documents: read deeper, then keep theirs
@@ -162,8 +169,9 @@ class Retriever:
         try:
             per_chunk = [[sentence_row[(c.doc_id, s.start, s.end)] for s in c.sentences] for c in chunks]
         except KeyError as err:  # both lists are written from the same spans: SQLite lost one
-            raise self.reader.damaged(f"index.sqlite3 is damaged (sentence {err.args[0]} of a chunk is not "
-                                      "in the sentences table)") from err
+            raise self.reader.damaged(
+                f"index.sqlite3 is damaged (sentence {err.args[0]} of a chunk is not in the sentences table)"
+            ) from err
         # One read and one product for all candidates' sentences (a read per chunk cost ~1 ms a query at 100k).
         all_sims = self.reader.sentence_vectors_at([r for rs in per_chunk for r in rs]) @ qv
         bounds = np.cumsum([0, *map(len, per_chunk)])
@@ -171,8 +179,11 @@ class Retriever:
         for i, (row, chunk, sim) in enumerate(zip(rows, chunks, chunk_sims)):
             ssims = all_sims[bounds[i] : bounds[i + 1]]
             best = float(ssims.max()) if len(ssims) else float(sim)
-            out.append(Candidate(row, chunk, (1 - w) * float(sim) + w * best, tuple(float(x) for x in ssims),
-                                 lexical_hits.get(row)))
+            out.append(
+                Candidate(
+                    row, chunk, (1 - w) * float(sim) + w * best, tuple(float(x) for x in ssims), lexical_hits.get(row)
+                )
+            )
         return out
 
     def fuse(self, candidates: Sequence[Candidate]) -> list[tuple[Candidate, float, str]]:
@@ -187,8 +198,12 @@ class Retriever:
         else:
             top = max((c.lexical or 0.0 for c in candidates), default=0.0) or 1.0
             # A contact block (indexed aside) ranks below content unless the question is about it.
-            fused = {c.row: s.dense_weight * c.dense + s.lexical_weight * (c.lexical or 0.0) / top
-                     - (s.aside_penalty if is_contact_text(c.chunk.text) else 0.0) for c in candidates}
+            fused = {
+                c.row: s.dense_weight * c.dense
+                + s.lexical_weight * (c.lexical or 0.0) / top
+                - (s.aside_penalty if is_contact_text(c.chunk.text) else 0.0)
+                for c in candidates
+            }
         ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
         return [(by_row[r], score, "dense+lexical" if r in lexical_rows else "dense") for r, score in ranked]
 
@@ -212,7 +227,9 @@ class Retriever:
         if not rows:
             return hit
         scores = self.reader.sentence_vectors_at(rows) @ qv
-        return replace(hit, following=tuple(spans), sentence_scores=hit.sentence_scores + tuple(float(x) for x in scores))
+        return replace(
+            hit, following=tuple(spans), sentence_scores=hit.sentence_scores + tuple(float(x) for x in scores)
+        )
 
     def _collapse_duplicates(self, ranked: list[tuple[Candidate, float, str]], k: int) -> list[Hit]:
         """The fused list → its first k hits, near-identical passages of duplicate documents folded in."""
@@ -224,9 +241,13 @@ class Retriever:
             group = self.groups.get(cand.chunk.doc_id, cand.chunk.doc_id)
             terms = set(lexical.terms(cand.chunk.text, "de"))
             dup_of = next(
-                (i for i, h in enumerate(hits)
-                 if h.group == group and h.chunk.doc_id != cand.chunk.doc_id
-                 and containment(terms, term_sets[i]) >= SAME_REPORT),
+                (
+                    i
+                    for i, h in enumerate(hits)
+                    if h.group == group
+                    and h.chunk.doc_id != cand.chunk.doc_id
+                    and containment(terms, term_sets[i]) >= SAME_REPORT
+                ),
                 None,
             )
             source = self.sources.get(cand.chunk.doc_id, "")
@@ -234,7 +255,16 @@ class Retriever:
                 kept = hits[dup_of]
                 hits[dup_of] = replace(kept, duplicates=kept.duplicates + ((source, cand.chunk.start, cand.chunk.end),))
                 continue
-            hits.append(Hit(chunk=cand.chunk, score=score, rank=len(hits) + 1, origin=origin, source=source,
-                            group=group, sentence_scores=cand.sentence_scores))
+            hits.append(
+                Hit(
+                    chunk=cand.chunk,
+                    score=score,
+                    rank=len(hits) + 1,
+                    origin=origin,
+                    source=source,
+                    group=group,
+                    sentence_scores=cand.sentence_scores,
+                )
+            )
             term_sets.append(terms)
         return hits

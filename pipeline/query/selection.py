@@ -26,11 +26,36 @@ MODEL_PATH = Path(__file__).with_name("selector.json")
 # The features, in the order the model's weights are stored; each is described where it is computed
 # (``answering.candidates``). A model whose names differ from these is refused when loaded.
 FEATURES: tuple[str, ...] = (
-    "dense", "dense_gap", "dense_rank", "passage_gap", "passage_rank", "outside",
-    "coverage", "coverage_context", "coverage_gap", "grounded", "has_names", "absent_names",
-    "kind_person", "kind_money", "kind_number", "kind_date", "type_match", "type_miss", "count_match",
-    "words", "heading", "list_item", "position", "top_dense", "top_coverage", "known_words",
-    "novelty", "new_names", "short", "previous_coverage",
+    "dense",
+    "dense_gap",
+    "dense_rank",
+    "passage_gap",
+    "passage_rank",
+    "outside",
+    "coverage",
+    "coverage_context",
+    "coverage_gap",
+    "grounded",
+    "has_names",
+    "absent_names",
+    "kind_person",
+    "kind_money",
+    "kind_number",
+    "kind_date",
+    "type_match",
+    "type_miss",
+    "count_match",
+    "words",
+    "heading",
+    "list_item",
+    "position",
+    "top_dense",
+    "top_coverage",
+    "known_words",
+    "novelty",
+    "new_names",
+    "short",
+    "previous_coverage",
 )
 
 
@@ -69,20 +94,34 @@ class Model:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "coef": self.coef.tolist(), "intercept": self.intercept, "abstain_below": self.abstain_below,
-                "second_ratio": self.second_ratio, "abstain_below_unshared": self.abstain_below_unshared,
-                "fitted_on": self.fitted_on}
+        return {
+            "features": list(self.features),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept,
+            "abstain_below": self.abstain_below,
+            "second_ratio": self.second_ratio,
+            "abstain_below_unshared": self.abstain_below_unshared,
+            "fitted_on": self.fitted_on,
+        }
 
 
 def from_json(data: dict[str, Any]) -> Model:
     """The stored numbers → a Model; a file fitted for other features fails naming the script to run."""
     if tuple(data["features"]) != FEATURES:
         raise ValueError(f"{MODEL_PATH.name} was fitted for other features; run benchmarks/fit_selector.py")
-    return Model(tuple(data["features"]), np.asarray(data["mean"]), np.asarray(data["scale"]),
-                 np.asarray(data["coef"]), float(data["intercept"]), float(data["abstain_below"]),
-                 float(data["second_ratio"]), str(data.get("fitted_on", "")),
-                 float(data.get("abstain_below_unshared", data["abstain_below"])))
+    return Model(
+        tuple(data["features"]),
+        np.asarray(data["mean"]),
+        np.asarray(data["scale"]),
+        np.asarray(data["coef"]),
+        float(data["intercept"]),
+        float(data["abstain_below"]),
+        float(data["second_ratio"]),
+        str(data.get("fitted_on", "")),
+        float(data.get("abstain_below_unshared", data["abstain_below"])),
+    )
 
 
 @lru_cache(maxsize=4)

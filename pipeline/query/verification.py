@@ -103,14 +103,16 @@ def support(claim: str, evidence: str, similarity: float, sim_floor: float, sim_
     return score
 
 
-def verify(text: str, passages: Sequence[Hit], corpus: Corpus, lang: str, min_support: float,
-           sim_floor: float, sim_full: float) -> Verified:
+def verify(
+    text: str, passages: Sequence[Hit], corpus: Corpus, lang: str, min_support: float, sim_floor: float, sim_full: float
+) -> Verified:
     """Generated answer text + the passages it was given (numbered from 1) → a Verified answer."""
     notes: list[str] = []
     text, dropped = drop_out_of_range(text, len(passages))
     if dropped:
-        notes.append(f"dropped citation(s) {', '.join(f'[{n}]' for n in dropped)}: "
-                     f"there were only {len(passages)} passages")
+        notes.append(
+            f"dropped citation(s) {', '.join(f'[{n}]' for n in dropped)}: there were only {len(passages)} passages"
+        )
     if is_refusal(text) or not text:
         return Verified(REFUSALS.get(lang, REFUSALS["en"]), (), (), tuple(notes), True)
 
@@ -146,8 +148,7 @@ def verify(text: str, passages: Sequence[Hit], corpus: Corpus, lang: str, min_su
             continue
         if not cited:
             notes.append(f"no citation for: {claim}")
-        shown = _MARKER.sub(lambda m: "".join(f"[{renumber[int(x)]}]" for x in re.split(r"[,;]", m.group(1))),
-                            sentence)
+        shown = _MARKER.sub(lambda m: "".join(f"[{renumber[int(x)]}]" for x in re.split(r"[,;]", m.group(1))), sentence)
         checks.append(SentenceCheck(shown, tuple(renumber[n] for n in cited), round(score, 3), score >= min_support))
     unsupported = [c for c in checks if not c.supported]
     if unsupported:
@@ -160,9 +161,17 @@ def verify(text: str, passages: Sequence[Hit], corpus: Corpus, lang: str, min_su
         start, end = min(s.start for s in spans), max(s.end for s in spans)
         doc_text = corpus.text_of(hit.chunk.doc_id)
         inside = hit.chunk.start <= start and end <= hit.chunk.end
-        citations.append(Citation(n=new, source=hit.source, doc_id=hit.chunk.doc_id,
-                                  chunk_id=hit.chunk.id if inside else corpus.chunk_containing(hit.chunk.doc_id, Span(start, end)),
-                                  start=start, end=end,
-                                  text=doc_text[start:end], score=round(best_scores.get(n, 0.0), 4)))
+        citations.append(
+            Citation(
+                n=new,
+                source=hit.source,
+                doc_id=hit.chunk.doc_id,
+                chunk_id=hit.chunk.id if inside else corpus.chunk_containing(hit.chunk.doc_id, Span(start, end)),
+                start=start,
+                end=end,
+                text=doc_text[start:end],
+                score=round(best_scores.get(n, 0.0), 4),
+            )
+        )
     shown_text = " ".join(c.text for c in checks)
     return Verified(shown_text, tuple(citations), tuple(checks), tuple(notes), False)

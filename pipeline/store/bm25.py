@@ -87,7 +87,9 @@ def header_problems(folder: Path, chunks: int) -> Iterator[str]:
     # Two int64 read with pread: the first and last column pointer (0 and the number of entries).
     with open(indptr, "rb") as f:
         first = int.from_bytes(os.pread(f.fileno(), 8, offset), "little", signed=True) if n_ptr else None
-        last = int.from_bytes(os.pread(f.fileno(), 8, offset + 8 * (n_ptr - 1)), "little", signed=True) if n_ptr else None
+        last = (
+            int.from_bytes(os.pread(f.fileno(), 8, offset + 8 * (n_ptr - 1)), "little", signed=True) if n_ptr else None
+        )
     if n_ptr < 2 or first != 0 or last != nnz:
         yield f"{DIR}/{indptr.name} is damaged (its column pointers run from {first} to {last}, expected 0 to {nnz})"
 
@@ -126,10 +128,9 @@ class LexicalIndex:
         data, indptr, indices = (self._model.scores[key] for key in ("data", "indptr", "indices"))
         common = [t for t in ids if indptr[t + 1] > indptr[t] and data[indptr[t]] == 0]
         if common:
-            hit = np.union1d(hit, np.concatenate([indices[indptr[t]:indptr[t + 1]] for t in common]))
+            hit = np.union1d(hit, np.concatenate([indices[indptr[t] : indptr[t + 1]] for t in common]))
         if len(hit) > k:
             hit = hit[np.argpartition(-scores[hit], k - 1)[:k]]
         # Best first; equal scores in row order, so the result does not depend on the partial sort.
         order = hit[np.lexsort((hit, -scores[hit]))]
         return [(int(self.rows[i]), float(scores[i])) for i in order]
-

@@ -99,8 +99,13 @@ def _recorded(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     if not isinstance(files, dict):
         raise ValueError("its list of files is not a mapping")
     for name, entry in files.items():
-        if (not isinstance(entry, dict) or not isinstance(entry.get("size"), int) or name.startswith("/")
-                or ".." in name.split("/") or not isinstance(entry.get(f"head_{HASH}", ""), str)):
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("size"), int)
+            or name.startswith("/")
+            or ".." in name.split("/")
+            or not isinstance(entry.get(f"head_{HASH}", ""), str)
+        ):
             raise ValueError(f"its entry for {name!r} is not a size and checksums")
     return files
 

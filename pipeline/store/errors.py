@@ -46,8 +46,13 @@ class IndexCorrupt(IndexProblem):
     or salvage the roots from a damaged one). ``show_at`` names the index as the user gave it.
     """
 
-    def __init__(self, gen_dir: Path, what: str, manifest: Mapping[str, Any] | None = None,
-                 index_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        gen_dir: Path,
+        what: str,
+        manifest: Mapping[str, Any] | None = None,
+        index_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.gen_dir, self.what = Path(gen_dir), " ".join(what.split())  # one line, whatever an error said
         self.index_dir = Path(index_dir) if index_dir is not None else self.gen_dir.parent
         self._manifest = manifest
@@ -60,12 +65,15 @@ class IndexCorrupt(IndexProblem):
         return self
 
     def _message(self) -> str:
-        return (f"the index at {self.index_dir} is damaged ({self.gen_dir.name}/{self.what}); "
-                f"rebuild it with: {repair_command(self.index_dir, self.gen_dir, self._manifest)}")
+        return (
+            f"the index at {self.index_dir} is damaged ({self.gen_dir.name}/{self.what}); "
+            f"rebuild it with: {repair_command(self.index_dir, self.gen_dir, self._manifest)}"
+        )
 
 
-def repair_command(index_dir: str | os.PathLike[str], gen_dir: Path | None = None,
-                   manifest: Mapping[str, Any] | None = None) -> str:
+def repair_command(
+    index_dir: str | os.PathLike[str], gen_dir: Path | None = None, manifest: Mapping[str, Any] | None = None
+) -> str:
     """An index directory (and its damaged generation, and manifest if readable) → the command that rebuilds it.
 
     A readable manifest records the roots, and ``build --index DIR`` without paths rebuilds
@@ -84,10 +92,15 @@ def repair_command(index_dir: str | os.PathLike[str], gen_dir: Path | None = Non
         spec = manifest.get("embedder", {}).get("spec")
         embedder = f" --embedder {shlex.quote(spec)}" if spec else ""
         return f"python -m pipeline build {' '.join(shlex.quote(str(r)) for r in roots)} --index {index}{embedder}"
-    why = ("its manifest, which lists them, is damaged" if not readable
-           else "it records none: it holds only texts added through the API")
-    return (f"python -m pipeline build FOLDER_OR_FILE ... --index {index}, naming the folders and files "
-            f"it was built from ({why}), and --embedder SPEC if it was not built with the default embedder")
+    why = (
+        "its manifest, which lists them, is damaged"
+        if not readable
+        else "it records none: it holds only texts added through the API"
+    )
+    return (
+        f"python -m pipeline build FOLDER_OR_FILE ... --index {index}, naming the folders and files "
+        f"it was built from ({why}), and --embedder SPEC if it was not built with the default embedder"
+    )
 
 
 def manifest_or_salvage(gen_dir: Path) -> tuple[dict[str, Any], bool]:

@@ -35,10 +35,12 @@ class CheckReport:
             return "\n".join(f"damaged: {self.gen_dir.name}/{p}" for p in self.problems)
         read = f"{self.files} files, {self.bytes / 1e6:,.1f} MB read in {self.seconds:.1f} s"
         if not self.checksums:
-            return (f"Index {self.index_dir} ({self.gen_dir.name}) shows no damage, but was written before checksums: "
-                    f"headers, sizes, SQLite's quick_check and FAISS were checked ({read}), the bytes of the vector "
-                    f"and BM25 files could not be. Rebuild it to record checksums: "
-                    f"{repair_command(self.index_dir, self.gen_dir)}")
+            return (
+                f"Index {self.index_dir} ({self.gen_dir.name}) shows no damage, but was written before checksums: "
+                f"headers, sizes, SQLite's quick_check and FAISS were checked ({read}), the bytes of the vector "
+                f"and BM25 files could not be. Rebuild it to record checksums: "
+                f"{repair_command(self.index_dir, self.gen_dir)}"
+            )
         return f"Index {self.index_dir} ({self.gen_dir.name}) is intact: {read}, every byte as written at build time."
 
     def error(self) -> IndexCorrupt:
@@ -46,7 +48,6 @@ class CheckReport:
         more = f"; {len(self.problems) - 1} more listed above" if len(self.problems) > 1 else ""
         manifest, readable = manifest_or_salvage(self.gen_dir)
         return IndexCorrupt(self.gen_dir, self.problems[0] + more, manifest if readable else None, self.index_dir)
-
 
 
 def check_generation(gen_dir: str | os.PathLike[str], index_dir: str | os.PathLike[str] | None = None) -> CheckReport:
@@ -68,8 +69,9 @@ def check_generation(gen_dir: str | os.PathLike[str], index_dir: str | os.PathLi
             why = err.strerror or str(err)
         except ValueError:
             why = "not UTF-8 text"
-        return CheckReport(shown, gen, (f"manifest.json is unreadable or edited ({why})",), 0, 0, False,
-                           time.perf_counter() - t0)
+        return CheckReport(
+            shown, gen, (f"manifest.json is unreadable or edited ({why})",), 0, 0, False, time.perf_counter() - t0
+        )
     found = full_read(gen, manifest)
     problems = list(found.problems)
     if not problems:
@@ -85,8 +87,7 @@ def check_generation(gen_dir: str | os.PathLike[str], index_dir: str | os.PathLi
                 problems.append(err.what)
             finally:
                 reader.close()
-    return CheckReport(shown, gen, tuple(problems), found.files, found.bytes, found.checksums,
-                       time.perf_counter() - t0)
+    return CheckReport(shown, gen, tuple(problems), found.files, found.bytes, found.checksums, time.perf_counter() - t0)
 
 
 def verify_generation(gen_dir: str | os.PathLike[str]) -> list[str]:
@@ -99,5 +100,6 @@ def check_index(index_dir: str | os.PathLike[str]) -> CheckReport:
     gen = current_dir(index_dir)
     if gen is None:
         raise IndexMissing(
-            f"no index at {index_dir}; build one first: python -m pipeline build FOLDER_OR_FILE ... --index {index_dir}")
+            f"no index at {index_dir}; build one first: python -m pipeline build FOLDER_OR_FILE ... --index {index_dir}"
+        )
     return check_generation(gen, index_dir)

@@ -30,8 +30,9 @@ def current_dir(index_dir: str | os.PathLike[str]) -> Path | None:
 
 
 @contextlib.contextmanager
-def build_lock(index_dir: str | os.PathLike[str], wait: bool = False,
-               waiting: Callable[[str], None] | None = None) -> Iterator[None]:
+def build_lock(
+    index_dir: str | os.PathLike[str], wait: bool = False, waiting: Callable[[str], None] | None = None
+) -> Iterator[None]:
     """Hold the index's build lock. A second concurrent build fails at once with a message
     (IndexBusy), or with ``wait`` blocks until the first is done (``waiting`` is told who it waits for).
 

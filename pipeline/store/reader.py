@@ -125,16 +125,20 @@ class IndexReader:
         # The query-time row readers hold their files open from here on, for the same reason. Rows
         # the build wrote with length 1 are checked for it as they are read (see RowReader).
         files = self.manifest.files
-        self._row_readers = {name: RowReader(gen_dir / name, bool(files.get(name, {}).get("unit_rows")))
-                             for name in shapes}
+        self._row_readers = {
+            name: RowReader(gen_dir / name, bool(files.get(name, {}).get("unit_rows"))) for name in shapes
+        }
         # An index written before the BM25 matrix existed is scored by FTS5 (same ranking, slower).
         if self.manifest.lexical is not None:
             try:
                 self._lexical = bm25.LexicalIndex(gen_dir / bm25.DIR)
             except (OSError, ValueError, KeyError, TypeError, EOFError, IndexError) as err:
-                raise self.damaged(self._locate(
-                    [f"{bm25.DIR}/{n}" for n in bm25.FILES],
-                    f"{bm25.DIR}/ (the BM25 files) is missing or damaged ({err})")) from err
+                raise self.damaged(
+                    self._locate(
+                        [f"{bm25.DIR}/{n}" for n in bm25.FILES],
+                        f"{bm25.DIR}/ (the BM25 files) is missing or damaged ({err})",
+                    )
+                ) from err
 
     def _load(self, name: str) -> np.ndarray:
         mapped: np.ndarray = np.load(self.dir / name, mmap_mode="r", allow_pickle=False)
@@ -183,8 +187,11 @@ class IndexReader:
             except IndexCorrupt as err:
                 problems.append(err.what)
         if problems:
-            more = (f"; {len(problems) - 1} more: python -m pipeline check --index {self.index_dir}"
-                    if len(problems) > 1 else "")
+            more = (
+                f"; {len(problems) - 1} more: python -m pipeline check --index {self.index_dir}"
+                if len(problems) > 1
+                else ""
+            )
             raise self.damaged(problems[0] + more)
 
     @classmethod
@@ -306,14 +313,19 @@ class IndexReader:
             found = self._lexical.search(terms, k)
         except (ValueError, IndexError, KeyError, TypeError, OverflowError, OSError) as err:
             # Which of the matrix files: the one whose checksum no longer matches (read only now, on the error path).
-            raise self.damaged(self._locate(
-                [f"{bm25.DIR}/{n}" for n in bm25.FILES],
-                f"{bm25.DIR}/ (the BM25 matrix) is damaged ({type(err).__name__}: {err})")) from err
+            raise self.damaged(
+                self._locate(
+                    [f"{bm25.DIR}/{n}" for n in bm25.FILES],
+                    f"{bm25.DIR}/ (the BM25 matrix) is damaged ({type(err).__name__}: {err})",
+                )
+            ) from err
         # Rows come from bm25/rows.npy: one outside the index can only be damage there.
         if found and not all(0 <= r < self._n_chunks for r, _ in found):
             bad = next(r for r, _ in found if not 0 <= r < self._n_chunks)
-            raise self.damaged(f"{bm25.DIR}/rows.npy is damaged (it names chunk row {bad}, "
-                               f"the index has rows 0 to {self._n_chunks - 1})")
+            raise self.damaged(
+                f"{bm25.DIR}/rows.npy is damaged (it names chunk row {bad}, "
+                f"the index has rows 0 to {self._n_chunks - 1})"
+            )
         return found
 
     @_reads_sqlite
@@ -348,12 +360,16 @@ class IndexReader:
     def faiss_index(self) -> faiss.Index:
         if self._faiss is None:
             try:
-                index = open_faiss(self.dir / "vectors.faiss", dict(self.manifest.faiss) if self.manifest.faiss is not None else None)
+                index = open_faiss(
+                    self.dir / "vectors.faiss", dict(self.manifest.faiss) if self.manifest.faiss is not None else None
+                )
             except (RuntimeError, MemoryError, ValueError) as err:  # faiss reports truncated or garbled files this way
                 raise self.damaged("vectors.faiss is truncated or damaged (FAISS cannot read it)") from err
             if index.ntotal != len(self.vectors) or index.d != self.vectors.shape[1]:
-                raise self.damaged(f"vectors.faiss holds {index.ntotal} vectors of dimension {index.d}, "
-                                   f"expected {len(self.vectors)} of {self.vectors.shape[1]}")
+                raise self.damaged(
+                    f"vectors.faiss holds {index.ntotal} vectors of dimension {index.d}, "
+                    f"expected {len(self.vectors)} of {self.vectors.shape[1]}"
+                )
             self._faiss = index
         return self._faiss
 
@@ -396,8 +412,17 @@ class IndexReader:
             "LEFT JOIN chunks c ON c.doc_id = d.id GROUP BY d.id ORDER BY d.source"
         ):
             info = json.loads(meta)
-            out.append({"source": source, "title": title or "", "date": date or "", "lang": lang or "",
-                        "format": info.get("format", ""), "indexed": info.get("indexed", ""), "chunks": chunks})
+            out.append(
+                {
+                    "source": source,
+                    "title": title or "",
+                    "date": date or "",
+                    "lang": lang or "",
+                    "format": info.get("format", ""),
+                    "indexed": info.get("indexed", ""),
+                    "chunks": chunks,
+                }
+            )
         return out
 
     @_reads_sqlite
@@ -428,11 +453,16 @@ class IndexReader:
         ).fetchone()
         words = self.db.execute(
             'SELECT page, x0, y0, x1, y1 FROM boxes WHERE doc_id = ? AND start >= ? AND start < ? AND "end" > ? '
-            "ORDER BY start", (doc_id, start - LONGEST_WORD, end, start)
+            "ORDER BY start",
+            (doc_id, start - LONGEST_WORD, end, start),
         ).fetchall()
         unit, number = region if region else (None, None)
-        return Location(page=number if unit == "page" else None, paragraph=number if unit == "paragraph" else None,
-                        slide=number if unit == "slide" else None, boxes=merge_line_boxes(words))
+        return Location(
+            page=number if unit == "page" else None,
+            paragraph=number if unit == "paragraph" else None,
+            slide=number if unit == "slide" else None,
+            boxes=merge_line_boxes(words),
+        )
 
     def _has_layout(self) -> bool:
         if self._layout is None:
@@ -456,7 +486,9 @@ class IndexReader:
         """Embedding keys → the vector embedded earlier from exactly that text (chunks or sentences)."""
         out: dict[str, np.ndarray] = {}
         tables: tuple[tuple[str, Callable[[], np.ndarray]], ...] = (
-            ("chunks", lambda: self.vectors), ("sentences", lambda: self.sentence_vectors))
+            ("chunks", lambda: self.vectors),
+            ("sentences", lambda: self.sentence_vectors),
+        )
         for table, vectors in tables:
             sql = f"SELECT embed_key, row FROM {table} WHERE embed_key IN ({{}})"
             found = {k: r for k, r in in_batches(self.db, sql, [k for k in keys if k not in out])}

@@ -75,8 +75,10 @@ class RowReader:
             squares = np.einsum("ij,ij->i", block, block)
             off = np.flatnonzero(~((np.abs(squares - 1) <= UNIT_TOLERANCE) | (squares == 0)))
             if len(off):
-                raise RowDamage(f"row {int(unique[off[0]])} no longer has the length 1 it was written with "
-                                 f"(its squared length is {float(squares[off[0]]):.6g})")
+                raise RowDamage(
+                    f"row {int(unique[off[0]])} no longer has the length 1 it was written with "
+                    f"(its squared length is {float(squares[off[0]]):.6g})"
+                )
         return block[np.searchsorted(unique, wanted)]
 
     def close(self) -> None:
@@ -111,8 +113,11 @@ class RowFile:
     def finish(self) -> dict[str, Any]:
         """Write ``path`` (header, then the rows) → its manifest entry, hashed on the way (no second read)."""
         self._f.close()
-        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
-                  "shape": (self.rows, self.dim)}
+        header = {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+            "fortran_order": False,
+            "shape": (self.rows, self.dim),
+        }
         digest = Digest()
         head = io.BytesIO()
         np.lib.format.write_array_header_1_0(head, header)

@@ -62,15 +62,19 @@ class Location:
 
     def fields(self) -> dict[str, Any]:
         """The parts that are known → a dict (``page``, ``paragraph``, ``slide``, ``boxes``): empty for plain text."""
-        out: dict[str, Any] = {k: v for k, v in (("page", self.page), ("paragraph", self.paragraph),
-                                                 ("slide", self.slide)) if v is not None}
+        out: dict[str, Any] = {
+            k: v
+            for k, v in (("page", self.page), ("paragraph", self.paragraph), ("slide", self.slide))
+            if v is not None
+        }
         if self.boxes:
             out["boxes"] = [list(b) for b in self.boxes]
         return out
 
 
-def merge_line_boxes(words: Sequence[tuple[int, float, float, float, float]]
-                     ) -> tuple[tuple[int, float, float, float, float], ...]:
+def merge_line_boxes(
+    words: Sequence[tuple[int, float, float, float, float]],
+) -> tuple[tuple[int, float, float, float, float], ...]:
     """Word boxes in text order → one box per line: consecutive words on a page whose heights overlap."""
     out: list[tuple[int, float, float, float, float]] = []
     for page, x0, y0, x1, y1 in words:
@@ -81,8 +85,6 @@ def merge_line_boxes(words: Sequence[tuple[int, float, float, float, float]]
                 continue
         out.append((page, x0, y0, x1, y1))
     return tuple(out)
-
-
 
 
 def write_term_df(db: sqlite3.Connection, schema: str) -> None:

@@ -121,11 +121,16 @@ def choose(n: int, settings: VectorIndexSettings) -> dict[str, Any]:
         return {
             "type": "IndexHNSW" + ("SQ" if settings.encoding == "SQ8" else "Flat"),
             "factory": f"HNSW{settings.hnsw_m}" + (",SQ8" if settings.encoding == "SQ8" else ",Flat"),
-            "params": {"M": settings.hnsw_m, "efConstruction": settings.hnsw_ef_construction,
-                       "efSearch": settings.hnsw_ef_search},
+            "params": {
+                "M": settings.hnsw_m,
+                "efConstruction": settings.hnsw_ef_construction,
+                "efSearch": settings.hnsw_ef_search,
+            },
         }
     # FAISS wants ≥ 39 training points per list for the automatic size, and at least one for any.
-    nlist = max(1, min(settings.ivf_nlist, n) if settings.ivf_nlist else min(2 ** round(math.log2(4 * math.sqrt(n))), n // 39))
+    nlist = max(
+        1, min(settings.ivf_nlist, n) if settings.ivf_nlist else min(2 ** round(math.log2(4 * math.sqrt(n))), n // 39)
+    )
     return {
         "type": "IndexIVF" + ("ScalarQuantizer" if settings.encoding == "SQ8" else "Flat"),
         "factory": f"IVF{nlist}," + settings.encoding,

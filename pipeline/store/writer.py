@@ -34,8 +34,9 @@ from .schema import SCHEMA, NewChunk, NewSentence, write_term_df
 class GenerationWriter:
     """Writes one new generation next to the live one; ``commit`` makes it live atomically."""
 
-    def __init__(self, index_dir: str | os.PathLike[str], dim: int,
-                 vector_index: VectorIndexSettings | None = None) -> None:
+    def __init__(
+        self, index_dir: str | os.PathLike[str], dim: int, vector_index: VectorIndexSettings | None = None
+    ) -> None:
         self.index_dir = Path(index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -68,7 +69,8 @@ class GenerationWriter:
             if rows:
                 self._vectors.append(old.vectors[[r[0] for r in rows]])
             sents = old.db.execute(
-                f'SELECT row, doc_id, start, "end", embed_key FROM sentences WHERE doc_id IN ({marks}) ORDER BY row', part
+                f'SELECT row, doc_id, start, "end", embed_key FROM sentences WHERE doc_id IN ({marks}) ORDER BY row',
+                part,
             ).fetchall()
             self._insert_sentences([s[1:] for s in sents])
             if sents:
@@ -118,14 +120,30 @@ class GenerationWriter:
             "INSERT INTO documents (id, source, sha256, title, date, lang, text, kept, meta, minhash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                doc.id, doc.source, meta.get("sha256", ""), doc.title, doc.date, doc.lang, doc.text,
-                json.dumps([[s.start, s.end] for s in doc.kept]), json.dumps(meta, ensure_ascii=False), minhash,
+                doc.id,
+                doc.source,
+                meta.get("sha256", ""),
+                doc.title,
+                doc.date,
+                doc.lang,
+                doc.text,
+                json.dumps([[s.start, s.end] for s in doc.kept]),
+                json.dumps(meta, ensure_ascii=False),
+                minhash,
             ),
         )
         self._insert_chunks(
             [
-                (c.chunk.id, c.chunk.doc_id, c.chunk.start, c.chunk.end, c.chunk.text, c.chunk.context,
-                 json.dumps([[s.start, s.end] for s in c.chunk.sentences]), c.embed_key)
+                (
+                    c.chunk.id,
+                    c.chunk.doc_id,
+                    c.chunk.start,
+                    c.chunk.end,
+                    c.chunk.text,
+                    c.chunk.context,
+                    json.dumps([[s.start, s.end] for s in c.chunk.sentences]),
+                    c.embed_key,
+                )
                 for c in chunks
             ],
             [c.terms for c in chunks],
@@ -135,10 +153,14 @@ class GenerationWriter:
         self._insert_sentences([(doc.id, s.span.start, s.span.end, s.embed_key) for s in sentences])
         if len(sentences):
             self._sentence_vectors.append(sentence_vectors)
-        self.db.executemany('INSERT INTO regions (doc_id, start, "end", unit, number) VALUES (?, ?, ?, ?, ?)',
-                            [(doc.id, r.start, r.end, r.unit, r.number) for r in doc.regions])
-        self.db.executemany('INSERT INTO boxes (doc_id, start, "end", page, x0, y0, x1, y1) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-                            [(doc.id, b.start, b.end, b.page, b.x0, b.y0, b.x1, b.y1) for b in doc.boxes])
+        self.db.executemany(
+            'INSERT INTO regions (doc_id, start, "end", unit, number) VALUES (?, ?, ?, ?, ?)',
+            [(doc.id, r.start, r.end, r.unit, r.number) for r in doc.regions],
+        )
+        self.db.executemany(
+            'INSERT INTO boxes (doc_id, start, "end", page, x0, y0, x1, y1) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+            [(doc.id, b.start, b.end, b.page, b.x0, b.y0, b.x1, b.y1) for b in doc.boxes],
+        )
         if meta.get("text_path"):
             (self.dir / "texts").mkdir(exist_ok=True)
             (self.dir / "texts" / f"{doc.id}.txt").write_bytes(doc.text.encode("utf-8"))

@@ -81,11 +81,7 @@ def _is_soft_wrap(text: str, prev: Span, nxt: Span, gap: str) -> bool:
     line_start = text.rfind("\n", 0, prev.end) + 1
     last_line = text[max(line_start, prev.start) : prev.end]
     following = text[nxt.start : nxt.end]
-    return (
-        len(last_line) >= _SOFT_WRAP_MIN
-        and not _TERMINAL.search(last_line)
-        and not _LIST_MARKER.match(following)
-    )
+    return len(last_line) >= _SOFT_WRAP_MIN and not _TERMINAL.search(last_line) and not _LIST_MARKER.match(following)
 
 
 @lru_cache(maxsize=8)
@@ -201,7 +197,7 @@ def _repair(segment: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]
     quoted = _quote_cover(_quoted_ranges(segment))
     # A closing quote that pysbd put at the start of the next sentence belongs to the previous one.
     spans = [spans[0]] + [
-        (a + 1, b) if segment[a] in "“”\"»«" and (a + 1 == b or segment[a + 1].isspace()) else (a, b)
+        (a + 1, b) if segment[a] in '“”"»«' and (a + 1 == b or segment[a + 1].isspace()) else (a, b)
         for a, b in spans[1:]
     ]
     spans = [(a, spans[i + 1][0]) if i + 1 < len(spans) else (a, b) for i, (a, b) in enumerate(spans)]
@@ -380,11 +376,7 @@ def _chunk_ranges(region: Sequence[Span], settings: ChunkingSettings) -> Iterato
     n, i = len(region), 0
     while i < n:
         j = i + 1
-        while (
-            j < n
-            and j - i < settings.max_sentences
-            and region[j].end - region[i].start <= settings.max_chars
-        ):
+        while j < n and j - i < settings.max_sentences and region[j].end - region[i].start <= settings.max_chars:
             j += 1
         yield i, j
         if j >= n:
@@ -421,7 +413,7 @@ def segments(text: str, start: int, end: int, sentences: Sequence[Span]) -> tupl
         if head:
             out.append(head)
             owners.append(None)
-        out.append(gap[len(head):] + text[begin : s.end])
+        out.append(gap[len(head) :] + text[begin : s.end])
         owners.append(k)
         pos = max(pos, s.end)
     if pos < end:
@@ -439,7 +431,12 @@ def encoder_passes(text: str, sentences: Sequence[Span], max_chars: int) -> list
     runs: list[list[Span]] = []
     for s in sentences:
         run = runs[-1] if runs else None
-        if run and s.start >= run[-1].end and s.end - run[0].start <= max_chars and not text[run[-1].end : s.start].strip():
+        if (
+            run
+            and s.start >= run[-1].end
+            and s.end - run[0].start <= max_chars
+            and not text[run[-1].end : s.start].strip()
+        ):
             run.append(s)
         else:
             runs.append([s])

@@ -171,8 +171,17 @@ class TextBuilder:
             self.end()
             self._region = ("page", word.page, self._length)
         at = self._write(text)
-        self._boxes.append(Box(at, at + len(text), word.page, round(word.x0, 2), round(word.y0, 2),
-                               round(word.x1, 2), round(word.y1, 2)))
+        self._boxes.append(
+            Box(
+                at,
+                at + len(text),
+                word.page,
+                round(word.x0, 2),
+                round(word.y0, 2),
+                round(word.x1, 2),
+                round(word.y1, 2),
+            )
+        )
 
     def build(self) -> Laid:
         """Everything written → the text with its regions, boxes and furniture."""
@@ -182,8 +191,12 @@ class TextBuilder:
 
 def _broken(word: str, next_word: str) -> bool:
     """A word at a line end and the first word of the next line → was one word hyphenated across them?"""
-    return (len(word) > 2 and word.endswith(("-", "\u2010", "\ufffe", SOFT_HYPHEN)) and word[-2].isalpha()
-            and next_word[:1].islower())
+    return (
+        len(word) > 2
+        and word.endswith(("-", "\u2010", "\ufffe", SOFT_HYPHEN))
+        and word[-2].isalpha()
+        and next_word[:1].islower()
+    )
 
 
 _NUMBER = re.compile(r"\d+")
@@ -200,5 +213,8 @@ def furniture_lines(pages: Sequence[Sequence[str]]) -> set[tuple[int, int]]:
         candidates += [(p, i, _NUMBER.sub("#", " ".join(lines[i].split()).casefold())) for i in ends]
     counts = Counter(key for _, _, key in set((p, 0, key) for p, _, key in candidates))
     need = max(2, (len(pages) + 1) // 2)
-    return {(p, i) for p, i, key in candidates
-            if (len(pages) > 1 and counts[key] >= need) or _PAGE_NUMBER.match(pages[p][i].strip())}
+    return {
+        (p, i)
+        for p, i, key in candidates
+        if (len(pages) > 1 and counts[key] >= need) or _PAGE_NUMBER.match(pages[p][i].strip())
+    }

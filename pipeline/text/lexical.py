@@ -71,8 +71,9 @@ def terms(text: str, lang: str) -> list[str]:
     return _stemmer(lang).stemWords(words) if words else []
 
 
-def query_terms(question: str, langs: Iterable[str] = QUESTION_LANGS,
-                equivalents: Callable[[str], Iterable[str]] | None = None) -> list[str]:
+def query_terms(
+    question: str, langs: Iterable[str] = QUESTION_LANGS, equivalents: Callable[[str], Iterable[str]] | None = None
+) -> list[str]:
     """A question → its distinct terms, stemmed in each candidate language (order kept).
 
     ``equivalents`` (a folded word → words naming the same thing in another language, e.g.

@@ -49,8 +49,10 @@ def opened_image(data: bytes) -> Iterator[Image]:
     with image:
         width, height = image.size
         if width * height > MAX_PIXELS:
-            raise ImageTooLarge(f"image too large ({width} × {height} pixels, {width * height / 1e6:.0f} megapixels; "
-                                f"images up to {MAX_PIXELS / 1e6:.0f} megapixels are read: scale it down to index it)")
+            raise ImageTooLarge(
+                f"image too large ({width} × {height} pixels, {width * height / 1e6:.0f} megapixels; "
+                f"images up to {MAX_PIXELS / 1e6:.0f} megapixels are read: scale it down to index it)"
+            )
         yield image
 
 
@@ -75,8 +77,9 @@ def missing(languages: str = "deu+eng") -> str:
     return f"Tesseract lacks the language data {', '.join(lacking)}" if lacking else ""
 
 
-def read_image(image: Image, page: int, dpi: float, page_height: float | None = None,
-               languages: str = "deu+eng") -> list[list[list[Word]]]:
+def read_image(
+    image: Image, page: int, dpi: float, page_height: float | None = None, languages: str = "deu+eng"
+) -> list[list[list[Word]]]:
     """A PIL image of one page → its paragraphs, each a list of lines of words with boxes in PDF
     points (``dpi`` pixels per inch; ``page_height`` in points, default the image's height)."""
     scale = 72.0 / dpi
@@ -84,8 +87,13 @@ def read_image(image: Image, page: int, dpi: float, page_height: float | None = 
     with tempfile.TemporaryDirectory(prefix="belegt-ocr-") as tmp:
         path = Path(tmp) / "page.png"
         image.convert("RGB").save(path)
-        run = subprocess.run(["tesseract", str(path), "stdout", "-l", languages, "--dpi", str(int(dpi)), "tsv"],
-                             capture_output=True, text=True, timeout=600, check=False)
+        run = subprocess.run(
+            ["tesseract", str(path), "stdout", "-l", languages, "--dpi", str(int(dpi)), "tsv"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
     if run.returncode != 0:
         raise RuntimeError(f"tesseract failed: {run.stderr.strip()[:200]}")
     paragraphs: dict[tuple[int, int], dict[int, list[Word]]] = {}
@@ -126,7 +134,9 @@ def _columns(lines: list[list[Word]]) -> list[list[list[Word]]]:
     starts.sort()
     columns: list[list[list[Word]]] = [[] for _ in starts]
     for part in parts:
-        nearest = min(range(len(starts)), key=lambda i: abs(starts[i] - part[0].x0) if part[0].x0 >= starts[i] - 1
-                      else float("inf"))
+        nearest = min(
+            range(len(starts)),
+            key=lambda i: abs(starts[i] - part[0].x0) if part[0].x0 >= starts[i] - 1 else float("inf"),
+        )
         columns[nearest].append(part)
     return [c for c in columns if c]

@@ -58,8 +58,8 @@ def _heading_level(style: str) -> int:
     if name in ("title", "titel"):
         return 1
     for prefix in ("heading ", "überschrift "):
-        if name.startswith(prefix) and name[len(prefix):].strip().isdigit():
-            return min(6, int(name[len(prefix):]))
+        if name.startswith(prefix) and name[len(prefix) :].strip().isdigit():
+            return min(6, int(name[len(prefix) :]))
     return 0
 
 
@@ -127,9 +127,14 @@ def read_odt(data: bytes) -> OfficeText:
             elif qname == (TABLENS, "table"):
                 number += 1
                 builder.begin("paragraph", number)
-                rows = [[teletype.extractText(c) for c in row.childNodes
-                         if getattr(c, "qname", None) == (TABLENS, "table-cell")]
-                        for row in _descendants(child, (TABLENS, "table-row"))]
+                rows = [
+                    [
+                        teletype.extractText(c)
+                        for c in row.childNodes
+                        if getattr(c, "qname", None) == (TABLENS, "table-cell")
+                    ]
+                    for row in _descendants(child, (TABLENS, "table-row"))
+                ]
                 builder.table([_unique_cells(cells) for cells in rows])
             elif getattr(child, "childNodes", None):
                 walk(child)

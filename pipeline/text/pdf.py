@@ -57,8 +57,15 @@ class Line:
         height = statistics.median([w.y1 - w.y0 for w in words])
         # Cells are far apart by the line's tallest word: OCR boxes are tight, "ist einer zu viel" is short.
         gap = _CELL_GAP * max(max(w.y1 - w.y0 for w in words), 1.0)
-        return Line(words, min(w.x0 for w in words), min(w.y0 for w in words), max(w.x1 for w in words),
-                    max(w.y1 for w in words), height, any(b.x0 - a.x1 > gap for a, b in zip(words, words[1:])))
+        return Line(
+            words,
+            min(w.x0 for w in words),
+            min(w.y0 for w in words),
+            max(w.x1 for w in words),
+            max(w.y1 for w in words),
+            height,
+            any(b.x0 - a.x1 > gap for a, b in zip(words, words[1:])),
+        )
 
     def text(self) -> str:
         return " ".join(w.text for w in self.words)
@@ -91,18 +98,25 @@ def read_pdf(data: bytes, languages: str = "deu+eng") -> PdfText:
             try:
                 height = page.get_height()
                 lines = _text_lines(page, index + 1)
-                scan_dpi = _scan_dpi(page) if sum(len(w.text) for line in lines for w in line.words) < MIN_TEXT_CHARS else 0
+                scan_dpi = (
+                    _scan_dpi(page) if sum(len(w.text) for line in lines for w in line.words) < MIN_TEXT_CHARS else 0
+                )
                 if scan_dpi:
                     if ocr.available(languages):
                         # The scan's own resolution (more pixels than it has add time, not letters), at least
                         # 150 and at most 300 dpi, and less for a page so large it would exceed what OCR reads.
-                        dpi = min(max(150.0, min(OCR_DPI, scan_dpi)),
-                                  72 * (ocr.MAX_PIXELS / (page.get_width() * height)) ** 0.5)
+                        dpi = min(
+                            max(150.0, min(OCR_DPI, scan_dpi)),
+                            72 * (ocr.MAX_PIXELS / (page.get_width() * height)) ** 0.5,
+                        )
                         image = page.render(scale=dpi / 72).to_pil()
                         # Tesseract's paragraphs, each split as a text layer's lines are (a contact block's
                         # short lines, a heading, a table row each stand alone).
-                        paragraphs = [split for para in ocr.read_image(image, index + 1, dpi, height, languages)
-                                      for split in _paragraphs([Line.of(ws) for ws in para])]
+                        paragraphs = [
+                            split
+                            for para in ocr.read_image(image, index + 1, dpi, height, languages)
+                            for split in _paragraphs([Line.of(ws) for ws in para])
+                        ]
                         ocr_pages += bool(paragraphs)
                         pages.append(paragraphs)
                     else:
@@ -121,8 +135,7 @@ def read_pdf(data: bytes, languages: str = "deu+eng") -> PdfText:
         pdf.close()
     laid = _laid_out(pages, heights)
     title = (meta.get("Title") or "").strip() or None
-    return PdfText(laid, title, _pdf_date(meta.get("CreationDate") or ""), len(pages), ocr_pages,
-                   tuple(unread))
+    return PdfText(laid, title, _pdf_date(meta.get("CreationDate") or ""), len(pages), ocr_pages, tuple(unread))
 
 
 def _laid_out(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float]) -> Laid:
@@ -135,8 +148,11 @@ def _laid_out(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float
     for p, paragraphs in enumerate(pages):
         content = [i for i in range(len(paragraphs)) if (p, i) not in furniture]
         joined = None
-        if pending is not None and content and _runs_on(pending, paragraphs[content[0]][0],
-                                                        [line for para in pages[p - 1] for line in para]):
+        if (
+            pending is not None
+            and content
+            and _runs_on(pending, paragraphs[content[0]][0], [line for para in pages[p - 1] for line in para])
+        ):
             joined = content[0]  # one paragraph over the page break, written where it starts
             builder.lines([line.words for line in [*pending, *paragraphs[joined]]])
         elif pending is not None:
@@ -156,8 +172,11 @@ def _laid_out(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float
             if content and i == content[-1] and p + 1 < len(pages):
                 pending = para  # written with the next page's first paragraph, or alone
                 continue
-            builder.lines([line.words for line in para], furniture=(p, i) in furniture,
-                          heading=0 if (p, i) in furniture else _heading_level(para, body))
+            builder.lines(
+                [line.words for line in para],
+                furniture=(p, i) in furniture,
+                heading=0 if (p, i) in furniture else _heading_level(para, body),
+            )
         if table:
             builder.rows([_cells(row) for row in table])
     if pending is not None:
@@ -222,8 +241,11 @@ def _text_lines(page: PdfPage, number: int) -> list[Line]:
             size = top - bottom
             # PDFium joins a hyphenated line end with the next line, even at the top of the next column: a
             # word below the last one, or above it, starts a line.
-            if bottom_before is not None and size > 0 and (top < bottom_before + 0.2 * size
-                                                           or bottom > top_before - 0.2 * size):
+            if (
+                bottom_before is not None
+                and size > 0
+                and (top < bottom_before + 0.2 * size or bottom > top_before - 0.2 * size)
+            ):
                 end_line()
             if size > 0:
                 bottom_before, top_before = bottom, top
@@ -272,8 +294,11 @@ def _paragraphs(lines: Sequence[Line]) -> list[list[Line]]:
     """A page's lines → paragraphs: a new one at a larger gap, another font size, an early line end,
     a table row (words far apart) or a jump to another column."""
     # The page's usual distance from one line to the next (its leading): a paragraph gap is larger.
-    pitches = [a.y0 - b.y0 for a, b in zip(lines, lines[1:])
-               if 0 < a.y0 - b.y0 < 3 * max(a.height, b.height) and abs(a.height - b.height) < 0.2 * a.height]
+    pitches = [
+        a.y0 - b.y0
+        for a, b in zip(lines, lines[1:])
+        if 0 < a.y0 - b.y0 < 3 * max(a.height, b.height) and abs(a.height - b.height) < 0.2 * a.height
+    ]
     pitch = statistics.median(pitches) if pitches else None
     paragraphs: list[list[Line]] = []
     for i, line in enumerate(lines):
@@ -303,8 +328,9 @@ def _starts_paragraph(prev: Line, line: Line, near: Sequence[Line], pitch: float
     # paragraph or is a heading. (A ragged line ends early only because that word did not fit.)
     # Its column's right edge: the upper quartile of the nearby lines' ends (a line across the page, such
     # as a heading over two columns, is one of them and must not count as the edge).
-    ends = sorted(other.x1 for other in near
-                  if abs(other.x0 - prev.x0) < 3 * h and abs(other.height - prev.height) < 0.2 * h)
+    ends = sorted(
+        other.x1 for other in near if abs(other.x0 - prev.x0) < 3 * h and abs(other.height - prev.height) < 0.2 * h
+    )
     right = max(prev.x1, ends[(3 * len(ends)) // 4] if ends else prev.x1)
     first = line.words[0]
     return right - prev.x1 > (first.x1 - first.x0) + 0.6 * h
@@ -321,8 +347,11 @@ def _runs_on(prev: Line | Sequence[Line], line: Line, near: Sequence[Line] = ())
         return False
     if abs(last.height - line.height) > 0.2 * max(last.height, line.height, 1.0):
         return False
-    widths = sorted(other.x1 - other.x0 for other in [*lines, *near] if abs(other.x0 - last.x0) < 3 * last.height
-                    and abs(other.height - last.height) < 0.2 * last.height)
+    widths = sorted(
+        other.x1 - other.x0
+        for other in [*lines, *near]
+        if abs(other.x0 - last.x0) < 3 * last.height and abs(other.height - last.height) < 0.2 * last.height
+    )
     if len(widths) < 2:
         return False
     # Cut by the column's end: the next line's first word would not have fit after it.

@@ -28,8 +28,17 @@ if TYPE_CHECKING:
 
 HTML_EXTENSIONS = (".html", ".htm")
 # Files read by a layout reader (text with pages, paragraphs or slides and word boxes), by format.
-LAID_OUT = {".pdf": "pdf", ".docx": "docx", ".pptx": "pptx", ".odt": "odt",
-            ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}
+LAID_OUT = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".pptx": "pptx",
+    ".odt": "odt",
+    ".png": "image",
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".tif": "image",
+    ".tiff": "image",
+}
 _SNIFF_BYTES = 8192
 
 
@@ -41,8 +50,9 @@ class Discovery:
     skipped: tuple[SkippedFile, ...]
 
 
-def discover(paths: Iterable[str | os.PathLike[str]], settings: SourceSettings,
-             ignore: Iterable[str | os.PathLike[str]] = ()) -> Discovery:
+def discover(
+    paths: Iterable[str | os.PathLike[str]], settings: SourceSettings, ignore: Iterable[str | os.PathLike[str]] = ()
+) -> Discovery:
     """Paths as given → the files to index (sorted, each once) and the ones skipped, with why.
 
     Paths keep the form the user gave (``seeds/000.txt`` stays relative), because that is
@@ -64,8 +74,11 @@ def discover(paths: Iterable[str | os.PathLike[str]], settings: SourceSettings,
         if not path.lower().endswith(tuple(settings.extensions)):
             # Said for files found in folders too: a file left out without a word looks indexed.
             kind = os.path.splitext(path)[1] or "no extension"
-            skipped.append(SkippedFile(printable(path), f"unsupported type ({kind}); indexable types are "
-                                                       f"{', '.join(settings.extensions)}"))
+            skipped.append(
+                SkippedFile(
+                    printable(path), f"unsupported type ({kind}); indexable types are {', '.join(settings.extensions)}"
+                )
+            )
             return
         if not valid_name(path):
             skipped.append(SkippedFile(printable(path), "file name is not valid UTF-8; rename the file to index it"))
@@ -87,7 +100,9 @@ def discover(paths: Iterable[str | os.PathLike[str]], settings: SourceSettings,
         elif os.path.isfile(path):
             consider(path, explicit=True)
         elif os.path.exists(path):
-            skipped.append(SkippedFile(printable(path), f"not a regular file ({_special_kind(path) or 'special file'})"))
+            skipped.append(
+                SkippedFile(printable(path), f"not a regular file ({_special_kind(path) or 'special file'})")
+            )
         else:
             skipped.append(SkippedFile(printable(path), "no such file or folder"))
     return Discovery(tuple(files), tuple(skipped))
@@ -124,8 +139,7 @@ def _special_kind(path: str) -> str:
 
 def is_index_generation(folder: str) -> bool:
     """A folder → whether it is a generation of a belegt index (its texts/ must never be indexed again)."""
-    return (os.path.basename(folder).startswith("gen-")
-            and os.path.isfile(os.path.join(folder, "manifest.json")))
+    return os.path.basename(folder).startswith("gen-") and os.path.isfile(os.path.join(folder, "manifest.json"))
 
 
 def _walk(root: str, skipped: list[SkippedFile], ignored: Collection[str] = ()) -> Iterator[str]:
@@ -150,8 +164,12 @@ def _walk(root: str, skipped: list[SkippedFile], ignored: Collection[str] = ()) 
             visible.append(d)
         for name in visible:
             if os.path.islink(os.path.join(dirpath, name)):  # os.walk does not follow it; say so
-                skipped.append(SkippedFile(printable(os.path.join(dirpath, name)),
-                                           "symbolic link to a folder, not followed (give its target to index it)"))
+                skipped.append(
+                    SkippedFile(
+                        printable(os.path.join(dirpath, name)),
+                        "symbolic link to a folder, not followed (give its target to index it)",
+                    )
+                )
         dirnames[:] = visible
         for name in sorted(filenames):
             if name.startswith("."):
@@ -216,10 +234,15 @@ def load(path: str, settings: SourceSettings) -> SourceText | SkippedFile:
         with os.fdopen(open_regular(path), "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size > limit:
-                return SkippedFile(path, f"too large ({size / 1048576:.1f} MB > {settings.max_file_mb:g} MB; raise sources.max_file_mb to index it)")
+                return SkippedFile(
+                    path,
+                    f"too large ({size / 1048576:.1f} MB > {settings.max_file_mb:g} MB; raise sources.max_file_mb to index it)",
+                )
             data = f.read(limit + 1)  # bounded even if the file grows while it is read
         if len(data) > limit:
-            return SkippedFile(path, f"too large (over {settings.max_file_mb:g} MB; raise sources.max_file_mb to index it)")
+            return SkippedFile(
+                path, f"too large (over {settings.max_file_mb:g} MB; raise sources.max_file_mb to index it)"
+            )
     except OSError as err:
         return SkippedFile(path, f"cannot read: {err.strerror or err}")
 
@@ -318,7 +341,11 @@ def _plausibility(text: str) -> float:
     sample = text[:_SNIFF_BYTES]
     if not sample:
         return 0.0
-    ok = sum(1 for ch in sample if unicodedata.category(ch) == "Nd" or unicodedata.category(ch)[0] in "LZP" or ch in "\n\r\t€")
+    ok = sum(
+        1
+        for ch in sample
+        if unicodedata.category(ch) == "Nd" or unicodedata.category(ch)[0] in "LZP" or ch in "\n\r\t€"
+    )
     return ok / len(sample)
 
 
@@ -419,27 +446,40 @@ def _laid_out(path: str, data: bytes, fmt: str, settings: SourceSettings) -> Sou
     from . import ocr, office, pdf
 
     sha = hashlib.sha256(data).hexdigest()
-    name = {"pdf": "PDF", "docx": "Word (DOCX)", "pptx": "PowerPoint (PPTX)", "odt": "OpenDocument (ODT)",
-            "image": "image"}[fmt]
+    name = {
+        "pdf": "PDF",
+        "docx": "Word (DOCX)",
+        "pptx": "PowerPoint (PPTX)",
+        "odt": "OpenDocument (ODT)",
+        "image": "image",
+    }[fmt]
     title = date = None
     try:
         if fmt == "pdf":
             read = pdf.read_pdf(data, settings.ocr_languages)
             laid, title, date = read.laid, read.title, read.date
             if not laid.text.strip() and read.unread_pages:
-                return SkippedFile(path, f"scanned PDF without a text layer: reading it needs OCR, and "
-                                         f"{ocr.missing(settings.ocr_languages)}; install it: {ocr.INSTALL}")
+                return SkippedFile(
+                    path,
+                    f"scanned PDF without a text layer: reading it needs OCR, and "
+                    f"{ocr.missing(settings.ocr_languages)}; install it: {ocr.INSTALL}",
+                )
             how = f"PDF, {read.pages} page{'s' if read.pages != 1 else ''}"
             if read.ocr_pages:
                 how += f", {read.ocr_pages} read by OCR ({settings.ocr_languages})"
             if read.unread_pages:
-                how += (f", scanned page{'s' if len(read.unread_pages) > 1 else ''} "
-                        f"{', '.join(map(str, read.unread_pages))} not read ({ocr.missing(settings.ocr_languages)}: "
-                        f"{ocr.INSTALL})")
+                how += (
+                    f", scanned page{'s' if len(read.unread_pages) > 1 else ''} "
+                    f"{', '.join(map(str, read.unread_pages))} not read ({ocr.missing(settings.ocr_languages)}: "
+                    f"{ocr.INSTALL})"
+                )
         elif fmt == "image":
             if not ocr.available(settings.ocr_languages):
-                return SkippedFile(path, f"image: reading it needs OCR, and {ocr.missing(settings.ocr_languages)}; "
-                                         f"install it: {ocr.INSTALL}")
+                return SkippedFile(
+                    path,
+                    f"image: reading it needs OCR, and {ocr.missing(settings.ocr_languages)}; "
+                    f"install it: {ocr.INSTALL}",
+                )
             laid = _image_text(data, settings.ocr_languages)
             how = f"image, read by OCR ({settings.ocr_languages})"
         else:
@@ -452,15 +492,35 @@ def _laid_out(path: str, data: bytes, fmt: str, settings: SourceSettings) -> Sou
     except Exception as err:  # noqa: BLE001 — a damaged file may make any parser raise anything
         # PDFium's error text is its last error, which may be left over from another file: not trusted.
         if fmt == "pdf" and b"/Encrypt" in data:
-            return SkippedFile(path, "password-protected PDF: remove the password (for example qpdf --decrypt "
-                                     "--password=… in.pdf out.pdf) to index it")
-        what = "PDFium cannot open it" if type(err).__name__ == "PdfiumError" else f"{type(err).__name__}: {str(err)[:160]}"
-        return SkippedFile(path, f"could not be read as {name} ({what}); is it damaged or password-protected? "
-                                 "Save it again or export it to PDF")
+            return SkippedFile(
+                path,
+                "password-protected PDF: remove the password (for example qpdf --decrypt "
+                "--password=… in.pdf out.pdf) to index it",
+            )
+        what = (
+            "PDFium cannot open it"
+            if type(err).__name__ == "PdfiumError"
+            else f"{type(err).__name__}: {str(err)[:160]}"
+        )
+        return SkippedFile(
+            path,
+            f"could not be read as {name} ({what}); is it damaged or password-protected? "
+            "Save it again or export it to PDF",
+        )
     if not laid.text.strip():
         return SkippedFile(path, f"no text found in this {name}")
-    return SourceText(source=path, text=laid.text, sha256=sha, encoding=how, format=fmt, title_hint=title,
-                      date_hint=date, regions=laid.regions, boxes=laid.boxes, furniture=laid.furniture)
+    return SourceText(
+        source=path,
+        text=laid.text,
+        sha256=sha,
+        encoding=how,
+        format=fmt,
+        title_hint=title,
+        date_hint=date,
+        regions=laid.regions,
+        boxes=laid.boxes,
+        furniture=laid.furniture,
+    )
 
 
 def _image_text(data: bytes, languages: str) -> Laid:
