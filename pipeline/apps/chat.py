@@ -26,7 +26,6 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +49,7 @@ from .render import (
     turn_record,
     without_paths,
 )
+from .tabs import EXAMPLES, ChatTab, DocumentsTab, chat_tab, documents_tab
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -80,12 +80,6 @@ __all__ = [
     "make_app",
 ]
 
-EXAMPLES = [
-    "who signed the Duisburg declaration?",
-    "Wer hat die Duisburger Absichtserklärung unterzeichnet?",
-    "Welche Städte haben mit ZTE eine Partnerschaft geschlossen?",
-    "When was the Gelsenkirchen agreement signed?",
-]
 log = logging.getLogger("belegt.chat")
 # Gradio answers one event of a kind at a time unless told otherwise. See benchmarks/load.py
 # for what more parallel questions buy on this machine.
@@ -126,121 +120,6 @@ def use_own_temp_dir() -> str | None:
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
     """SIGTERM → a normal exit, so that exit handlers (removing the temporary folder) run."""
     raise SystemExit(128 + signum)
-
-
-@dataclass(frozen=True)
-class _ChatTab:
-    """The Chat tab's components (made inside a Blocks context)."""
-
-    chat: Any
-    box: Any
-    examples: Any
-    sources: Any
-    download: Any
-    top_k: Any
-    lexical: Any
-    show_retrieved: Any
-    files: Any
-    status: Any
-
-
-@dataclass(frozen=True)
-class _DocumentsTab:
-    """The Documents tab's components (made inside a Blocks context)."""
-
-    tab: Any
-    only: Any
-    table: Any
-    pick: Any
-    remove: Any
-    reindex: Any
-    status: Any
-
-
-def _chat_tab(backend: ChatBackend) -> _ChatTab:
-    """The conversation with its question box, the sources beside it, settings and upload below → its components."""
-    import gradio as gr
-
-    defaults = backend.settings.retrieval
-    with gr.Tab("Chat", id="chat-tab"):
-        with gr.Row():
-            with gr.Column(scale=3):
-                # Messages are HTML made by answer_html/literal_html: no Markdown (it would turn a URL in
-                # a passage into a link) and no math (it would render $$x^2$$).
-                # No "share" button: it shares to Hugging Face Spaces, which an offline tool cannot reach.
-                chat = gr.Chatbot(
-                    label="Conversation",
-                    height=520,
-                    sanitize_html=True,
-                    elem_id="chat",
-                    render_markdown=False,
-                    latex_delimiters=[],
-                    feedback_options=("Like", "Dislike"),
-                    buttons=["copy", "copy_all"],
-                )
-                box = gr.Textbox(label="Question", placeholder=EXAMPLES[0], submit_btn=True, elem_id="question")
-                examples = gr.Examples(EXAMPLES, inputs=box)
-            with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML(elem_id="sources")
-                download = gr.DownloadButton("Export conversation (Markdown)", elem_id="export", size="sm")
-        # Below the conversation and its sources: on a phone, where the columns stack, the sources come
-        # right after the conversation and these after them.
-        with gr.Row():
-            with gr.Accordion("Settings", open=False):
-                top_k = gr.Slider(1, 20, value=defaults.top_k, step=1, label="Passages retrieved (top-k)")
-                lexical = gr.Slider(
-                    0.0,
-                    0.2,
-                    value=defaults.lexical_weight,
-                    step=0.005,
-                    label="Keyword (BM25) weight beside embeddings (0 = embeddings only)",
-                    info="How much exact words count beside meaning: raise it for names, numbers and codes that "
-                    "must match as written; 0.02 was best on the development questions.",
-                )
-                show_retrieved = gr.Checkbox(False, label="Show retrieved passages that are not cited")
-            with gr.Accordion("Add documents (text, HTML, PDF, Word, PowerPoint, OpenDocument, scans)", open=False):
-                files = gr.File(
-                    file_count="multiple",
-                    file_types=list(backend.settings.sources.extensions),
-                    label="Upload",
-                    elem_id="upload",
-                )
-                status = gr.HTML(elem_id="upload-status")
-    return _ChatTab(chat, box, examples, sources, download, top_k, lexical, show_retrieved, files, status)
-
-
-def _documents_tab(backend: ChatBackend) -> _DocumentsTab:
-    """Every document the index holds, with remove, re-index and the ``only`` filter → its components."""
-    import gradio as gr
-
-    with gr.Tab("Documents", id="documents-tab") as tab:
-        gr.Markdown(
-            "Every document the index holds. Remove one, read one again after it changed, or "
-            "let questions search only some of them."
-        )
-        only = gr.Textbox(
-            label="Questions search only",
-            elem_id="only",
-            placeholder="all documents",
-            info="Patterns, comma-separated: a part of the path (uploads/), a file name "
-            "or a shell pattern (reports/*.pdf, *kassel*).",
-        )
-        table = gr.Dataframe(
-            headers=list(DOCUMENT_COLUMNS),
-            value=backend.document_rows,
-            interactive=False,
-            wrap=True,
-            elem_id="documents",
-        )
-        with gr.Row():
-            pick = gr.Dropdown(
-                choices=[r[0] for r in backend.document_rows()], label="Document", elem_id="pick", scale=3
-            )
-            remove = gr.Button("Remove from the index", variant="stop", elem_id="remove", scale=1)
-            reindex = gr.Button("Re-index", elem_id="reindex", scale=1)
-        status = gr.HTML(elem_id="documents-status")
-    return _DocumentsTab(tab, only, table, pick, remove, reindex, status)
 
 
 class _Handlers:
@@ -334,60 +213,12 @@ def make_app(index_dir: str, settings: Settings | None = None, concurrency: int 
     with gr.Blocks(title="belegt") as app:
         gr.Markdown("# belegt\nAnswers from your documents, each sentence cited to the character.")
         with gr.Tabs():
-            c = _chat_tab(backend)
-            d = _documents_tab(backend)
+            c = chat_tab(backend)
+            d = documents_tab(backend)
         # The conversation and every answer's sources, kept in the browser: a reload brings them back.
         saved = gr.BrowserState({"chat": [], "turns": []}, storage_key="belegt-conversation")
-        # The export button holds the conversation as a file, renewed after each answer (a download button
-        # downloads what it holds when clicked).
-        asked = [c.box, c.chat, c.top_k, c.lexical, c.show_retrieved, saved, d.only]
-        answered = [c.chat, c.sources, c.box, saved]
-        c.box.submit(
-            on.respond,
-            asked,
-            answered,
-            api_visibility="private",
-            concurrency_limit=concurrency,
-            concurrency_id="questions",
-        ).then(on.export, saved, c.download, api_visibility="private")
-        # An example, clicked, is asked (not only put into the box).
-        c.examples.load_input_event.then(
-            on.respond,
-            asked,
-            answered,
-            api_visibility="private",
-            concurrency_limit=concurrency,
-            concurrency_id="questions",
-        ).then(on.export, saved, c.download, api_visibility="private")
-        app.load(on.restore, saved, [c.chat, c.sources], api_visibility="private").then(
-            on.export, saved, c.download, api_visibility="private"
-        )
-        c.chat.clear(
-            lambda: ("", {"chat": [], "turns": []}, None),
-            None,
-            [c.sources, saved, c.download],
-            api_visibility="private",
-        )
-        c.chat.like(on_like, c.chat, None, api_visibility="private")
-        # preprocess=False: the handler gets every uploaded file, also one of a type the component
-        # does not take (Gradio would refuse it before the handler and leave its copy behind), and
-        # Gradio makes no further temporary file per upload.
-        c.files.upload(on_upload, c.files, [c.status, c.files], api_visibility="private", preprocess=False).then(
-            on.documents_now, None, [d.table, d.pick], api_visibility="private"
-        )
-        d.tab.select(on.documents_now, None, [d.table, d.pick], api_visibility="private")
-        d.remove.click(
-            lambda source: (status_html(backend.remove(source)), *on.documents_now()),
-            d.pick,
-            [d.status, d.table, d.pick],
-            api_visibility="private",
-        )
-        d.reindex.click(
-            lambda source: (status_html(backend.reindex(source)), *on.documents_now()),
-            d.pick,
-            [d.status, d.table, d.pick],
-            api_visibility="private",
-        )
+        _question_events(app, c, saved, d.only, on, on_like, concurrency)
+        _document_events(c, d, on, on_upload)
         # gradio's __all__ leaves out api (gradio.events.api), so mypy takes it for a private name.
         gr.api(  # type: ignore[attr-defined]
             on.ask,
@@ -406,6 +237,68 @@ def make_app(index_dir: str, settings: Settings | None = None, concurrency: int 
         head=COPY_AS_TEXT,
     )
     return app
+
+
+def _question_events(
+    app: Any, c: ChatTab, saved: Any, only: Any, on: _Handlers, on_like: Any, concurrency: int
+) -> None:
+    """A question asked (typed or an example clicked) → answered, the conversation saved and exported; a page
+    load restores it, clearing forgets it, a like is written down."""
+    # The export button holds the conversation as a file, renewed after each answer (a download button
+    # downloads what it holds when clicked).
+    asked = [c.box, c.chat, c.top_k, c.lexical, c.show_retrieved, saved, only]
+    answered = [c.chat, c.sources, c.box, saved]
+    c.box.submit(
+        on.respond,
+        asked,
+        answered,
+        api_visibility="private",
+        concurrency_limit=concurrency,
+        concurrency_id="questions",
+    ).then(on.export, saved, c.download, api_visibility="private")
+    # An example, clicked, is asked (not only put into the box).
+    c.examples.load_input_event.then(
+        on.respond,
+        asked,
+        answered,
+        api_visibility="private",
+        concurrency_limit=concurrency,
+        concurrency_id="questions",
+    ).then(on.export, saved, c.download, api_visibility="private")
+    app.load(on.restore, saved, [c.chat, c.sources], api_visibility="private").then(
+        on.export, saved, c.download, api_visibility="private"
+    )
+    c.chat.clear(
+        lambda: ("", {"chat": [], "turns": []}, None),
+        None,
+        [c.sources, saved, c.download],
+        api_visibility="private",
+    )
+    c.chat.like(on_like, c.chat, None, api_visibility="private")
+
+
+def _document_events(c: ChatTab, d: DocumentsTab, on: _Handlers, on_upload: Any) -> None:
+    """Uploads indexed, and the Documents tab's table, picker, remove and re-index kept current."""
+    backend = on.backend
+    # preprocess=False: the handler gets every uploaded file, also one of a type the component
+    # does not take (Gradio would refuse it before the handler and leave its copy behind), and
+    # Gradio makes no further temporary file per upload.
+    c.files.upload(on_upload, c.files, [c.status, c.files], api_visibility="private", preprocess=False).then(
+        on.documents_now, None, [d.table, d.pick], api_visibility="private"
+    )
+    d.tab.select(on.documents_now, None, [d.table, d.pick], api_visibility="private")
+    d.remove.click(
+        lambda source: (status_html(backend.remove(source)), *on.documents_now()),
+        d.pick,
+        [d.status, d.table, d.pick],
+        api_visibility="private",
+    )
+    d.reindex.click(
+        lambda source: (status_html(backend.reindex(source)), *on.documents_now()),
+        d.pick,
+        [d.status, d.table, d.pick],
+        api_visibility="private",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

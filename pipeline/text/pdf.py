@@ -12,6 +12,9 @@ is the reading order of the PDFs people have; lines are not re-sorted by positio
 
 A page without a text layer (a scan) is read by Tesseract (``ocr``) when it is installed.
 """
+# Size: a little over 400 lines on purpose. One page's way from PDFium's characters to text — words, lines,
+# columns, paragraphs, furniture, headings, table rows — is one chain of small steps, each reading the one
+# before; the word and text building (layout.py) and OCR (ocr.py) live apart.
 
 from __future__ import annotations
 
