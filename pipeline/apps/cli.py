@@ -14,10 +14,11 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..indexing.distributed import RayBuildError
 from ..manifest import embedder_spec
 from ..query.generation import LLMUnavailable
 from ..store import IndexProblem, IndexReader, read_manifest
-from .args import add_llm_arguments, settings_from_args
+from .args import add_llm_arguments, add_ray_argument, settings_from_args
 
 if TYPE_CHECKING:
     from ..facade import Index
@@ -218,10 +219,12 @@ def parser() -> argparse.ArgumentParser:
                         "(without it such a build stops and changes nothing)")
     b.add_argument("--wait", action="store_true",
                    help="if another build of this index is running, wait for it instead of failing")
+    add_ray_argument(b)
     b.set_defaults(func=cmd_build)
 
     ad = sub.add_parser("add", help="index more files or folders next to what the index holds")
     ad.add_argument("paths", nargs="+", help="files or folders (text, Markdown, HTML, PDF, Office files, scans)")
+    add_ray_argument(ad)
     rm = sub.add_parser("remove", help="drop documents from the index (and keep them out of later builds)")
     rm.add_argument("sources", nargs="+", help="sources as the index lists them (see: sources)")
     for sp, func in ((ad, cmd_add), (rm, cmd_remove)):
@@ -282,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Unix tool killed by SIGPIPE has; stdout goes to /dev/null so the exit-time flush cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (IndexProblem, LLMUnavailable, ValueError, OSError) as err:
+    except (IndexProblem, LLMUnavailable, RayBuildError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
-from ..embedding import Embedder, embed_batched, embed_segments_batched, normalize, pool
+from ..embedding import Embedder, normalize, pool
 from ..settings import Settings
 from ..store import (
     IndexReader,
@@ -23,6 +23,7 @@ from ..store import (
 from ..text import lexical
 from ..text.chunking import chunk_document, encoder_passes, segments
 from ..types import Document, Span, content_id
+from .distributed import encoders
 from .gather import Gathered, progress_of
 from .texts import TEXT_SOURCE, embed_input, text_chunks
 
@@ -129,6 +130,8 @@ def embed(prep: Prepared, old: IndexReader | None, embedder: Embedder, settings:
     encoded = len(todo) + len(passes)  # texts sent to the encoder (a window counts once)
     new_vectors = {*todo, *(k for k in late_chunk if k not in vectors)}
     if todo or passes:
+        # embed_batched and embed_segments_batched, here or on a Ray cluster (settings.ray; distributed.py)
+        embed_batched, embed_segments_batched = encoders(settings.ray)
         bar = char_bar(sum(len(keys[k]) for k in todo) + sum(sum(map(len, windows[p])) for p in passes),
                    f"Embedding {encoded} texts", progress)
         if todo:

@@ -134,7 +134,7 @@ class BudgetedReader:
         self._pool: multiprocessing.pool.Pool | None = None
         self._pages: Any = None  # [pages read, pages in all] of the PDF being read, shared with the worker
         self._ctx: Any = (multiprocessing.get_context("fork")
-                          if "fork" in multiprocessing.get_all_start_methods() else None)
+                          if "fork" in multiprocessing.get_all_start_methods() and not _on_ray() else None)
 
     def read(self, path: str, source: str) -> ReadFile | SkippedFile:
         """A file and the source it is indexed under → what it holds, or why it was skipped (never raises)."""
@@ -192,3 +192,11 @@ class BudgetedReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _on_ray() -> bool:
+    """True when this process is connected to Ray (a build on Ray, run again in the same process). Its gRPC threads
+    hold locks a forked child inherits held: a build in a test process connected to a Ray cluster hung reading its
+    first file. Files are then read in this process (without the per-file time limit)."""
+    ray = sys.modules.get("ray")
+    return ray is not None and bool(ray.is_initialized())
