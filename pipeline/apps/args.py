@@ -42,17 +42,25 @@ def _settings_from_args(args: argparse.Namespace) -> Settings:
 
 def add_ray_argument(p: argparse.ArgumentParser) -> None:
     """``--ray ADDRESS``: embed on a Ray cluster (overrides settings.ray.address)."""
-    p.add_argument("--ray", metavar="ADDRESS",
-                   help="embed on Ray: 'local' (start Ray here), 'auto' (the cluster this machine joined), "
-                        "ray://HOST:PORT (Ray Client); the index is the same as without it")
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="embed on Ray: 'local' (start Ray here), 'auto' (the cluster this machine joined), "
+        "ray://HOST:PORT (Ray Client); the index is the same as without it",
+    )
 
 
 def add_llm_arguments(p: argparse.ArgumentParser) -> None:
     """The flags that turn on generated answers (they override settings.llm)."""
     g = p.add_argument_group("generated answers (optional; default: extractive quotes)")
-    g.add_argument("--llm", dest="llm_provider", choices=["none", "openai", "ollama"],
-                   help="'openai': any OpenAI-compatible server; 'ollama': an Ollama server")
+    g.add_argument(
+        "--llm",
+        dest="llm_provider",
+        choices=["none", "openai", "ollama"],
+        help="'openai': any OpenAI-compatible server; 'ollama': an Ollama server",
+    )
     g.add_argument("--llm-url", dest="llm_base_url", help="server URL, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--llm-model", dest="llm_model", help="model name as the server knows it")
-    g.add_argument("--llm-timeout", dest="llm_timeout_s", type=float,
-                   help="seconds before the extractive answer is given instead")
+    g.add_argument(
+        "--llm-timeout", dest="llm_timeout_s", type=float, help="seconds before the extractive answer is given instead"
+    )

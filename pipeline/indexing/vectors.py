@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 # whitespace) must give them new keys, or a build would reuse vectors made the old way. Bump it then.
 LATE_KEYS = "late-3"
 
+
 @dataclass(frozen=True)
 class Prepared:
     """The new documents chunked, each chunk and sentence with the key of the input its vector comes from."""
@@ -68,8 +69,9 @@ def prepare(g: Gathered, settings: Settings, embedder: Embedder, progress: bool)
     # sentences (context) or the settings ask to encode chunks; a pooled vector's key says so,
     # so it is never mistaken for an encoded one.
     pooled = settings.embedder.vectors == "pooled" and not with_context
-    late = (settings.embedder.vectors == "late" and not with_context
-            and bool(getattr(embedder, "embeds_segments", False)))
+    late = (
+        settings.embedder.vectors == "late" and not with_context and bool(getattr(embedder, "embeds_segments", False))
+    )
     # Late vectors come from one encoder pass per window (a run of consecutive sentences): a
     # sentence's vector pools its token states there, a chunk's those of its sentences, each with
     # the (first) window's <s>/prefix/</s>. Keys name the window text and the place in it, so an
@@ -79,8 +81,13 @@ def prepare(g: Gathered, settings: Settings, embedder: Embedder, progress: bool)
     late_chunk: dict[str, list[str]] = {}  # chunk key → its sentences' keys (the first one's window pools the specials)
     for doc in progress_of(fresh, "Chunking", progress, unit="doc"):
         is_text = doc.source.startswith(TEXT_SOURCE)
-        chunks = (text_chunks(doc, settings) if is_text
-                  else list(chunked[doc.id]) if doc.id in chunked else chunk_document(doc, settings.chunking))
+        chunks = (
+            text_chunks(doc, settings)
+            if is_text
+            else list(chunked[doc.id])
+            if doc.id in chunked
+            else chunk_document(doc, settings.chunking)
+        )
         spans = sorted({s for c in chunks for s in c.sentences}, key=lambda s: (s.start, s.end))
         if late:
             sentence_key: dict[Span, str] = {}
@@ -104,43 +111,69 @@ def prepare(g: Gathered, settings: Settings, embedder: Embedder, progress: bool)
                     key = key_of(c.text)
                 new_chunks.append(NewChunk(c, key, " ".join(lexical.terms(c.text, doc.lang))))
         else:
-            new_chunks = [NewChunk(c, content_id(embedder.id, "pooled", c.text, length=24) if pooled and c.sentences
-                                   else key_of(embed_input(c, with_context)),
-                                   " ".join(lexical.terms(c.text, doc.lang)))
-                          for c in chunks]
+            new_chunks = [
+                NewChunk(
+                    c,
+                    content_id(embedder.id, "pooled", c.text, length=24)
+                    if pooled and c.sentences
+                    else key_of(embed_input(c, with_context)),
+                    " ".join(lexical.terms(c.text, doc.lang)),
+                )
+                for c in chunks
+            ]
             new_sentences = [NewSentence(s, key_of(s.slice(doc.text))) for s in spans]
         prepared.append((doc, new_chunks, new_sentences))
     return Prepared(tuple(prepared), keys, windows, late_sentence, late_chunk, pooled, late)
 
 
-def embed(prep: Prepared, old: IndexReader | None, embedder: Embedder, settings: Settings,
-           progress: bool) -> tuple[dict[str, np.ndarray], int, set[str]]:
+def embed(
+    prep: Prepared, old: IndexReader | None, embedder: Embedder, settings: Settings, progress: bool
+) -> tuple[dict[str, np.ndarray], int, set[str]]:
     """The prepared documents → (key → vector for every chunk and sentence, texts sent to the encoder,
     keys whose vectors this build made). Vectors an earlier build made are taken from the index."""
-    keys, windows, late_sentence, late_chunk, pooled = (prep.keys, prep.windows, prep.late_sentence,
-                                                         prep.late_chunk, prep.pooled)
+    keys, windows, late_sentence, late_chunk, pooled = (
+        prep.keys,
+        prep.windows,
+        prep.late_sentence,
+        prep.late_chunk,
+        prep.pooled,
+    )
     prepared = prep.docs
     wanted = [*keys, *late_sentence, *late_chunk]
     vectors = old.vectors_by_key(wanted) if (old is not None and old.embedder_id == embedder.id) else {}
     todo = [k for k in keys if k not in vectors]
     # Windows that go through the one-pass encoder: those of a sentence without a vector, and all
     # windows of a chunk without one (a chunk's vector needs its sentences' sums, not stored vectors).
-    passes = sorted({late_sentence[k][0] for k in late_sentence if k not in vectors}
-                    | {late_sentence[p][0] for k, ps in late_chunk.items() if k not in vectors for p in ps})
+    passes = sorted(
+        {late_sentence[k][0] for k in late_sentence if k not in vectors}
+        | {late_sentence[p][0] for k, ps in late_chunk.items() if k not in vectors for p in ps}
+    )
     encoded = len(todo) + len(passes)  # texts sent to the encoder (a window counts once)
     new_vectors = {*todo, *(k for k in late_chunk if k not in vectors)}
     if todo or passes:
         # embed_batched and embed_segments_batched, here or on a Ray cluster (settings.ray; distributed.py)
         embed_batched, embed_segments_batched = encoders(settings.ray)
-        bar = char_bar(sum(len(keys[k]) for k in todo) + sum(sum(map(len, windows[p])) for p in passes),
-                   f"Embedding {encoded} texts", progress)
+        bar = char_bar(
+            sum(len(keys[k]) for k in todo) + sum(sum(map(len, windows[p])) for p in passes),
+            f"Embedding {encoded} texts",
+            progress,
+        )
         if todo:
-            fresh_vecs = embed_batched(embedder, [keys[k] for k in todo], "passage", settings.embedder.batch_size,
-                                       progress=bar.update if bar else None)
+            fresh_vecs = embed_batched(
+                embedder,
+                [keys[k] for k in todo],
+                "passage",
+                settings.embedder.batch_size,
+                progress=bar.update if bar else None,
+            )
             vectors.update(zip(todo, fresh_vecs))
         if passes:
-            states = embed_segments_batched(embedder, [windows[p] for p in passes], settings.embedder.batch_size,
-                                            progress=bar.update if bar else None)
+            states = embed_segments_batched(
+                embedder,
+                [windows[p] for p in passes],
+                settings.embedder.batch_size,
+                progress=bar.update if bar else None,
+            )
             at = {p: i for i, p in enumerate(passes)}
             specials = [states.special_sum(i) for i in range(len(passes))]  # once per window, not per sentence
 
@@ -177,9 +210,14 @@ def chunks_embedded(prep: Prepared, new_vectors: set[str]) -> int:
     own text (encoded chunks), their windows (late) or one of their sentences (pooled chunks)."""
     sentence_keys = {(doc.id, s.span): s.embed_key for doc, _, ss in prep.docs for s in ss}
     return sum(
-        1 for doc, cs, _ in prep.docs for c in cs
-        if (any(sentence_keys[(doc.id, s)] in new_vectors for s in c.chunk.sentences) if prep.pooled and c.chunk.sentences
-            else c.embed_key in new_vectors)
+        1
+        for doc, cs, _ in prep.docs
+        for c in cs
+        if (
+            any(sentence_keys[(doc.id, s)] in new_vectors for s in c.chunk.sentences)
+            if prep.pooled and c.chunk.sentences
+            else c.embed_key in new_vectors
+        )
     )
 
 

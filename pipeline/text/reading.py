@@ -111,8 +111,10 @@ def _warm_up(settings: Settings) -> None:
     import trafilatura  # noqa: F401
 
     with tempfile.TemporaryDirectory() as tmp:
-        for name, text in (("de.txt", "Die Stadt baut ein Netz. Es wird 2025 fertig."),
-                           ("en.md", "# Title\n\nThe city builds a network. It will be done in 2025.")):
+        for name, text in (
+            ("de.txt", "Die Stadt baut ein Netz. Es wird 2025 fertig."),
+            ("en.md", "# Title\n\nThe city builds a network. It will be done in 2025."),
+        ):
             path = os.path.join(tmp, name)
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)
@@ -133,8 +135,11 @@ class BudgetedReader:
         self.show_progress = show_progress
         self._pool: multiprocessing.pool.Pool | None = None
         self._pages: Any = None  # [pages read, pages in all] of the PDF being read, shared with the worker
-        self._ctx: Any = (multiprocessing.get_context("fork")
-                          if "fork" in multiprocessing.get_all_start_methods() and not _on_ray() else None)
+        self._ctx: Any = (
+            multiprocessing.get_context("fork")
+            if "fork" in multiprocessing.get_all_start_methods() and not _on_ray()
+            else None
+        )
 
     def read(self, path: str, source: str) -> ReadFile | SkippedFile:
         """A file and the source it is indexed under → what it holds, or why it was skipped (never raises)."""
@@ -148,7 +153,9 @@ class BudgetedReader:
         pending = self._pool.apply_async(_read_or_reason, (path, source, self.settings))
         return self._wait(pending, source)
 
-    def _wait(self, pending: multiprocessing.pool.AsyncResult[ReadFile | SkippedFile], source: str) -> ReadFile | SkippedFile:
+    def _wait(
+        self, pending: multiprocessing.pool.AsyncResult[ReadFile | SkippedFile], source: str
+    ) -> ReadFile | SkippedFile:
         """The worker's result, waited for while it makes progress: the budget holds for a whole file, or
         for each page of a PDF (a 500-page scan takes minutes and is fine; a page that never ends is not).
         A PDF that takes more than a second shows a bar of its pages with an ETA."""
@@ -159,17 +166,26 @@ class BudgetedReader:
                 now = time.monotonic()
                 if now >= deadline:
                     self._stop()
-                    return SkippedFile(source, f"took longer than {self.budget:g} s to read, clean and chunk (a PDF: "
-                                               "one of its pages); skipped so the build could go on (raise "
-                                               "sources.read_timeout_s to give it more time)")
+                    return SkippedFile(
+                        source,
+                        f"took longer than {self.budget:g} s to read, clean and chunk (a PDF: "
+                        "one of its pages); skipped so the build could go on (raise "
+                        "sources.read_timeout_s to give it more time)",
+                    )
                 pending.wait(min(0.25, deadline - now))
                 if self._pages[0] > done:
                     done, deadline = self._pages[0], time.monotonic() + self.budget
                 if bar is None and self.show_progress and self._pages[1] > 1 and time.monotonic() - started > 1:
                     from tqdm import tqdm
 
-                    bar = tqdm(total=self._pages[1], desc=f"Reading {os.path.basename(source)}", unit="page",
-                               file=sys.stderr, dynamic_ncols=True, leave=False)
+                    bar = tqdm(
+                        total=self._pages[1],
+                        desc=f"Reading {os.path.basename(source)}",
+                        unit="page",
+                        file=sys.stderr,
+                        dynamic_ncols=True,
+                        leave=False,
+                    )
                 if bar is not None:
                     bar.update(done - bar.n)
             return pending.get()
