@@ -172,15 +172,15 @@ def connect(address: str) -> None:
     beyond this machine); 'auto' joins the cluster this machine is a node of, 'ray://HOST:PORT' one
     through Ray Client. A bare GCS address (HOST:PORT) is refused: Ray 2.60 retries an unreachable one
     for ever instead of failing (measured here), and a node of the cluster reaches it with 'auto'."""
-    import ray
-
-    if ray.is_initialized():
-        return
     if address not in ("local", "auto") and not address.startswith("ray://"):
         raise RayBuildError(
             f"Ray address {address!r}: use 'local', 'auto' (on a node of the cluster) or "
             "ray://HOST:PORT (Ray Client, port 10001 by default)"
         )
+    import ray
+
+    if ray.is_initialized():
+        return
     try:
         if address == "local":
             ray.init(
