@@ -248,23 +248,16 @@ def _question_events(
     # downloads what it holds when clicked).
     asked = [c.box, c.chat, c.top_k, c.lexical, c.show_retrieved, saved, only]
     answered = [c.chat, c.sources, c.box, saved]
-    c.box.submit(
-        on.respond,
-        asked,
-        answered,
-        api_visibility="private",
-        concurrency_limit=concurrency,
-        concurrency_id="questions",
-    ).then(on.export, saved, c.download, api_visibility="private")
-    # An example, clicked, is asked (not only put into the box).
-    c.examples.load_input_event.then(
-        on.respond,
-        asked,
-        answered,
-        api_visibility="private",
-        concurrency_limit=concurrency,
-        concurrency_id="questions",
-    ).then(on.export, saved, c.download, api_visibility="private")
+    # A question typed, or an example clicked (asked, not only put into the box): answered the same way.
+    for asking in (c.box.submit, c.examples.load_input_event.then):
+        asking(
+            on.respond,
+            asked,
+            answered,
+            api_visibility="private",
+            concurrency_limit=concurrency,
+            concurrency_id="questions",
+        ).then(on.export, saved, c.download, api_visibility="private")
     app.load(on.restore, saved, [c.chat, c.sources], api_visibility="private").then(
         on.export, saved, c.download, api_visibility="private"
     )
