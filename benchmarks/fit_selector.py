@@ -60,6 +60,9 @@ class Asked:
     labels: np.ndarray
     same_fact: tuple[tuple[int, ...], ...]  # per candidate: candidates that say the same (not quoted twice)
     eligible: np.ndarray
+    quotable: np.ndarray  # per candidate: not a heading or a too short line, whatever the question asks
+    docs: tuple[str, ...]  # per candidate: its document
+    asks: tuple[str | None, ...]  # the kinds of what the question asks, when it asks more than one thing
 
 
 def label(item: QAItem, source: str, text: str) -> bool:
@@ -106,14 +109,17 @@ def ask(index: Any, set_name: str, item: QAItem, settings: Settings) -> Asked:
     same = tuple(tuple(j for j, d in enumerate(found) if j != i and answering._same_fact(c, d))
                  for i, c in enumerate(found))
     eligible = np.array([answering.eligible(c, settings.answer) for c in found], dtype=bool)
+    quotable = np.array([answering.quotable_line(c, settings.answer) for c in found], dtype=bool)
     return Asked(item, group, tuple(c.text for c in found),
                  np.array([c.features for c in found], dtype=np.float64).reshape(-1, len(selection.FEATURES)),
-                 np.array([label(item, c.hit.source, c.text) for c in found], dtype=bool), same, eligible)
+                 np.array([label(item, c.hit.source, c.text) for c in found], dtype=bool), same, eligible,
+                 quotable, tuple(c.hit.chunk.doc_id for c in found), q.asks)
 
 
-def outcome(a: Asked, p: np.ndarray, abstain_below: float, second_ratio: float, max_sentences: int = 2) -> bool:
+def outcome(a: Asked, p: np.ndarray, abstain_below: float, second_ratio: float, ask_ratio: float = 1.01,
+            max_sentences: int = 2) -> bool:
     """Is the answer built from these probabilities right? (Answerable: every expected answer quoted;
-    unanswerable: refused.)"""
+    unanswerable: refused.) The choice is the answer stage's (``answering.answer``)."""
     order = [i for i in np.argsort(-p) if a.eligible[i]]
     if not order or p[order[0]] < abstain_below:
         return not a.item.answerable
@@ -125,14 +131,18 @@ def outcome(a: Asked, p: np.ndarray, abstain_below: float, second_ratio: float, 
             break
         if not any(i in a.same_fact[c] for c in chosen):
             chosen.append(i)
+    if a.asks:
+        pool = [int(i) for i in np.argsort(-p, kind="stable") if a.quotable[i]]
+        chosen = answering.further_asks(a.asks, chosen, pool, a.texts, a.docs, p.tolist(), ask_ratio)
     text = " ".join(a.texts[i] for i in chosen).casefold()
     return all(any(alt.casefold() in text for alt in group) for group in a.item.answer_groups)
 
 
-def objective(asked: Sequence[Asked], probs: Sequence[np.ndarray], t: float, r: float) -> tuple[float, float, float]:
+def objective(asked: Sequence[Asked], probs: Sequence[np.ndarray], t: float, r: float,
+              ask: float = 1.01) -> tuple[float, float, float]:
     """(share of all questions handled right, answerable right, unanswerable refused)."""
-    ans = [outcome(a, p, t, r) for a, p in zip(asked, probs) if a.item.answerable]
-    una = [outcome(a, p, t, r) for a, p in zip(asked, probs) if not a.item.answerable]
+    ans = [outcome(a, p, t, r, ask) for a, p in zip(asked, probs) if a.item.answerable]
+    una = [outcome(a, p, t, r, ask) for a, p in zip(asked, probs) if not a.item.answerable]
     right, refused = float(np.mean(ans)) if ans else 0.0, float(np.mean(una)) if una else 0.0
     return (sum(ans) + sum(una)) / max(len(ans) + len(una), 1), right, refused
 
@@ -141,12 +151,18 @@ def objective(asked: Sequence[Asked], probs: Sequence[np.ndarray], t: float, r: 
 # index gets probabilities of a few thousandths).
 THRESHOLDS = sorted({round(float(x), 4) for x in (*np.linspace(0.0, 0.6, 61), *np.geomspace(0.0005, 0.05, 21))})
 RATIOS = [0.5, 0.7, 0.85, 1.01]
+ASK_RATIOS = [0.0, 0.1, 0.25, 0.5, 1.01]
 
 
-def best_thresholds(asked: Sequence[Asked], probs: Sequence[np.ndarray]) -> tuple[float, float]:
-    """Probabilities the model gave questions it was not fitted on → the thresholds that handle most right."""
+def best_thresholds(asked: Sequence[Asked], probs: Sequence[np.ndarray]) -> tuple[float, float, float]:
+    """Probabilities the model gave questions it was not fitted on → the thresholds that handle most right
+    (refusal, second sentence, a further ask's sentence; ties go to the lower refusal threshold, then to
+    quoting less)."""
     scores = {(t, r): objective(asked, probs, t, r)[0] for t in THRESHOLDS for r in RATIOS}
-    return max(scores, key=lambda k: (scores[k], -k[0]))
+    t, r = max(scores, key=lambda k: (scores[k], -k[0]))
+    # The further-ask ratio is chosen given the other two: it changes only questions that ask two things.
+    by_ask = {a: objective(asked, probs, t, r, a)[0] for a in ASK_RATIOS}
+    return t, r, max(by_ask, key=lambda a: (by_ask[a], a))
 
 
 # Signs the weights must have, from what each feature means: holding what the question asks for,
@@ -239,13 +255,13 @@ def cross_validate(asked: Sequence[Asked], kind: str, c: float, folds: int = 5) 
     refused: list[bool] = []
     for train, test in GroupKFold(n_splits=folds).split(np.zeros(len(asked)), groups=groups):
         tr = [asked[i] for i in train]
-        t, r = best_thresholds(tr, out_of_fold(tr, kind, c, folds - 1))
+        t, r, ask_r = best_thresholds(tr, out_of_fold(tr, kind, c, folds - 1))
         fitted = [a for a in tr if len(a.rows)]
         model = make_model(kind, c).fit(np.vstack([a.rows for a in fitted]), np.concatenate([a.labels for a in fitted]))
         for i in test:
             a = asked[i]
             p = model.predict_proba(a.rows)[:, 1] if len(a.rows) else np.zeros(0)
-            (right if a.item.answerable else refused).append(outcome(a, p, t, r))
+            (right if a.item.answerable else refused).append(outcome(a, p, t, r, ask_r))
     n = len(right) + len(refused)
     return {"answerable right": float(np.mean(right)), "unanswerable refused": float(np.mean(refused)),
             "all right": (sum(right) + sum(refused)) / n}
@@ -254,10 +270,13 @@ def cross_validate(asked: Sequence[Asked], kind: str, c: float, folds: int = 5) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="cross-validate only; do not write the model")
+    parser.add_argument("--kinds", default="signed logistic,logistic,boosted trees",
+                        help="the model kinds to cross-validate, comma-separated (fewer: faster)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     settings = Settings()
     asked = collect(settings)
+    kinds = set(args.kinds.split(","))
     n_ans = sum(a.item.answerable for a in asked)
     positives = sum(int(a.labels.sum()) for a in asked)
     reachable = sum(bool(a.labels.any()) for a in asked if a.item.answerable)
@@ -267,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for kind, values in (("signed logistic", (0.1, 0.3, 1.0)), ("logistic", (0.1, 0.3, 1.0)),
                          ("boosted trees", (300.0,))):
-        for c in values:
+        for c in values if kind in kinds else ():
             results[(kind, c)] = cross_validate(asked, kind, c)
             print(f"cross-validated {kind} ({'iterations' if kind == 'boosted trees' else 'C'}={c:g}): "
                   + ", ".join(f"{k} {v:.3f}" for k, v in results[(kind, c)].items()), flush=True)
@@ -277,10 +296,10 @@ def main(argv: list[str] | None = None) -> int:
                        key=lambda kc: (round(results[kc]["all right"], 6), kc[0] == "signed logistic"))
     fitted = [a for a in asked if len(a.rows)]
     model = make_model(kind, best_c).fit(np.vstack([a.rows for a in fitted]), np.concatenate([a.labels for a in fitted]))
-    t, r = best_thresholds(asked, out_of_fold(asked, kind, best_c))
+    t, r, ask_r = best_thresholds(asked, out_of_fold(asked, kind, best_c))
     # Questions in another script share no words with the index: their threshold is chosen with the
     # word features hidden (the development questions asked as if in another script).
-    t_unshared, _ = best_thresholds(asked, out_of_fold(asked, kind, best_c, hide=answering.LEXICAL_FEATURES))
+    t_unshared, _, _ = best_thresholds(asked, out_of_fold(asked, kind, best_c, hide=answering.LEXICAL_FEATURES))
     cv = results[(kind, best_c)]
     if kind == "logistic":  # scikit-learn's pipeline: the scaler's numbers, then the regression's
         mean, scale, coef, intercept = (model[0].mean_, model[0].scale_, model[-1].coef_[0],
@@ -290,13 +309,14 @@ def main(argv: list[str] | None = None) -> int:
     stored = selection.Model(
         features=selection.FEATURES, mean=mean, scale=scale, coef=coef,
         intercept=intercept, abstain_below=t, second_ratio=r, abstain_below_unshared=t_unshared,
+        ask_ratio=ask_r,
         fitted_on=(f"benchmarks/fit_selector.py at {git_commit()}: {len(asked)} development questions of "
                    f"benchmarks/splits.json ({n_ans} answerable), {kind} regression C={best_c:g}; nested grouped "
                    f"5-fold cross-validation: answerable right {cv['answerable right']:.3f}, unanswerable refused "
                    f"{cv['unanswerable refused']:.3f}"),
     )
     print(f"chosen: {kind} regression C={best_c:g}, abstain_below {t}, second_ratio {r}, "
-          f"abstain_below_unshared {t_unshared}")
+          f"abstain_below_unshared {t_unshared}, ask_ratio {ask_r}")
     for name, w in sorted(zip(selection.FEATURES, stored.coef), key=lambda kv: -abs(kv[1])):
         print(f"  {name:18s} {w:+.3f}")
     if not args.dry_run:

@@ -271,7 +271,15 @@ class AnswerSettings(_Section):
             "something else). The answer quotes one or two sentences; a pasted page is not a question."
         ),
     )
-    max_sentences: int = Field(2, ge=1, le=6, description="Sentences quoted in an extractive answer.")
+    max_sentences: int = Field(
+        2,
+        ge=1,
+        le=6,
+        description=(
+            "Sentences quoted in an extractive answer; a question that asks two things ('…, und bis wann?') "
+            "may add one sentence holding what a further part asks for."
+        ),
+    )
     from_passages: int = Field(
         10,
         ge=1,

@@ -8,7 +8,7 @@ slow tests of ``test_facade.py``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -17,6 +17,7 @@ import numpy as np
 from pipeline.query import selection
 from pipeline.query.answering import NOT_STATED, REFUSALS, answer, answer_type, candidates, has_type, names, \
     question_language, with_list
+from pipeline.query.question import asks as question_asks
 from pipeline.query.question import counted_thing, parse
 from pipeline.settings import AnswerSettings
 from pipeline.types import Chunk, Hit, Span
@@ -40,6 +41,8 @@ from pipeline.types import Chunk, Hit, Span
         # No question-specific types: a party, the weather or a colour is for the selector to judge.
         ("Welcher Partei gehört der Oberbürgermeister an?", None),
         ("What was the weather like in Shenzhen?", None),
+        ("Wie lautet die E-Mail-Adresse der Pressestelle?", "email"),
+        ("Telefonnummer Pressestelle Mobilitätsreferat München", "phone"),
     ],
 )
 def test_answer_type(question: str, kind: str | None) -> None:
@@ -59,6 +62,11 @@ def test_answer_type(question: str, kind: str | None) -> None:
         ("Das Projekt kostet 5 Mio. Euro.", "money", True),
         ("Das Projekt hat drei Partner.", "money", False),
         ("Innsbruck, 15. Jänner 2025.", "date", True),  # CLDR's Austrian month names count too
+        ("E-Mail: presse@stadt-kassel.de", "email", True),
+        ("Schreiben Sie uns eine E-Mail.", "email", False),
+        ("Telefon: +49 551 3879-240", "phone", True),
+        ("Tel. 0511 123456", "phone", True),
+        ("Der Anteil stieg 2024 von 0 auf 14 Prozent.", "phone", False),
     ],
 )
 def test_has_type(text: str, kind: str, expected: bool) -> None:
@@ -221,6 +229,49 @@ def test_a_second_sentence_is_quoted_only_when_nearly_as_likely() -> None:
     assert len(answer(question, [hit], corpus, AnswerSettings(max_sentences=2), model=strict).citations) == 1
 
 
+@pytest.mark.parametrize(
+    "question, kinds",
+    [
+        ("Wie viele Ladepunkte will VoltPark in Graz bauen, und bis wann?", ("number", "date")),
+        ("Wann und wo startet der Tausch der Wasserzähler?", ("date", None)),
+        ("Wer ist Pressesprecherin der Stadt Kassel und wie lautet ihre E-Mail-Adresse?", ("person", "email")),
+        ("When does the test run end, and who decides afterwards?", ("date", "person")),
+        ("Who is the press contact and under which phone number can he be reached?", ("person", "phone")),
+        # One question: "und" between names or things, not between two questions.
+        ("Wer hat die Erklärung von Duisburg und Huawei unterzeichnet?", ()),
+        ("Which cities and companies signed?", ()),
+    ],
+)
+def test_what_a_question_asks_for_each_of_its_parts(question: str, kinds: tuple[str | None, ...]) -> None:
+    assert question_asks(question) == kinds
+
+
+CONTACT = (
+    "Die Stadt Kassel baut das Glasfasernetz aus. "
+    "Pressekontakt ist Miriam Ostermann, Pressesprecherin der Stadt. "
+    "Telefon: +49 561 787-1234. "
+    "E-Mail: presse@stadt-kassel.de"
+)
+
+
+def test_a_question_asking_two_things_quotes_a_sentence_for_each() -> None:
+    corpus = FakeCorpus({"d": CONTACT}, {"kassel", "pressesprecherin", "stadt"})
+    hit = make_hit("d", CONTACT, (0.5, 0.9, 0.4, 0.3))
+    question = "Wer ist Pressesprecherin der Stadt Kassel und wie lautet ihre E-Mail-Adresse?"
+    by_dense = weights(abstain_below=0.0, dense=10.0)
+    one = answer(question, [hit], corpus, AnswerSettings(min_answer_words=2), model=by_dense)
+    assert [c.text for c in one.citations] == ["Pressekontakt ist Miriam Ostermann, Pressesprecherin der Stadt."]
+    both = replace(by_dense, ask_ratio=0.0)
+    two = answer(question, [hit], corpus, AnswerSettings(min_answer_words=2), model=both)
+    # The person, then the line holding the address asked for: not the telephone line, which is more likely.
+    assert [c.text for c in two.citations] == ["Pressekontakt ist Miriam Ostermann, Pressesprecherin der Stadt.",
+                                               "E-Mail: presse@stadt-kassel.de"]
+    # Nothing is added to a question that asks one thing.
+    single = answer("Wer ist Pressesprecherin der Stadt Kassel?", [hit], corpus, AnswerSettings(min_answer_words=2),
+                    model=both)
+    assert len(single.citations) == 1
+
+
 def test_no_hits_means_abstention() -> None:
     result = answer("Wer hat unterzeichnet?", [], FakeCorpus({}), AnswerSettings(), model=TYPED)
     assert result.abstained and result.abstain_reason == "no_passages"
@@ -261,6 +312,21 @@ def test_a_count_of_something_else_is_not_an_answer() -> None:
                       model=TYPED).abstained
     assert answer("How many street lights does Huawei have in Duisburg?", [hit], corpus, AnswerSettings(),
                   model=TYPED).abstained
+
+
+def test_the_counted_word_itself_next_to_a_number_counts_in_any_sentence() -> None:
+    text = ("Die Stadt hat 20 Schulen und 3 Bäder. Im Oktober waren 8.300 Haushalte angeschlossen. "
+            "Geplant sind 42.000 Anschlüsse.")
+
+    class Unlike(FakeCorpus):  # the embedder finds nothing alike: only the word itself can count
+        def similarities(self, query: str, texts):  # type: ignore[no-untyped-def]
+            return [0.1 for _ in texts]
+
+    corpus = Unlike({"d": text}, {"haushalt", "angeschloss"})
+    hit = make_hit("d", text, (0.9, 0.5, 0.8))
+    found = answer("Wie viele Haushalte waren angeschlossen?", [hit], corpus, AnswerSettings(count_candidates=1),
+                   model=TYPED)
+    assert [c.text for c in found.citations] == ["Im Oktober waren 8.300 Haushalte angeschlossen."]
 
 
 def test_cited_passages_come_first() -> None:

@@ -276,11 +276,51 @@ def eligible(c: Candidate, settings: AnswerSettings) -> bool:
     questions it raised the share handled right from 0.60 to 0.62–0.64 (more unanswerable questions
     refused, no answerable one lost), where the selector alone still quoted a sentence restating the
     question ("… erfolgte die Unterzeichnung der Absichtserklärung." for "who signed?")."""
-    return (
-        c.feature("heading") == 0.0
-        and c.feature("type_miss") == 0.0
-        and len(re.findall(r"\w+", c.text)) >= settings.min_answer_words
-    )
+    return c.feature("type_miss") == 0.0 and quotable_line(c, settings)
+
+
+def quotable_line(c: Candidate, settings: AnswerSettings) -> bool:
+    """May a candidate be quoted whatever the question asks for? Not a heading or title, not a line of
+    fewer than ``min_answer_words`` words."""
+    return c.feature("heading") == 0.0 and len(re.findall(r"\w+", c.text)) >= settings.min_answer_words
+
+
+def further_asks(
+    asks: Sequence[str | None],
+    chosen: Sequence[int],
+    pool: Sequence[int],
+    texts: Sequence[str],
+    docs: Sequence[str],
+    scores: Sequence[float],
+    ratio: float,
+) -> list[int]:
+    """The chosen candidates (indices) and a question's asks → the chosen ones, then for each ask of a
+    kind that none of them holds, the best candidate of the first one's document that holds it (``pool``:
+    quotable candidates, best first; at least ``ratio`` × the first one's score).
+
+    "Wer ist Pressesprecherin … und wie lautet ihre E-Mail-Adresse?": the sentence naming her rarely
+    holds the address, which is a line of the contact block below; both are the answer."""
+    out = list(chosen)
+    if not out:
+        return out
+    first = out[0]
+    for kind in asks:
+        if kind is None or any(has_type(texts[i], kind) for i in out):
+            continue
+        pick = next(
+            (
+                i
+                for i in pool
+                if i not in out
+                and docs[i] == docs[first]
+                and scores[i] >= scores[first] * ratio
+                and has_type(texts[i], kind)
+            ),
+            None,
+        )
+        if pick is not None:
+            out.append(pick)
+    return out
 
 
 def scored(
@@ -331,6 +371,18 @@ def answer(
             break
         if not any(_same_fact(cand, c) for c in chosen):
             chosen.append(cand)
+    if q.asks:
+        at = {id(c): i for i, c in enumerate(ranked)}
+        picked = further_asks(
+            q.asks,
+            [at[id(c)] for c in chosen],
+            [i for i, c in enumerate(ranked) if quotable_line(c, settings)],
+            [c.text for c in ranked],
+            [c.hit.chunk.doc_id for c in ranked],
+            [c.score for c in ranked],
+            model.ask_ratio,
+        )
+        chosen = [ranked[i] for i in picked]
     return _quoted(q, chosen, hits, corpus)
 
 
@@ -387,12 +439,19 @@ def _count_matches(counted: str, hits: Sequence[Hit], corpus: Corpus, settings: 
             if phrases:
                 dense = hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0
                 found[text] = (max(dense, found.get(text, (dense, []))[0]), phrases)
-    top = sorted(found.items(), key=lambda kv: -kv[1][0])[: settings.count_candidates]
+    # The counted word itself next to a number counts in any sentence ("8.300 Haushalte" for "wie viele
+    # Haushalte", "3.100 Unternehmensstandorte" for "Standorte" by its head); other words are compared
+    # by embedding, for the few sentences most similar to the question.
+    stems = frozenset(lexical.query_terms(counted))
+    out = {text: 1.0 for text, (_, ps) in found.items() if any(matches(stems, _terms(p)) for p in ps)}
+    top = [kv for kv in sorted(found.items(), key=lambda kv: -kv[1][0]) if kv[0] not in out][
+        : settings.count_candidates
+    ]
     flat = sorted({p for _, (_, ps) in top for p in ps})
-    if not flat:
-        return {}
-    sims = dict(zip(flat, corpus.similarities(counted, flat)))
-    return {text: max(sims[p] for p in ps) for text, (_, ps) in top}
+    if flat:
+        sims = dict(zip(flat, corpus.similarities(counted, flat)))
+        out.update({text: max(sims[p] for p in ps) for text, (_, ps) in top})
+    return out
 
 
 def _antecedents(text: str, before: Sequence[str], before_terms: Sequence[set[str]], limit: int) -> list[set[str]]:

@@ -68,6 +68,9 @@ TABLE_ROW = re.compile(r"[ \t]*\|")
 HEADING = re.compile(r"[ \t]*#")
 
 
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+# A telephone number: a leading + or 0, then at least six more digits in groups ("+49 551 3879-240").
+PHONE = re.compile(r"(?<![\w.])(\+|0)\d[\d ()/–-]{5,}\d(?![\w.])")
 NAME_OR_NUMBER = re.compile(r"(?<![\w.])(?:[A-ZÄÖÜ][\w-]+|\d[\d.,]*)")
 
 
@@ -83,6 +86,10 @@ def has_type(text: str, kind: str | None, dated: bool = True) -> bool:
         return bool(NUMBER.search(text))
     if kind == "date":
         return bool(date_pattern().search(text)) or (dated and bool(RELATIVE_DAY.search(text)))
+    if kind == "email":
+        return bool(EMAIL.search(text))
+    if kind == "phone":
+        return bool(PHONE.search(text))
     if kind == "person":
         if PERSON_TITLE.search(text):
             return True

@@ -57,8 +57,20 @@ _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("person", re.compile(rf"\b(which|what|welche[rsnm]?)\s+(\w+\s+)?({_ROLES})\b", re.I)),
+    # Contact details, asked of press releases ("… und wie lautet ihre E-Mail-Adresse?"): last, so that
+    # "who is the press contact and what is the phone number" stays a question for a person first.
+    ("email", re.compile(r"\b(e-?mail\w*|mail-?adress\w*)\b", re.I)),
+    ("phone", re.compile(r"\b(telefon\w*|phone|rufnummer|\w*nummer|fax)\b", re.I)),
 )
+# The kinds that have their own feature (``kind_…``); contact kinds count only through type_match/type_miss.
 ANSWER_TYPES = ("person", "money", "number", "date")
+# Where a question asks a second thing: "…, und bis wann?", "When and where …", "… and who decides …".
+_FURTHER_ASK = re.compile(
+    r",?\s+\b(?:und|and|sowie)\s+(?=(?:(?:in|an|auf|bei|bis|seit|unter|von|mit|für|at|in|on|by|under|from|with|for|"
+    r"since|until)\s+)?(?:wer|wen|wem|wessen|was|wann|wo|wie|welche\w*|warum|who|whom|whose|what|when|where|which|"
+    r"how|why)\b)",
+    re.I,
+)
 NUMBER = re.compile(
     r"\d|\b(zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|hundert|tausend|million|milliarde|"
     r"two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|dozen)\w*\b",
@@ -103,7 +115,8 @@ class Question:
     ``names``: capitalised words the index knows, with idf; ``absent``: names it does not
     know where a name stands. ``known_words``: whether any content word occurs in the index.
     ``stems`` (all stems of ``terms``) and ``words`` (the folded words of ``searched``) are what
-    the answer stage compares each candidate sentence with.
+    the answer stage compares each candidate sentence with. ``asks``: the kind of each thing a
+    question asks for when it asks more than one ("Wann und wo …?" → ('date', None)), else empty.
     """
 
     text: str
@@ -117,6 +130,7 @@ class Question:
     counted: str | None
     stems: frozenset[str] = frozenset()
     words: frozenset[str] = frozenset()
+    asks: tuple[str | None, ...] = ()
 
 
 def parse(question: str, corpus: Corpus, searched: str | None = None) -> Question:
@@ -139,6 +153,7 @@ def parse(question: str, corpus: Corpus, searched: str | None = None) -> Questio
         counted=counted_thing(question) if kind == "number" else None,
         stems=stems,
         words=frozenset(lexical.tokens(searched)),
+        asks=asks(question),
     )
 
 
@@ -157,11 +172,18 @@ def question_language(question: str) -> str:
 
 
 def answer_type(question: str) -> str | None:
-    """A question → what kind of answer it wants: 'person', 'money', 'number', 'date', or None."""
+    """A question → what kind of answer it wants: 'person', 'money', 'number', 'date', 'email', 'phone' or None."""
     for kind, pattern in _ANSWER_TYPES:
         if pattern.search(question):
             return kind
     return None
+
+
+def asks(question: str) -> tuple[str | None, ...]:
+    """A question → the answer kind of each thing it asks for, when it asks for more than one (else ()):
+    "Wie viele Ladepunkte …, und bis wann?" → ('number', 'date'); "When and where …?" → ('date', None)."""
+    parts = [p for p in _FURTHER_ASK.split(question) if p.strip()]
+    return tuple(answer_type(p) for p in parts) if len(parts) > 1 else ()
 
 
 def idf(freq: int, n: int) -> float:

@@ -74,6 +74,9 @@ class Model:
     # The threshold for a question that shares no script with the index (its word features hidden, see
     # ``without``): chosen on the development questions with those features hidden.
     abstain_below_unshared: float = 0.0
+    # A question that asks two things ("Wann und wo …?"): the best sentence holding the kind of a further
+    # ask is quoted too when its probability reaches this share of the best's (above 1: never).
+    ask_ratio: float = 1.01
 
     def probabilities(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
         """Feature rows (in ``features`` order) → P(answers the question) for each."""
@@ -103,6 +106,7 @@ class Model:
             "abstain_below": self.abstain_below,
             "second_ratio": self.second_ratio,
             "abstain_below_unshared": self.abstain_below_unshared,
+            "ask_ratio": self.ask_ratio,
             "fitted_on": self.fitted_on,
         }
 
@@ -121,6 +125,7 @@ def from_json(data: dict[str, Any]) -> Model:
         float(data["second_ratio"]),
         str(data.get("fitted_on", "")),
         float(data.get("abstain_below_unshared", data["abstain_below"])),
+        float(data.get("ask_ratio", 1.01)),
     )
 
 
