@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +66,22 @@ def test_an_unreachable_server_is_refused_naming_the_setting(tmp_path: Path) -> 
     store = Settings(store={"kind": "milvus", "milvus_uri": "http://127.0.0.1:9"}).store
     with pytest.raises(milvus.MilvusUnavailable, match=r"cannot use Milvus at store\.milvus_uri"):
         milvus.connect(tmp_path, store)
+
+
+@pytest.mark.slow
+def test_a_milvus_lite_folder_another_process_holds_is_refused_with_the_reason(tmp_path: Path) -> None:
+    db = tmp_path / "held.db"
+    code = f"from pymilvus import MilvusClient; import time; MilvusClient({str(db)!r}); print('up', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "up"
+        store = Settings(store={"kind": "milvus", "milvus_uri": str(db)}).store
+        with pytest.raises(milvus.MilvusUnavailable, match="one process at a time") as err:
+            milvus.connect(tmp_path, store)
+        assert "store.milvus_uri" in str(err.value)
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 @pytest.mark.slow

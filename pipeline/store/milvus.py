@@ -3,8 +3,8 @@
 The generation on disk stays the source of truth for documents, sentences, offsets and citations;
 Milvus holds a mirror of its chunks and answers the two candidate searches a question makes:
 
-- dense: the chunk vectors (FLAT while small, HNSW from ``vector_index.exact_below`` chunks on, inner
-  product = cosine, the vectors being unit length);
+- dense: the chunk vectors, indexed as FAISS would index them (``vectors.choose``: FLAT while small, HNSW
+  with SQ8 from ``vector_index.exact_below`` chunks on; inner product = cosine, the vectors being unit length);
 - lexical: Milvus' BM25 function over each chunk's *terms* — the German/English-stemmed, stopword-free
   terms the embedded index scores (``lexical`` table), joined by spaces and split again by Milvus'
   ``standard`` tokenizer. Milvus Lite has only the ``standard`` and ``jieba`` tokenizers (no stemmer,
@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..settings import StoreSettings, VectorIndexSettings
-from . import bm25
+from . import bm25, vectors
 from .errors import IndexProblem
-from .layout import current_dir
+from .layout import current_dir, read_manifest
 from .reader import IndexReader
 
 if TYPE_CHECKING:
@@ -99,14 +99,23 @@ def connect(index_dir: str | Path, store: StoreSettings) -> MilvusClient:
         client = MilvusClient(uri=uri, token=store.milvus_token, timeout=10)
         client.list_collections()
     except Exception as err:  # pymilvus raises its own exceptions and gRPC's; all mean "not usable"
-        raise MilvusUnavailable(f"cannot use Milvus at {SETTING} = {uri!r} ({type(err).__name__}: {err})") from err
+        # pymilvus says only "Open local milvus failed" when another process holds a Milvus Lite folder's lock.
+        hint = (
+            "; Milvus Lite serves one process at a time: is another one (a chat, a build) using it? Stop it, "
+            "or use a Milvus server (http://HOST:19530)"
+            if uri.endswith(".db")
+            else ""
+        )
+        raise MilvusUnavailable(
+            f"cannot use Milvus at {SETTING} = {uri!r} ({type(err).__name__}: {err}){hint}"
+        ) from err
     _clients[(uri, store.milvus_token)] = client
     return client
 
 
 def _rows(gen_dir: Path) -> Iterator[list[dict[str, Any]]]:
     """A finished generation → its chunks as Milvus rows, ``ROWS_PER_INSERT`` at a time, in row order."""
-    vectors = np.load(gen_dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
+    matrix = np.load(gen_dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
     db = sqlite3.connect(f"file:{gen_dir / 'index.sqlite3'}?mode=ro", uri=True)
     try:
         cursor = db.execute(
@@ -123,7 +132,7 @@ def _rows(gen_dir: Path) -> Iterator[list[dict[str, Any]]]:
                     "end": end,
                     "text": _clip(text),
                     "terms": _clip(terms),
-                    "vector": np.asarray(vectors[row], dtype=np.float32),
+                    "vector": np.asarray(matrix[row], dtype=np.float32),
                 }
                 for row, doc_id, source, start, end, text, terms in batch
             ]
@@ -160,14 +169,22 @@ def _create(client: MilvusClient, name: str, dim: int, n: int, vector_index: Vec
         )
     )
     params = client.prepare_index_params()
-    exact = n < vector_index.exact_below
-    params.add_index("vector", index_type="FLAT" if exact else "HNSW", metric_type="IP")
+    # The index FAISS would build for n vectors (vectors.choose), in Milvus' names: FLAT, HNSW(_SQ), IVF_FLAT/SQ8.
+    chosen = vectors.choose(n, vector_index)
+    build = dict(chosen["params"])
+    for search_time in ("efSearch", "nprobe"):  # MilvusDense sends these with each search
+        build.pop(search_time, None)
+    kind = {"Flat": "FLAT", "IndexHNSWSQ": "HNSW_SQ", "IndexHNSWFlat": "HNSW", "IndexIVFFlat": "IVF_FLAT"}.get(
+        "Flat" if chosen["factory"] == "Flat" else chosen["type"], "IVF_SQ8"
+    )
+    if kind == "HNSW_SQ":
+        build["sq_type"] = "SQ8"
+    params.add_index("vector", index_type=kind, metric_type="IP")
     params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-    build = {"M": vector_index.hnsw_m, "efConstruction": vector_index.hnsw_ef_construction}
     # pymilvus 3 sends build parameters as flat pairs (M=32), which Milvus Lite 3.2 drops without a word (its
     # specs then show no build_params and BM25 runs with k1 = 1.5); both it and a Milvus server read them as
     # one JSON "params" entry, which the dict get_index_configs returns (the one pymilvus sends) can carry.
-    params[0].get_index_configs()["params"] = {} if exact else build
+    params[0].get_index_configs()["params"] = build
     params[1].get_index_configs()["params"] = {"bm25_k1": bm25.K1, "bm25_b": bm25.PARAMS["b"]}
     client.create_collection(name, schema=schema, index_params=params)
 
@@ -178,12 +195,12 @@ def write_generation(
     """A finished generation (files and manifest written, not yet live) → its chunks in a new, flushed and loaded
     collection; returns the collection's name. A collection of the same name (a killed build's) is replaced."""
     client = connect(index_dir, store)
-    vectors = np.load(gen_dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
+    matrix = np.load(gen_dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
     name = collection_of(index_dir, generation)
     try:
         if client.has_collection(name):
             client.drop_collection(name)
-        _create(client, name, int(vectors.shape[1]), len(vectors), vector_index)
+        _create(client, name, int(matrix.shape[1]), len(matrix), vector_index)
         for batch in _rows(gen_dir):
             client.insert(name, batch)
         client.flush(name)
@@ -199,35 +216,43 @@ def write_generation(
 
 
 def publish(index_dir: Path, store: StoreSettings) -> None:
-    """The live generation's collection → the index's alias moved to it (atomically, in Milvus); collections
-    older than the previous generation's are dropped (a reader opened before this build keeps its own)."""
+    """The live generation's collection → the index's alias moved to it (atomically, in Milvus); of the other
+    collections only the one before it is kept (a reader opened before this build keeps its own), the rest,
+    killed builds' included, are dropped."""
     live = current_dir(index_dir)
     if live is None:
         return
     client = connect(index_dir, store)
     name, alias = collection_of(index_dir, live.name), alias_of(index_dir)
     try:
-        before = client.describe_alias(alias)["collection_name"] if alias in client.list_aliases()["aliases"] else None
-        if before is None:
+        if alias not in client.list_aliases()["aliases"]:
             client.create_alias(name, alias)
-        elif before != name:
+        elif client.describe_alias(alias)["collection_name"] != name:
             client.alter_alias(name, alias)
-        prefix = prefix_of(index_dir) + "_gen_"
-        for old in client.list_collections():
-            if old.startswith(prefix) and old not in (name, before):
+        # Generation names start with their time (gen-YYYYmmddTHHMMSS-…), so the names sort as they were built.
+        ours = sorted(c for c in client.list_collections() if c.startswith(prefix_of(index_dir) + "_gen_"))
+        keep = {name, *[c for c in ours if c < name][-1:]}
+        for old in ours:
+            if old not in keep:
                 client.drop_collection(old)
     except Exception as err:
         raise MilvusUnavailable(f"moving alias {alias} to {name} failed ({type(err).__name__}: {err})") from err
 
 
 def ensure_live(index_dir: Path, store: StoreSettings, vector_index: VectorIndexSettings) -> None:
-    """An index whose live generation has no collection yet (built with the embedded store, or by a build that
-    found nothing to change) → one written for it, and the alias moved; nothing when it has one."""
+    """An index whose live generation has no complete collection (built with the embedded store, or a build that
+    found nothing to change) → one written for it; then the alias moved. Nothing is rewritten when it has one."""
     live = current_dir(index_dir)
     if live is None:
         return
     client = connect(index_dir, store)
-    if not client.has_collection(collection_of(index_dir, live.name)):
+    name = collection_of(index_dir, live.name)
+    try:
+        present = client.has_collection(name)
+        count = int(client.get_collection_stats(name)["row_count"]) if present else -1
+    except Exception as err:
+        raise MilvusUnavailable(f"Milvus at {uri_of(index_dir, store)!r} cannot be asked ({err})") from err
+    if count != read_manifest(index_dir).chunks:
         write_generation(live, live.name, index_dir, store, vector_index)
     publish(index_dir, store)
 
@@ -240,9 +265,17 @@ class MilvusDense:
         self.ntotal = reader.manifest.chunks
         self.d = reader.manifest.embedder.dim
 
+    def params(self, k: int) -> dict[str, int]:
+        """k → the search-time parameters the build chose for FAISS (manifest), which the collection was built like."""
+        chosen = dict((self.reader.manifest.faiss or {}).get("params", {}))
+        out = {"ef": max(k, int(chosen["efSearch"]))} if "efSearch" in chosen else {}
+        return out | ({"nprobe": int(chosen["nprobe"])} if "nprobe" in chosen else {})
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Query vectors (n, d) and k → (similarities, chunk rows), each (n, k), padded with -1 as FAISS pads."""
-        found = self.reader.milvus_search([q.tolist() for q in queries], "vector", k, {"metric_type": "IP"})
+        found = self.reader.milvus_search(
+            [q.tolist() for q in queries], "vector", k, {"metric_type": "IP", "params": self.params(k)}
+        )
         sims = np.full((len(queries), k), -np.inf, dtype=np.float32)
         rows = np.full((len(queries), k), -1, dtype=np.int64)
         for i, hits in enumerate(found):
