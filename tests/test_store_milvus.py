@@ -103,6 +103,28 @@ def test_the_live_generation_is_in_a_collection_named_by_the_alias(mirrored: Pat
 
 
 @pytest.mark.slow
+def test_a_client_outside_belegt_can_hybrid_search_the_alias(mirrored: Path) -> None:
+    """Milvus' own hybrid search (dense + BM25 under RRF) on the live collection, as another Milvus client would
+    use it: each hit carries what a citation needs."""
+    from pymilvus import AnnSearchRequest, RRFRanker
+
+    index = open_index(mirrored)
+    question = "Wer hat die Duisburger Absichtserklärung unterzeichnet?"
+    qv = index.retriever.embedder.embed([question], "query")[0].tolist()
+    terms = " ".join(lexical.query_terms(question, equivalents=crosslingual.equivalents))
+    client = milvus.connect(mirrored, MILVUS.store)
+    found = client.hybrid_search(
+        milvus.alias_of(mirrored),
+        [AnnSearchRequest([qv], "vector", {"metric_type": "IP"}, 20),
+         AnnSearchRequest([terms], "sparse", {"metric_type": "BM25"}, 20)],
+        RRFRanker(60), limit=5, output_fields=["source", "start", "end", "text"])[0]
+    assert len(found) == 5
+    assert any("Ernest Zhang" in h["entity"]["text"] for h in found)
+    doc = index.reader.document_by_source(found[0]["entity"]["source"])
+    assert doc is not None and doc.text[found[0]["entity"]["start"]:found[0]["entity"]["end"]] == found[0]["entity"]["text"]
+
+
+@pytest.mark.slow
 def test_dense_candidates_are_faiss_candidates(mirrored: Path) -> None:
     embedded, on_milvus = open_index(mirrored), open_index(mirrored, MILVUS)
     assert isinstance(on_milvus.reader, milvus.MilvusReader) and not isinstance(embedded.reader, milvus.MilvusReader)
