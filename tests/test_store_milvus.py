@@ -209,6 +209,23 @@ def test_qa_top5_passages_side_by_side(mirrored: Path) -> None:
 
 
 @pytest.mark.slow
+def test_the_langchain_components_search_milvus_unchanged(mirrored: Path) -> None:
+    from pipeline.langchain import BelegtRetriever, BelegtVectorStore
+
+    question = "Wer hat die Duisburger Absichtserklärung unterzeichnet?"
+    docs = {kind: BelegtRetriever(index_dir=str(mirrored), k=3, settings=settings).invoke(question)
+            for kind, settings in (("embedded", Settings()), ("milvus", MILVUS))}
+    assert [d.page_content for d in docs["milvus"]] == [d.page_content for d in docs["embedded"]]
+    assert "Ernest Zhang" in " ".join(d.page_content for d in docs["milvus"])
+    store = BelegtVectorStore.open(mirrored, MILVUS)
+    found = store.similarity_search_with_score(question, k=3)
+    assert isinstance(store._live(), milvus.MilvusReader)
+    plain = BelegtVectorStore.open(mirrored).similarity_search_with_score(question, k=3)
+    assert [d.page_content for d, _ in found] == [d.page_content for d, _ in plain]
+    assert [round(s, 4) for _, s in found] == [round(s, 4) for _, s in plain]
+
+
+@pytest.mark.slow
 def test_a_rebuild_moves_the_alias_and_open_readers_keep_answering(mirrored: Path) -> None:
     client = milvus.connect(mirrored, MILVUS.store)
     before = open_index(mirrored, MILVUS)
