@@ -84,8 +84,12 @@ class StoreSettings(_Section):
             "http://HOST:19530 for a Milvus server or cluster. Empty: <index directory>/milvus.db."
         ),
     )
-    milvus_token: str = Field(
-        "", description="Token for a Milvus server ('user:password' or an API key); empty for Milvus Lite."
+    milvus_token_env: str = Field(
+        "MILVUS_TOKEN",
+        description=(
+            "Environment variable holding the token for a Milvus server ('user:password' or an API key), so the "
+            "token is in no file; unset or empty: no token (Milvus Lite needs none)."
+        ),
     )
 
 

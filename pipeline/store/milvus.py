@@ -26,6 +26,7 @@ longer, as its files are kept open on disk).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -79,8 +80,9 @@ def alias_of(index_dir: str | Path) -> str:
 def connect(index_dir: str | Path, store: StoreSettings) -> MilvusClient:
     """Store settings → a client (one per URI and process); what cannot work → MilvusUnavailable naming the setting."""
     uri = uri_of(index_dir, store)
-    if (uri, store.milvus_token) in _clients:
-        return _clients[(uri, store.milvus_token)]
+    token = os.environ.get(store.milvus_token_env, "") if store.milvus_token_env else ""
+    if (uri, token) in _clients:
+        return _clients[(uri, token)]
     if uri.endswith(".db"):
         if not Path(uri).parent.is_dir():
             raise MilvusUnavailable(f"{SETTING} = {uri!r}: the folder {Path(uri).parent} does not exist")
@@ -96,7 +98,7 @@ def connect(index_dir: str | Path, store: StoreSettings) -> MilvusClient:
             "store.kind = 'milvus' needs pymilvus and milvus-lite: pip install -c constraints.txt -e '.[milvus]'"
         ) from err
     try:
-        client = MilvusClient(uri=uri, token=store.milvus_token, timeout=10)
+        client = MilvusClient(uri=uri, token=token, timeout=10)
         client.list_collections()
     except Exception as err:  # pymilvus raises its own exceptions and gRPC's; all mean "not usable"
         # pymilvus says only "Open local milvus failed" when another process holds a Milvus Lite folder's lock.
@@ -109,7 +111,7 @@ def connect(index_dir: str | Path, store: StoreSettings) -> MilvusClient:
         raise MilvusUnavailable(
             f"cannot use Milvus at {SETTING} = {uri!r} ({type(err).__name__}: {err}){hint}"
         ) from err
-    _clients[(uri, store.milvus_token)] = client
+    _clients[(uri, token)] = client
     return client
 
 
