@@ -25,8 +25,9 @@ from .indexing import BuildReport, TextInput, add_documents, add_texts, remove_d
 from .query import answering, dialogue, generation
 from .query.generation import TokenCallback, chat_model
 from .query.retrieval import Retriever, matches
-from .settings import RetrievalSettings, Settings
+from .settings import RetrievalSettings, Settings, StoreSettings
 from .store import IndexProblem, IndexReader, current_dir
+from .store.milvus import open_reader
 from .text.layout import searchable
 from .types import Answer, Citation, Hit, Span
 
@@ -74,7 +75,7 @@ def check_question(question: object, max_chars: int) -> str:
     return question
 
 
-def _open_current(index_dir: Path, attempts: int = 5) -> IndexReader:
+def _open_current(index_dir: Path, store: StoreSettings, attempts: int = 5) -> IndexReader:
     """An index directory → a reader of its current generation.
 
     A build that commits while we open may delete the generation we resolved a moment ago:
@@ -84,7 +85,7 @@ def _open_current(index_dir: Path, attempts: int = 5) -> IndexReader:
     for attempt in range(attempts):
         resolved = current_dir(index_dir)
         try:
-            return IndexReader.open(index_dir, with_faiss=True)
+            return open_reader(index_dir, store, with_faiss=True)
         except (OSError, IndexProblem):
             if attempt == attempts - 1 or current_dir(index_dir) == resolved:
                 raise
@@ -101,7 +102,7 @@ class OpenGeneration:
 
     def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder | None) -> None:
         # FAISS loaded now: a damaged file fails at open, not in the middle of a question.
-        self.reader = _open_current(index_dir)
+        self.reader = _open_current(index_dir, settings.store)
         self.retriever = Retriever(self.reader, embedder, settings.retrieval)
         self._texts: dict[str, str] = {}
         self._df: dict[str, int] = {}

@@ -42,6 +42,7 @@ from .indexing import TEXT_SOURCE, TextInput, add_texts, remove_documents
 from .manifest import embedder_spec
 from .settings import Settings
 from .store import IndexReader, current_dir
+from .store.milvus import open_generation
 from .types import Chunk, Hit
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ class BelegtVectorStore(VectorStore):
         if self._reader is None or self._reader.dir != live:
             if self._reader is not None:
                 self._reader.close()
-            self._reader = IndexReader(live)
+            self._reader = open_generation(live, self.index_dir, self.settings.store)
             self._reader.check_embedder(self.embedder.id)
         return self._reader
 
@@ -287,7 +288,7 @@ class BelegtVectorStore(VectorStore):
         reader = self._live()
         if reader is None or k <= 0:
             return []
-        index = reader.faiss_index
+        index = reader.dense_index  # FAISS, or Milvus (store.milvus)
         if not index.ntotal:
             return []
         scores, rows = index.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), min(k, index.ntotal))

@@ -64,6 +64,35 @@ class EmbedderSettings(_Section):
     )
 
 
+class StoreSettings(_Section):
+    """Where questions find their candidates. Does not shape the index: the generation on disk is the same."""
+
+    kind: Literal["embedded", "milvus"] = Field(
+        "embedded",
+        description=(
+            "'embedded': FAISS and the BM25 matrix in the index directory (no service to start). 'milvus': a build "
+            "also writes each generation's chunks (row, document, offsets, text, terms, vector) to a Milvus "
+            "collection and points an alias at it; questions take dense candidates from Milvus and BM25 "
+            "candidates from Milvus' own BM25 function (pipeline/store/milvus.py). Documents, sentences and "
+            "citations stay in the index directory."
+        ),
+    )
+    milvus_uri: str = Field(
+        "",
+        description=(
+            "Milvus to use (kind = 'milvus'): a local Milvus Lite file ending in .db (one process at a time), or "
+            "http://HOST:19530 for a Milvus server or cluster. Empty: <index directory>/milvus.db."
+        ),
+    )
+    milvus_token_env: str = Field(
+        "MILVUS_TOKEN",
+        description=(
+            "Environment variable holding the token for a Milvus server ('user:password' or an API key), so the "
+            "token is in no file; unset or empty: no token (Milvus Lite needs none)."
+        ),
+    )
+
+
 class RaySettings(_Section):
     """Building on a Ray cluster. Does not shape the index: a Ray build and a local one give the same index."""
 
@@ -396,6 +425,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     ray: RaySettings = Field(default_factory=RaySettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -25,6 +25,7 @@ from ..store import (
     current_dir,
     remove_stale_generations,
 )
+from ..store.milvus import ensure_live, write_generation
 from ..text import dedup
 from .gather import Gathered, gather
 from .report import BuildReport, build_report
@@ -85,6 +86,9 @@ def build(
             report = _build(
                 paths, Path(index_dir), settings, embedder, old, progress, t0, texts, remove, include, prune, keep_roots
             )
+            # store.milvus, also when nothing changed: the live generation may not have its collection yet
+            if settings.store.kind == "milvus":
+                ensure_live(Path(index_dir), settings.store, settings.vector_index)
             return replace(report, full_rebuild_reason=damaged) if damaged else report
         finally:
             if old:
@@ -209,7 +213,13 @@ def _write(
                 skipped=tuple({"path": s.path, "reason": s.reason} for s in g.skipped),
                 documents=len(written),
                 chunks=writer.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
-            )
+            ),
+            # store.milvus: the chunks written to a collection of their own before the generation goes live
+            before_live=(
+                (lambda folder, name: write_generation(folder, name, index_dir, settings.store, settings.vector_index))
+                if settings.store.kind == "milvus"
+                else None
+            ),
         )
     except BaseException:
         writer.abort()

@@ -24,7 +24,7 @@ import numpy as np
 from ..embedding import Embedder
 from ..manifest import resolve_embedder
 from ..settings import RetrievalSettings
-from ..store import IndexReader
+from ..store import IndexProblem, IndexReader
 from ..text import crosslingual, lexical
 from ..text.cleaning import is_contact_text
 from ..text.dedup import SAME_REPORT, containment
@@ -127,7 +127,7 @@ class Retriever:
         """A query and its vector → the union of dense and lexical candidates, each scored both ways
         (among the documents ``only`` allows)."""
         n = self.settings.candidates
-        index = self.reader.faiss_index
+        index = self.reader.dense_index  # FAISS, or Milvus (store.milvus)
         allowed = self.allowed_rows()
         dense_rows: list[int] = []
         if allowed is not None and len(allowed) <= EXACT_SUBSET:
@@ -142,6 +142,8 @@ class Retriever:
                 # A large subset (``only``): FAISS reads deeper and the subset's rows are kept.
                 deep = n if allowed is None else n * 50
                 _, found = index.search(np.ascontiguousarray(qv[None, :], dtype=np.float32), min(deep, index.ntotal))
+            except IndexProblem:  # the store's own error (Milvus unreachable), saying already what to do
+                raise
             except RuntimeError as err:  # FAISS's own errors; a damaged graph shows here, if at all
                 raise self.reader.damaged(f"vectors.faiss is damaged (search failed: {err})") from err
             dense_rows = [int(r) for r in found[0] if r >= 0 and (allowed is None or int(r) in allowed)]

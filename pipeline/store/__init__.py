@@ -11,6 +11,7 @@ Layout of an index directory ``DIR`` (see ``index/README.md``)::
     DIR/gen-…/sentence_vectors.npy  float32 (n_sentences, dim), for choosing what to cite
     DIR/gen-…/texts/<doc>.txt     decoded text of files that are not plain UTF-8 (HTML, Latin-1 …)
     DIR/.lock                     held by a running build
+    DIR/milvus.db/                Milvus Lite's folder (``store.kind = "milvus"`` without ``milvus_uri``)
 
 A build writes a complete new generation and then replaces the ``current`` symlink with
 ``rename``: a reader sees the old index or the new one, never half of one. No pickle:
@@ -28,7 +29,8 @@ Modules, lowest first: ``errors`` (what can be wrong, the repair command), ``lay
 ``checks`` (file checks: cheap on open, full on demand), ``vectors`` (FAISS over
 ``vectors.npy``), ``bm25`` (the BM25 matrix), ``rows`` (vector rows read and written),
 ``reader`` (``IndexReader``), ``integrity`` (``python -m pipeline check``), ``writer``
-(``GenerationWriter``).
+(``GenerationWriter``), ``milvus`` (``store.kind = "milvus"``: chunks mirrored to Milvus collections,
+candidates searched there; imported only by the modules that open readers and builds, not here).
 """
 
 from .checks import HASH, HEAD_BYTES, file_entry

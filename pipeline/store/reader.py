@@ -18,7 +18,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import numpy as np
 
@@ -58,6 +58,15 @@ def _reads_sqlite(method: Callable[Concatenate[IndexReader, _P], _R]) -> Callabl
             raise self.damaged(f"index.sqlite3 is damaged ({type(err).__name__}: {err})") from err
 
     return guarded
+
+
+class DenseIndex(Protocol):
+    """What a question asks of a vector index: FAISS's ``search`` and ``ntotal`` (or a Milvus collection's)."""
+
+    @property
+    def ntotal(self) -> int: ...
+
+    def search(self, x: np.ndarray, k: int, /) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class IndexReader:
@@ -372,6 +381,12 @@ class IndexReader:
                 )
             self._faiss = index
         return self._faiss
+
+    @property
+    def dense_index(self) -> DenseIndex:
+        """The index a question's dense candidates come from: FAISS here (``milvus.MilvusReader``: Milvus)."""
+        found: DenseIndex = self.faiss_index
+        return found
 
     @_reads_sqlite
     def documents(self) -> list[Document]:

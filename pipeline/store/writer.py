@@ -14,7 +14,7 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,8 +179,11 @@ class GenerationWriter:
             out[doc_id] = "\n".join(text[a:b] for a, b in json.loads(kept))
         return out
 
-    def commit(self, manifest: IndexManifest) -> Path:
-        """Finish files, fsync, and swap ``current`` to this generation; older generations are removed."""
+    def commit(self, manifest: IndexManifest, before_live: Callable[[Path, str], object] | None = None) -> Path:
+        """Finish files, fsync, and swap ``current`` to this generation; older generations are removed.
+
+        ``before_live(folder, name)`` runs on the finished generation before it becomes live (the Milvus
+        mirror, ``milvus.write_generation``): if it fails, the generation never becomes live."""
         write_term_df(self.db, "main")
         self.db.commit()
         lexical_built = bm25.build(self.db, self.dir / bm25.DIR)
@@ -194,6 +197,8 @@ class GenerationWriter:
             if path.is_file():
                 with open(path, "rb") as f:
                     os.fsync(f.fileno())
+        if before_live is not None:
+            before_live(self.dir, self.name)
         final = self.index_dir / self.name
         os.rename(self.dir, final)
         tmp_link = self.index_dir / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
