@@ -139,3 +139,30 @@ def test_a_two_column_table_stays_row_by_row(tmp_path: Path) -> None:
     src = read(table_pdf(tmp_path / "tabelle.pdf", rows))
     lines = [f"| {a} | {b} |" for a, b in rows]
     assert src.text == "\n".join([lines[0], "| --- | --- |", *lines[1:]])
+
+
+def test_a_one_page_documents_header_in_the_top_margin_is_furniture(tmp_path: Path) -> None:
+    # One page: nothing repeats, but the header sits alone in the top margin, smaller than the body.
+    src = read(two_column_pdf(tmp_path / "bericht.pdf", pages=1))
+    assert {src.text[s.start : s.end] for s in src.furniture} == {HEADER, "Seite 1"}
+    doc = clean(src, Settings().cleaning)
+    kept = "\n".join(s.slice(doc.text) for s in doc.kept)
+    assert HEADER not in kept and SIGNED in kept
+
+
+def test_a_small_first_line_close_above_the_body_is_content(tmp_path: Path) -> None:
+    from files import FONT
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("dejavu", "", FONT)
+    pdf.set_font("dejavu", size=8)
+    pdf.set_xy(20, 15)  # in the top margin and smaller than the body, but a line's distance above it
+    pdf.cell(0, 4, "Pressemitteilung der Stadt Musterstadt")
+    pdf.set_font("dejavu", size=11)
+    pdf.set_xy(20, 20)
+    pdf.multi_cell(170, 6, RIGHT + " " + SIGNED)
+    pdf.output(str(tmp_path / "kurz.pdf"))
+    src = read(tmp_path / "kurz.pdf")
+    assert "Pressemitteilung der Stadt Musterstadt" in src.text and not src.furniture

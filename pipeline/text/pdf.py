@@ -144,8 +144,8 @@ def read_pdf(data: bytes, languages: str = "deu+eng") -> PdfText:
 def _laid_out(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float]) -> Laid:
     """Pages of paragraphs of lines → the document's text: furniture marked, headings and tables written
     as Markdown, a paragraph that runs on over a page break written once, where it starts."""
-    furniture = _furniture(pages, heights)
     body = _body_height(pages)
+    furniture = _furniture(pages, heights) | _margin_headers(pages, heights, body)
     builder = TextBuilder()
     pending: Sequence[Line] | None = None  # a paragraph that may go on at the top of the next page
     for p, paragraphs in enumerate(pages):
@@ -416,6 +416,30 @@ def _furniture(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[floa
         edge.append(texts)
         where.append(indices)
     return {(p, where[p][i]) for p, i in furniture_lines(edge)}
+
+
+def _margin_headers(
+    pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float], body: float
+) -> set[tuple[int, int]]:
+    """Paragraphs → (page, paragraph) of running headers told apart without repetition (on a one-page
+    document, or a header that names each page's chapter): a single line in the top eighth of the page,
+    above all its other text, set smaller than the body and far above the next line (the top margin)."""
+    found: set[tuple[int, int]] = set()
+    for p, (paragraphs, height) in enumerate(zip(pages, heights)):
+        tops = sorted(((para[0].y0, i) for i, para in enumerate(paragraphs)), reverse=True)
+        if len(tops) < 2 or not body:
+            continue
+        i = tops[0][1]
+        line = paragraphs[i][0]
+        below = max(other.y1 for j, para in enumerate(paragraphs) if j != i for other in para)
+        if (
+            len(paragraphs[i]) == 1
+            and line.y0 > height * 7 / 8
+            and line.height < 0.9 * body
+            and line.y0 - below > 1.5 * body
+        ):
+            found.add((p, i))
+    return found
 
 
 def _pdf_date(value: str) -> str | None:
