@@ -170,7 +170,9 @@ class TextBuilder:
             # A paragraph that goes on over a page break: the next page's region starts at this word.
             self.end()
             self._region = ("page", word.page, self._length)
-        at = self._write(text)
+        # PDFium's mark for a hyphen at a line end (U+FFFE, a noncharacter) is a hyphen where the word is not
+        # joined to the next line's: "LoRaWA-" before "N-Standard", or a line that ends a column.
+        at = self._write(text.replace("\ufffe", "-"))
         self._boxes.append(
             Box(
                 at,
