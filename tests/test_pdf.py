@@ -14,6 +14,7 @@ from pipeline.indexing import build
 from pipeline.settings import Settings
 from pipeline.store import IndexReader
 from pipeline.text import lexical
+from pipeline.text.chunking import blocks
 from pipeline.text.cleaning import clean
 from pipeline.text.sources import load
 from pipeline.types import Citation, SkippedFile, SourceText
@@ -51,7 +52,8 @@ def test_headers_footers_and_page_numbers_are_not_passages(tmp_path: Path) -> No
 
 def test_every_word_has_its_page_and_box(tmp_path: Path) -> None:
     src = read(two_column_pdf(tmp_path / "bericht.pdf", pages=2))
-    assert [(r.unit, r.number) for r in src.regions] == [("page", 1), ("page", 2)]
+    # Each page's body, then each page's furniture (written after the body), in its page's region.
+    assert [(r.unit, r.number) for r in src.regions] == [("page", 1), ("page", 2), ("page", 1), ("page", 2)]
     second = src.text.index(SIGNED, src.text.index(SIGNED) + 1)
     assert src.regions[1].start <= second < src.regions[1].end
     for box in src.boxes:
@@ -139,6 +141,23 @@ def test_a_two_column_table_stays_row_by_row(tmp_path: Path) -> None:
     src = read(table_pdf(tmp_path / "tabelle.pdf", rows))
     lines = [f"| {a} | {b} |" for a, b in rows]
     assert src.text == "\n".join([lines[0], "| --- | --- |", *lines[1:]])
+
+
+def test_furniture_does_not_stand_between_two_pages_paragraphs(tmp_path: Path) -> None:
+    # Running headers, footers and page numbers are written after the body, each in its page's region:
+    # page 1's last paragraph and page 2's first are neighbours, and chunks may span the page break.
+    src = read(two_column_pdf(tmp_path / "bericht.pdf", pages=2))
+    body_end = max(b.end for b in src.boxes if not any(f.start <= b.start < f.end for f in src.furniture))
+    assert all(f.start > body_end for f in src.furniture)
+    end_of_1 = src.text.index("im Herbst.") + len("im Herbst.")
+    assert src.text[end_of_1:].startswith("\n\nDie Digitali\u00adsierung")
+    pages = {(b.start, b.page) for b in src.boxes}
+    assert {page for start, page in pages if start < end_of_1} == {1}
+    assert {page for start, page in pages if end_of_1 < start < body_end} == {2}
+    furniture_pages = [next(r.number for r in src.regions if r.start <= f.start < r.end) for f in src.furniture]
+    assert furniture_pages == [1, 1, 2, 2]
+    doc = clean(src, Settings().cleaning)
+    assert len(blocks(doc)) == 1  # nothing removed between the pages: one run for chunking
 
 
 def test_a_one_page_documents_header_in_the_top_margin_is_furniture(tmp_path: Path) -> None:

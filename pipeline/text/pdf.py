@@ -142,12 +142,15 @@ def read_pdf(data: bytes, languages: str = "deu+eng") -> PdfText:
 
 
 def _laid_out(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float]) -> Laid:
-    """Pages of paragraphs of lines → the document's text: furniture marked, headings and tables written
-    as Markdown, a paragraph that runs on over a page break written once, where it starts."""
+    """Pages of paragraphs of lines → the document's text: headings and tables written as Markdown, a
+    paragraph that runs on over a page break written once, where it starts, and the furniture (running
+    headers, footers, page numbers) marked and written after the body, each in its page's region, so
+    nothing stands between the last paragraph of a page and the first of the next."""
     body = _body_height(pages)
     furniture = _furniture(pages, heights) | _margin_headers(pages, heights, body)
     builder = TextBuilder()
     pending: Sequence[Line] | None = None  # a paragraph that may go on at the top of the next page
+    margins: list[tuple[int, Sequence[Line]]] = []  # the furniture, written last
     for p, paragraphs in enumerate(pages):
         content = [i for i in range(len(paragraphs)) if (p, i) not in furniture]
         joined = None
@@ -164,9 +167,12 @@ def _laid_out(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float
         builder.begin("page", p + 1)
         table: list[Line] = []  # consecutive table rows, written together
         for i, para in enumerate(paragraphs):
+            if (p, i) in furniture:
+                margins.append((p, para))
+                continue
             if i == joined:
                 continue
-            if (p, i) not in furniture and len(para) == 1 and _is_row(para[0]):
+            if len(para) == 1 and _is_row(para[0]):
                 table.append(para[0])
                 continue
             if table:
@@ -175,15 +181,14 @@ def _laid_out(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float
             if content and i == content[-1] and p + 1 < len(pages):
                 pending = para  # written with the next page's first paragraph, or alone
                 continue
-            builder.lines(
-                [line.words for line in para],
-                furniture=(p, i) in furniture,
-                heading=0 if (p, i) in furniture else _heading_level(para, body),
-            )
+            builder.lines([line.words for line in para], heading=_heading_level(para, body))
         if table:
             builder.rows([_cells(row) for row in table])
     if pending is not None:
         builder.lines([line.words for line in pending])
+    for p, para in margins:
+        builder.begin("page", p + 1)
+        builder.lines([line.words for line in para], furniture=True)
     return builder.build()
 
 
