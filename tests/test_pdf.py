@@ -185,3 +185,23 @@ def test_a_small_first_line_close_above_the_body_is_content(tmp_path: Path) -> N
     pdf.output(str(tmp_path / "kurz.pdf"))
     src = read(tmp_path / "kurz.pdf")
     assert "Pressemitteilung der Stadt Musterstadt" in src.text and not src.furniture
+
+
+def test_a_numbered_heading_is_a_heading_and_a_numbered_list_item_is_not(tmp_path: Path) -> None:
+    from files import FONT
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("dejavu", "", FONT)
+    y = 20.0
+    for size, text in [(14, "1. Ausgangslage"), (11, RIGHT), (11, "1. Die Stadt baut das Netz."),
+                       (11, "2. Die Arbeiten beginnen im Herbst."), (14, "2. Risiken"), (11, SIGNED)]:
+        pdf.set_font("dejavu", size=size)
+        pdf.set_xy(20, y)
+        pdf.multi_cell(170, size * 0.5, text)
+        y = pdf.get_y() + 4
+    pdf.output(str(tmp_path / "bericht.pdf"))
+    paragraphs = read(tmp_path / "bericht.pdf").text.split("\n\n")
+    assert "## 1. Ausgangslage" in paragraphs and "## 2. Risiken" in paragraphs
+    assert "1. Die Stadt baut das Netz." in paragraphs and "2. Die Arbeiten beginnen im Herbst." in paragraphs

@@ -382,9 +382,16 @@ def _heading_level(para: Sequence[Line], body: float) -> int:
     """A paragraph → 1 or 2 when it is a heading (a few short lines set larger than the body), else 0."""
     if not body or len(para) > 3 or sum(len(w.text) + 1 for line in para for w in line.words) > 200:
         return 0
-    if _LIST_ITEM.match(para[0].words[0].text):
-        return 0  # a list item, however tall its marker
-    size = statistics.median(line.height for line in para)
+    marker = _LIST_ITEM.match(para[0].words[0].text)
+    if marker and not marker.group(2):
+        return 0  # a bulleted list item, however tall its bullet
+    if marker:  # a number: a numbered heading ("1. Ausgangslage") or list item, told apart by its words' size
+        words = [w for line in para for w in line.words][1:]
+        if not words:
+            return 0
+        size = statistics.median(w.y1 - w.y0 for w in words)
+    else:
+        size = statistics.median(line.height for line in para)
     return 1 if size >= 1.6 * body else 2 if size >= 1.15 * body else 0
 
 
@@ -399,7 +406,7 @@ def _cells(line: Line) -> list[list[Word]]:
 
 
 _CELL_GAP = 1.2  # a gap wider than this many line heights separates table cells
-_LIST_ITEM = re.compile(r"^([-–•*▪◦]|\d{1,3}[.)])$")  # a list item's marker, a word of its own
+_LIST_ITEM = re.compile(r"^([-–•*▪◦]|(\d{1,3}[.)]))$")  # a list item's marker, a word of its own
 
 
 def _is_row(line: Line) -> bool:
