@@ -140,7 +140,7 @@ def test_a_two_column_table_stays_row_by_row(tmp_path: Path) -> None:
             ("Bahnen", "sechs 25-Meter-Bahnen"), ("Betreiber", "Stadtwerke Herne GmbH")]
     src = read(table_pdf(tmp_path / "tabelle.pdf", rows))
     lines = [f"| {a} | {b} |" for a, b in rows]
-    assert src.text == "\n".join([lines[0], "| --- | --- |", *lines[1:]])
+    assert src.text == "\n".join([lines[0], "|---|---|", *lines[1:]])
 
 
 def test_furniture_does_not_stand_between_two_pages_paragraphs(tmp_path: Path) -> None:
