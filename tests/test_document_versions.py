@@ -28,11 +28,11 @@ pytestmark = pytest.mark.slow
 DOCS = ROOT / "benchmarks" / "eval_dev" / "docs"
 SUBSET = ("01_kassel_glasfaser.txt", "07_ratsbericht_linz_infrastruktur.md", "09_parkwise_vienna_en.txt",
           "12_innsbruck_wasserzaehler_latin1.txt")
-# The share of questions answered as from the text files, at least. Measured on this subset: 45, 39, 45
-# and 43 of 50; on all twelve documents (benchmarks/DOCUMENTS.md) 0.98, 0.89, 0.97 and 0.89. The issue's
-# targets (0.95, and 0.85 for scans) are met over all twelve by the one-column PDF, the Word files and the
-# scans, not by the two-column PDF: these floors keep what is reached from slipping back.
-AGREEMENT = {"pdf": 0.88, "pdf2": 0.76, "docx": 0.88, "scan": 0.82}
+# The share of questions answered as from the text files, at least. Measured on this subset: 50, 49, 50
+# and 46 of 50; on all twelve documents (benchmarks/DOCUMENTS.md) 1.00, 0.99, 1.00 and 0.91, so the
+# issue's targets (0.95, and 0.85 for scans) are met by every version. The floors leave a question or
+# two of room and keep what is reached from slipping back.
+AGREEMENT = {"pdf": 0.95, "pdf2": 0.94, "docx": 0.95, "scan": 0.86}
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ def test_docx_paragraphs_and_table_rows_in_order(tmp_path: Path) -> None:
     assert regions(src) == [
         ("paragraph", 1, "# Hallenbad Herne"),  # a heading style is a Markdown heading, as the pipeline reads them
         ("paragraph", 2, "Herne baut ein neues Hallenbad im Stadtteil Wanne. Das Bad bekommt sechs 25-Meter-Bahnen."),
-        ("paragraph", 3, "| Kosten | 12 Millionen Euro |\n| --- | --- |\n| Eröffnung | Mai 2028 |"),  # a Markdown table
+        ("paragraph", 3, "| Kosten | 12 Millionen Euro |\n|---|---|\n| Eröffnung | Mai 2028 |"),  # a Markdown table
         ("paragraph", 4, "Die Stadtwerke betreiben das Bad."),
     ]
 

@@ -14,6 +14,7 @@ from pipeline.indexing import build
 from pipeline.settings import Settings
 from pipeline.store import IndexReader
 from pipeline.text import lexical
+from pipeline.text.chunking import blocks
 from pipeline.text.cleaning import clean
 from pipeline.text.sources import load
 from pipeline.types import Citation, SkippedFile, SourceText
@@ -51,7 +52,8 @@ def test_headers_footers_and_page_numbers_are_not_passages(tmp_path: Path) -> No
 
 def test_every_word_has_its_page_and_box(tmp_path: Path) -> None:
     src = read(two_column_pdf(tmp_path / "bericht.pdf", pages=2))
-    assert [(r.unit, r.number) for r in src.regions] == [("page", 1), ("page", 2)]
+    # Each page's body, then each page's furniture (written after the body), in its page's region.
+    assert [(r.unit, r.number) for r in src.regions] == [("page", 1), ("page", 2), ("page", 1), ("page", 2)]
     second = src.text.index(SIGNED, src.text.index(SIGNED) + 1)
     assert src.regions[1].start <= second < src.regions[1].end
     for box in src.boxes:
@@ -138,4 +140,68 @@ def test_a_two_column_table_stays_row_by_row(tmp_path: Path) -> None:
             ("Bahnen", "sechs 25-Meter-Bahnen"), ("Betreiber", "Stadtwerke Herne GmbH")]
     src = read(table_pdf(tmp_path / "tabelle.pdf", rows))
     lines = [f"| {a} | {b} |" for a, b in rows]
-    assert src.text == "\n".join([lines[0], "| --- | --- |", *lines[1:]])
+    assert src.text == "\n".join([lines[0], "|---|---|", *lines[1:]])
+
+
+def test_furniture_does_not_stand_between_two_pages_paragraphs(tmp_path: Path) -> None:
+    # Running headers, footers and page numbers are written after the body, each in its page's region:
+    # page 1's last paragraph and page 2's first are neighbours, and chunks may span the page break.
+    src = read(two_column_pdf(tmp_path / "bericht.pdf", pages=2))
+    body_end = max(b.end for b in src.boxes if not any(f.start <= b.start < f.end for f in src.furniture))
+    assert all(f.start > body_end for f in src.furniture)
+    end_of_1 = src.text.index("im Herbst.") + len("im Herbst.")
+    assert src.text[end_of_1:].startswith("\n\nDie Digitali\u00adsierung")
+    pages = {(b.start, b.page) for b in src.boxes}
+    assert {page for start, page in pages if start < end_of_1} == {1}
+    assert {page for start, page in pages if end_of_1 < start < body_end} == {2}
+    furniture_pages = [next(r.number for r in src.regions if r.start <= f.start < r.end) for f in src.furniture]
+    assert furniture_pages == [1, 1, 2, 2]
+    doc = clean(src, Settings().cleaning)
+    assert len(blocks(doc)) == 1  # nothing removed between the pages: one run for chunking
+
+
+def test_a_one_page_documents_header_in_the_top_margin_is_furniture(tmp_path: Path) -> None:
+    # One page: nothing repeats, but the header sits alone in the top margin, smaller than the body.
+    src = read(two_column_pdf(tmp_path / "bericht.pdf", pages=1))
+    assert {src.text[s.start : s.end] for s in src.furniture} == {HEADER, "Seite 1"}
+    doc = clean(src, Settings().cleaning)
+    kept = "\n".join(s.slice(doc.text) for s in doc.kept)
+    assert HEADER not in kept and SIGNED in kept
+
+
+def test_a_small_first_line_close_above_the_body_is_content(tmp_path: Path) -> None:
+    from files import FONT
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("dejavu", "", FONT)
+    pdf.set_font("dejavu", size=8)
+    pdf.set_xy(20, 15)  # in the top margin and smaller than the body, but a line's distance above it
+    pdf.cell(0, 4, "Pressemitteilung der Stadt Musterstadt")
+    pdf.set_font("dejavu", size=11)
+    pdf.set_xy(20, 20)
+    pdf.multi_cell(170, 6, RIGHT + " " + SIGNED)
+    pdf.output(str(tmp_path / "kurz.pdf"))
+    src = read(tmp_path / "kurz.pdf")
+    assert "Pressemitteilung der Stadt Musterstadt" in src.text and not src.furniture
+
+
+def test_a_numbered_heading_is_a_heading_and_a_numbered_list_item_is_not(tmp_path: Path) -> None:
+    from files import FONT
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("dejavu", "", FONT)
+    y = 20.0
+    for size, text in [(14, "1. Ausgangslage"), (11, RIGHT), (11, "1. Die Stadt baut das Netz."),
+                       (11, "2. Die Arbeiten beginnen im Herbst."), (14, "2. Risiken"), (11, SIGNED)]:
+        pdf.set_font("dejavu", size=size)
+        pdf.set_xy(20, y)
+        pdf.multi_cell(170, size * 0.5, text)
+        y = pdf.get_y() + 4
+    pdf.output(str(tmp_path / "bericht.pdf"))
+    paragraphs = read(tmp_path / "bericht.pdf").text.split("\n\n")
+    assert "## 1. Ausgangslage" in paragraphs and "## 2. Risiken" in paragraphs
+    assert "1. Die Stadt baut das Netz." in paragraphs and "2. Die Arbeiten beginnen im Herbst." in paragraphs

@@ -37,6 +37,13 @@ def test_a_word_broken_at_a_line_end_is_marked_and_searched_whole() -> None:
     assert "digitalisierung" in lexical.tokens(text)
 
 
+def test_pdfiums_hyphen_mark_is_a_hyphen_where_the_word_is_not_joined() -> None:
+    b = TextBuilder()
+    b.lines([[w("den", 10), w("LoRaWA\ufffe", 40)], [w("N-Standard", 10, 688)], [w("Ende\ufffe", 10, 676)]])
+    text = b.build().text
+    assert text == "den LoRaWA- N-Standard Ende-" and "\ufffe" not in text
+
+
 def test_plain_paragraphs_and_empty_regions() -> None:
     b = TextBuilder()
     b.begin("paragraph", 1)

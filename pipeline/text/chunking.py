@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..settings import ChunkingSettings
 from ..types import Chunk, Document, Span, content_id
+from .layout import SOFT_HYPHEN
 
 if TYPE_CHECKING:
     from pysbd import Segmenter  # pysbd ships no type hints: Any to mypy, named for the reader
@@ -46,6 +47,7 @@ _LIST_MARKER = re.compile(r"^(#{1,6}|[-*•>]|\d{1,3}[.)](?=\s+\D))\s+")
 _TERMINAL = re.compile(r"[.!?…:;\"“”»)]$")
 _QUOTE_MARK = re.compile('[„«“”»"]')
 _QUOTES_FOR_PYSBD = str.maketrans({"„": '"', "“": '"', "”": '"'})
+_SOFT_HYPHEN = re.compile(SOFT_HYPHEN)
 _SOFT_WRAP_MIN = 50  # shorter lines are headings or list items: a hard break
 
 
@@ -350,10 +352,11 @@ def chunk_document(doc: Document, settings: ChunkingSettings) -> list[Chunk]:
     """A document → its chunks, in text order, each a window of whole sentences."""
     chunks: list[Chunk] = []
     all_sentences: list[Span] = []
+    hidden = _soft_hyphens(doc.text)
     for region in sentences(doc, settings):
         offset = len(all_sentences)
         all_sentences.extend(region)
-        for i, j in _chunk_ranges(region, settings):
+        for i, j in _chunk_ranges(region, settings, hidden):
             window = all_sentences[offset + i : offset + j]
             first, last = window[0], window[-1]
             before = all_sentences[offset + i - 1] if offset + i > 0 else None
@@ -371,12 +374,30 @@ def chunk_document(doc: Document, settings: ChunkingSettings) -> list[Chunk]:
     return sorted(chunks, key=lambda c: (c.start, c.end)) if doc.aside else chunks
 
 
-def _chunk_ranges(region: Sequence[Span], settings: ChunkingSettings) -> Iterator[tuple[int, int]]:
-    """A region's sentences → [i, j) windows, greedy up to the size limits, overlapping."""
+def _soft_hyphens(text: str) -> list[int]:
+    """A text → the offsets of its soft hyphens (a PDF's line-end hyphens, read by no one), in order."""
+    return [m.start() for m in _SOFT_HYPHEN.finditer(text)] if SOFT_HYPHEN in text else []
+
+
+def _length(a: int, b: int, hidden: Sequence[int]) -> int:
+    """``text[a:b]`` and the soft hyphens' offsets in ``text`` → its length as read: without the soft
+    hyphens, so a PDF's hyphenated text makes the chunks its plain text makes."""
+    return b - a - (bisect_left(hidden, b) - bisect_left(hidden, a) if hidden else 0)
+
+
+def _chunk_ranges(
+    region: Sequence[Span], settings: ChunkingSettings, hidden: Sequence[int] = ()
+) -> Iterator[tuple[int, int]]:
+    """A region's sentences (and the soft hyphens' offsets) → [i, j) windows, greedy up to the size
+    limits, overlapping."""
     n, i = len(region), 0
     while i < n:
         j = i + 1
-        while j < n and j - i < settings.max_sentences and region[j].end - region[i].start <= settings.max_chars:
+        while (
+            j < n
+            and j - i < settings.max_sentences
+            and _length(region[i].start, region[j].end, hidden) <= settings.max_chars
+        ):
             j += 1
         yield i, j
         if j >= n:
@@ -429,12 +450,13 @@ def encoder_passes(text: str, sentences: Sequence[Span], max_chars: int) -> list
     sentences (a region boundary: text that is not part of the document's kept prose).
     """
     runs: list[list[Span]] = []
+    hidden = _soft_hyphens(text)  # the encoder reads the text without them
     for s in sentences:
         run = runs[-1] if runs else None
         if (
             run
             and s.start >= run[-1].end
-            and s.end - run[0].start <= max_chars
+            and _length(run[0].start, s.end, hidden) <= max_chars
             and not text[run[-1].end : s.start].strip()
         ):
             run.append(s)

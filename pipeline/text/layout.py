@@ -8,8 +8,9 @@ are marked as ``furniture`` and kept out of passages by cleaning, so offsets nev
 
 Structure is written as Markdown, which cleaning, chunking and answering already read:
 headings as ``## …`` (from a Word style, or a PDF line set larger than the body text), tables
-as Markdown tables (``| a | b |`` rows, a rule under the first); the marks are the builder's own
-characters, without boxes.
+as Markdown tables (``| a | b |`` rows, a rule ``|---|---|`` under the first, as hand-written
+Markdown has it: the same table read from a PDF and from a Markdown file then reads alike to the
+embedder); the marks are the builder's own characters, without boxes.
 
 A word broken at a line end ("Digitali-" / "sierung") is written with a soft hyphen (U+00AD)
 in place of the hyphen: the text still shows where the line broke, and ``searchable`` (used
@@ -119,7 +120,7 @@ class TextBuilder:
         self._content_starts()
         lines = ["| " + " | ".join(row) + " |" for row in rows]
         if len(lines) > 1:  # a Markdown table: its first row is the header, a rule under it
-            lines.insert(1, "|" + "|".join(" --- " for _ in rows[0]) + "|")
+            lines.insert(1, "|" + "|".join("---" for _ in rows[0]) + "|")
         self._write("\n".join(lines))
 
     def lines(self, lines: Sequence[Sequence[Word]], furniture: bool = False, heading: int = 0) -> None:
@@ -154,7 +155,7 @@ class TextBuilder:
             if r:
                 self._write("\n")
             if r == 1:  # a Markdown table: its first row is the header, a rule under it
-                self._write("|" + "|".join(" --- " for _ in rows[0]) + "|\n")
+                self._write("|" + "|".join("---" for _ in rows[0]) + "|\n")
             self._write("| ")
             for c, cell in enumerate(row):
                 if c:
@@ -170,7 +171,9 @@ class TextBuilder:
             # A paragraph that goes on over a page break: the next page's region starts at this word.
             self.end()
             self._region = ("page", word.page, self._length)
-        at = self._write(text)
+        # PDFium's mark for a hyphen at a line end (U+FFFE, a noncharacter) is a hyphen where the word is not
+        # joined to the next line's: "LoRaWA-" before "N-Standard", or a line that ends a column.
+        at = self._write(text.replace("\ufffe", "-"))
         self._boxes.append(
             Box(
                 at,

@@ -142,12 +142,15 @@ def read_pdf(data: bytes, languages: str = "deu+eng") -> PdfText:
 
 
 def _laid_out(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float]) -> Laid:
-    """Pages of paragraphs of lines → the document's text: furniture marked, headings and tables written
-    as Markdown, a paragraph that runs on over a page break written once, where it starts."""
-    furniture = _furniture(pages, heights)
+    """Pages of paragraphs of lines → the document's text: headings and tables written as Markdown, a
+    paragraph that runs on over a page break written once, where it starts, and the furniture (running
+    headers, footers, page numbers) marked and written after the body, each in its page's region, so
+    nothing stands between the last paragraph of a page and the first of the next."""
     body = _body_height(pages)
+    furniture = _furniture(pages, heights) | _margin_headers(pages, heights, body)
     builder = TextBuilder()
     pending: Sequence[Line] | None = None  # a paragraph that may go on at the top of the next page
+    margins: list[tuple[int, Sequence[Line]]] = []  # the furniture, written last
     for p, paragraphs in enumerate(pages):
         content = [i for i in range(len(paragraphs)) if (p, i) not in furniture]
         joined = None
@@ -164,9 +167,12 @@ def _laid_out(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float
         builder.begin("page", p + 1)
         table: list[Line] = []  # consecutive table rows, written together
         for i, para in enumerate(paragraphs):
+            if (p, i) in furniture:
+                margins.append((p, para))
+                continue
             if i == joined:
                 continue
-            if (p, i) not in furniture and len(para) == 1 and _is_row(para[0]):
+            if len(para) == 1 and _is_row(para[0]):
                 table.append(para[0])
                 continue
             if table:
@@ -175,15 +181,14 @@ def _laid_out(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float
             if content and i == content[-1] and p + 1 < len(pages):
                 pending = para  # written with the next page's first paragraph, or alone
                 continue
-            builder.lines(
-                [line.words for line in para],
-                furniture=(p, i) in furniture,
-                heading=0 if (p, i) in furniture else _heading_level(para, body),
-            )
+            builder.lines([line.words for line in para], heading=_heading_level(para, body))
         if table:
             builder.rows([_cells(row) for row in table])
     if pending is not None:
         builder.lines([line.words for line in pending])
+    for p, para in margins:
+        builder.begin("page", p + 1)
+        builder.lines([line.words for line in para], furniture=True)
     return builder.build()
 
 
@@ -377,9 +382,16 @@ def _heading_level(para: Sequence[Line], body: float) -> int:
     """A paragraph → 1 or 2 when it is a heading (a few short lines set larger than the body), else 0."""
     if not body or len(para) > 3 or sum(len(w.text) + 1 for line in para for w in line.words) > 200:
         return 0
-    if _LIST_ITEM.match(para[0].words[0].text):
-        return 0  # a list item, however tall its marker
-    size = statistics.median(line.height for line in para)
+    marker = _LIST_ITEM.match(para[0].words[0].text)
+    if marker and not marker.group(2):
+        return 0  # a bulleted list item, however tall its bullet
+    if marker:  # a number: a numbered heading ("1. Ausgangslage") or list item, told apart by its words' size
+        words = [w for line in para for w in line.words][1:]
+        if not words:
+            return 0
+        size = statistics.median(w.y1 - w.y0 for w in words)
+    else:
+        size = statistics.median(line.height for line in para)
     return 1 if size >= 1.6 * body else 2 if size >= 1.15 * body else 0
 
 
@@ -394,7 +406,7 @@ def _cells(line: Line) -> list[list[Word]]:
 
 
 _CELL_GAP = 1.2  # a gap wider than this many line heights separates table cells
-_LIST_ITEM = re.compile(r"^([-–•*▪◦]|\d{1,3}[.)])$")  # a list item's marker, a word of its own
+_LIST_ITEM = re.compile(r"^([-–•*▪◦]|(\d{1,3}[.)]))$")  # a list item's marker, a word of its own
 
 
 def _is_row(line: Line) -> bool:
@@ -416,6 +428,30 @@ def _furniture(pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[floa
         edge.append(texts)
         where.append(indices)
     return {(p, where[p][i]) for p, i in furniture_lines(edge)}
+
+
+def _margin_headers(
+    pages: Sequence[Sequence[Sequence[Line]]], heights: Sequence[float], body: float
+) -> set[tuple[int, int]]:
+    """Paragraphs → (page, paragraph) of running headers told apart without repetition (on a one-page
+    document, or a header that names each page's chapter): a single line in the top eighth of the page,
+    above all its other text, set smaller than the body and far above the next line (the top margin)."""
+    found: set[tuple[int, int]] = set()
+    for p, (paragraphs, height) in enumerate(zip(pages, heights)):
+        tops = sorted(((para[0].y0, i) for i, para in enumerate(paragraphs)), reverse=True)
+        if len(tops) < 2 or not body:
+            continue
+        i = tops[0][1]
+        line = paragraphs[i][0]
+        below = max(other.y1 for j, para in enumerate(paragraphs) if j != i for other in para)
+        if (
+            len(paragraphs[i]) == 1
+            and line.y0 > height * 7 / 8
+            and line.height < 0.9 * body
+            and line.y0 - below > 1.5 * body
+        ):
+            found.add((p, i))
+    return found
 
 
 def _pdf_date(value: str) -> str | None:
