@@ -441,14 +441,24 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, _CheckedToml(settings_cls, config))
 
     def index_shape(self) -> dict[str, Any]:
-        """Settings → the part that determines index content (saved in the manifest)."""
+        """Settings → the part that determines index content (saved in the manifest), with the version of
+        belegt's readers."""
         return {
+            "readers": READERS_VERSION,
             "sources": self.sources.model_dump(mode="json", exclude={"read_timeout_s"}),
             "cleaning": self.cleaning.model_dump(mode="json"),
             "chunking": self.chunking.model_dump(mode="json"),
             "dedup": self.dedup.model_dump(mode="json"),
             "embedder": self.embedder.model_dump(mode="json", exclude={"batch_size"}),
         }
+
+
+# What belegt's readers, cleaning and chunking make of a file. Changed whenever a release makes them
+# write different text or chunks for the same file (2026-12-01: PDF headers on one-page documents,
+# page furniture after the body, soft hyphens in chunk sizes, table rules): an index built before then
+# reads every file again at its next build, so that an unchanged file is not left with the old text;
+# vectors of texts that came out the same are reused, not embedded again.
+READERS_VERSION = "2026-12-01"
 
 
 class SettingsError(ValueError):

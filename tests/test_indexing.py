@@ -136,6 +136,26 @@ def test_changing_chunk_settings_rebuilds(seeds_built: Built, tmp_path: Path, ha
     assert report.full_rebuild_reason == "index settings changed" and not report.up_to_date
 
 
+def test_an_index_from_older_readers_reads_every_file_again_and_reuses_its_vectors(
+    seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.settings as settings_module
+
+    index = tmp_path / "idx"
+    monkeypatch.setattr(settings_module, "READERS_VERSION", "an older release")
+    build([seeds_copy], index, embedder=hashing, progress=False)
+    monkeypatch.undo()
+    # Unchanged files, newer readers: all read again (they may now read differently), nothing embedded again
+    # where the text came out the same.
+    hashing.calls.clear()
+    report = build([seeds_copy], index, embedder=hashing, progress=False)
+    assert report.full_rebuild_reason.startswith("belegt's document readers changed")
+    assert not report.up_to_date and report.embedded == 0 and sum(hashing.calls) == 0
+    assert IndexReader.open(index).manifest.settings["readers"] == Settings().index_shape()["readers"]
+    # And the build after that finds nothing to do.
+    assert build([seeds_copy], index, embedder=hashing, progress=False).up_to_date
+
+
 def test_bad_files_are_listed_and_the_rest_is_indexed(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) -> None:
     (seeds_copy / "empty.txt").write_bytes(b"")
     (seeds_copy / "picture.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")

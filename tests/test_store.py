@@ -37,7 +37,7 @@ def test_round_trip(seeds_copy: Path, tmp_path: Path, hashing: HashingEmbedder) 
     m = reader.manifest
     assert m.format_version == 1
     assert m.embedder == EmbedderRecord(id="hashing/64", dim=64, spec="hashing:64", vectors="encode")
-    assert set(m.settings) == {"sources", "cleaning", "chunking", "dedup", "embedder"}
+    assert set(m.settings) == {"readers", "sources", "cleaning", "chunking", "dedup", "embedder"}
     assert len(m.sources) == 5 and all(len(h) == 64 for h in m.sources.values())
     # The file holds the same, as JSON: what the typed value reads back is what was written.
     assert IndexManifest.from_json(json.loads((reader.dir / "manifest.json").read_text("utf-8"))) == m

@@ -119,6 +119,8 @@ def _build(
     if old is not None:
         if old.embedder_id != embedder.id:
             reason = f"embedder changed from {old.embedder_id} to {embedder.id}"
+        elif dict(old.manifest.settings).get("readers") != shape["readers"]:
+            reason = "belegt's document readers changed since this index was built: every file is read again"
         elif dict(old.manifest.settings) != shape:
             reason = "index settings changed"
     reusable = old is not None and not reason
