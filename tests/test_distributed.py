@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,27 @@ def test_bad_files_read_on_ray_are_skipped_with_the_local_reasons(cluster: None,
     assert sorted(Path(s.path).name for s in on_ray.skipped) == ["binary.txt", "damaged.pdf"]
     assert "binary file" in "".join(s.reason for s in on_ray.skipped)
     _same_index(tmp_path / "ray", tmp_path / "here")
+    # The reading actors end with the job (their reader's worker stopped, not left hanging at exit).
+    deadline = time.monotonic() + 20
+    while _reading_actors() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _reading_actors() == []
+
+
+def _reading_actors() -> list[int]:
+    """PIDs of this test's Ray cluster's reading actors (Ray Data map workers; their raylet is this process's child)."""
+    def parent(pid: int) -> int:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+    out = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"ray::MapWorker") and \
+                    parent(parent(int(entry.name))) == os.getpid():
+                out.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
 
 
 @pytest.mark.slow
@@ -185,6 +207,35 @@ def test_a_file_over_its_time_on_a_ray_worker_is_skipped_with_the_local_reason(c
     report = build([str(docs)], tmp_path / "ix", settings, HashingEmbedder(32), progress=False)
     assert report.read_on_ray == 1 and report.documents == 0
     assert [(Path(s.path).name, "took longer than 0.05 s" in s.reason) for s in report.skipped] == [("slow.txt", True)]
+
+
+@pytest.mark.slow
+def test_a_failed_reading_job_fails_clearly_and_the_previous_index_answers(cluster: None, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.embedding import HashingEmbedder
+    from pipeline.facade import open_index
+    from pipeline.indexing import build, ray_reading
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SEEDS / sorted(os.listdir(SEEDS))[0], docs / "first.txt")
+    index = tmp_path / "index"
+    build([str(docs)], index, Settings(), HashingEmbedder(32), progress=False)
+    generation = os.readlink(index / "current")
+    question = _questions()[0]
+    before = open_index(index, Settings(), HashingEmbedder(32)).ask(question)
+
+    class Broken(ray_reading.ReadStage):  # defined here, so Ray ships it by value: the workers run it
+        def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+            raise RuntimeError("the worker's disk is gone")
+
+    monkeypatch.setattr(ray_reading, "ReadStage", Broken)
+    shutil.copy(SEEDS / sorted(os.listdir(SEEDS))[1], docs / "second.txt")
+    with pytest.raises(RayBuildError, match=r"reading on the Ray cluster at 'local' failed .*the index was not changed"):
+        build([str(docs)], index, Settings(ray=RAY), HashingEmbedder(32), progress=False)
+    assert os.readlink(index / "current") == generation
+    after = open_index(index, Settings(), HashingEmbedder(32)).ask(question)
+    assert (after.text, after.abstained) == (before.text, before.abstained)
 
 
 class _Hook:

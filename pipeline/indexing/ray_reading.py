@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import tempfile
 from collections.abc import Sequence
 from typing import Any
@@ -46,6 +47,14 @@ class ReadStage:
             for name, source, data in zip(batch["name"], batch["source"], batch["data"], strict=True)
         ]
         return {"i": batch["i"], "result": results}
+
+    def __del__(self) -> None:
+        # Ray Data drops the stage when its actor ends gracefully: the reader's worker is stopped here. Left to the
+        # actor's exit, Ray kills the worker first and the pool's clean-up at exit then waits for it for ever.
+        reader = getattr(self, "reader", None)
+        if reader is not None:
+            reader.close()
+        shutil.rmtree(getattr(self, "folder", ""), ignore_errors=True)
 
     def read_one(self, name: str, source: str, data: bytes) -> Read:
         """A file's name, source and bytes → what reading it here makes of it (never raises)."""
@@ -94,13 +103,13 @@ def _bytes_of(path: str, limit: int) -> bytes | None:
 
 def _run(rows: list[dict[str, Any]], settings: Settings, address: str, progress: bool) -> list[tuple[int, Read]]:
     """Rows of files → (row index, what was read) from a Ray Data pipeline on the cluster at ``address``; Ray
-    Data's progress across the cluster shown when ``progress``, its log lines only when they are warnings."""
+    Data's progress across the cluster shown when ``progress``, its log lines only when they are errors otherwise."""
     connect(address)
     import logging
 
     import ray
 
-    logging.getLogger("ray.data").setLevel(logging.INFO if progress else logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.INFO if progress else logging.ERROR)
     ray.data.DataContext.get_current().enable_progress_bars = progress
 
     cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
