@@ -162,7 +162,7 @@ def read_files(
     out = FilesRead([], [], [], [], [], {}, set(), {}, {})
     given_abs = [os.path.abspath(os.fspath(p)) for p in paths]  # their files keep the form given
     # In the order found: a reason to skip, a document kept, or a file to read (read below, all at once on Ray).
-    steps: list[SkippedFile | _ToRead | None] = []
+    steps: list[SkippedFile | _ToRead] = []
     claimed: set[str] = set()
     for found_path in found_files:
         absolute = os.path.abspath(found_path)

@@ -42,18 +42,19 @@ class ReadStage:
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         """A batch of files (columns i, name, source, data) → columns i, result (a pickled ``ReadFile`` or
         ``SkippedFile``)."""
-        results = [
-            pickle.dumps(self.read_one(str(name), str(source), bytes(data)))
-            for name, source, data in zip(batch["name"], batch["source"], batch["data"], strict=True)
-        ]
+        try:
+            results = [
+                pickle.dumps(self.read_one(str(name), str(source), bytes(data)))
+                for name, source, data in zip(batch["name"], batch["source"], batch["data"], strict=True)
+            ]
+        finally:
+            # No reader's worker outlives the batch: Ray may end this actor without warning, and a pool left
+            # behind then hangs the actor's exit (its clean-up waits for the worker Ray killed first).
+            self.reader.close()
         return {"i": batch["i"], "result": results}
 
     def __del__(self) -> None:
-        # Ray Data drops the stage when its actor ends gracefully: the reader's worker is stopped here. Left to the
-        # actor's exit, Ray kills the worker first and the pool's clean-up at exit then waits for it for ever.
-        reader = getattr(self, "reader", None)
-        if reader is not None:
-            reader.close()
+        # Ray Data drops the stage when its actor ends gracefully.
         shutil.rmtree(getattr(self, "folder", ""), ignore_errors=True)
 
     def read_one(self, name: str, source: str, data: bytes) -> Read:
@@ -118,7 +119,9 @@ def _run(rows: list[dict[str, Any]], settings: Settings, address: str, progress:
         ds = ray.data.from_items(rows).map_batches(
             ReadStage,
             fn_constructor_kwargs={"settings": settings},
-            batch_size=1,  # one file a task: a slow file holds up no other
+            # Files a task: each task starts a reader's worker (a fork of a forkserver, which then loads the language
+            # and sentence models, ~0.2 s); at most 8, so that every actor gets some and a slow file holds up few.
+            batch_size=max(1, min(8, -(-len(rows) // actors))),
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=1,
