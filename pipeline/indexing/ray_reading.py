@@ -32,7 +32,7 @@ Read = ReadFile | SkippedFile
 
 
 class ReadStage:
-    """One Ray Data actor's state: a ``BudgetedReader`` (its worker process kept from file to file)."""
+    """One Ray Data actor's state: a ``BudgetedReader`` (its worker process kept for the files of one batch)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
