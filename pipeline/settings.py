@@ -99,7 +99,8 @@ class RaySettings(_Section):
     address: str | None = Field(
         None,
         description=(
-            "Embed a build's new inputs on Ray (pipeline/indexing/distributed.py); None = on this machine. 'local': "
+            "Read, clean and chunk a build's new files (Ray Data, pipeline/indexing/ray_reading.py) and embed its new "
+            "inputs (pipeline/indexing/distributed.py) on Ray; None = on this machine. 'local': "
             "start Ray here (127.0.0.1, no dashboard); 'auto': join the cluster this machine runs (ray start); "
             "'ray://HOST:PORT': a remote cluster through Ray Client (port 10001 by default). Workers "
             "need belegt and its embedder installed. The index is the same as a local build's (same chunks, "
@@ -109,7 +110,10 @@ class RaySettings(_Section):
     workers: int = Field(
         0,
         ge=0,
-        description="Encoder actors, each loading the model once; 0 = one per worker_cpus CPUs of the cluster.",
+        description=(
+            "Encoder actors, each loading the model once; 0 = one per worker_cpus CPUs of the cluster. Also the "
+            "number of reading actors (one CPU each; 0 = one per CPU)."
+        ),
     )
     worker_cpus: int = Field(
         1,

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,9 @@ def test_a_ray_build_is_the_local_build(ray_index: tuple[Path, Any], seeds_index
 
     index, report = ray_index
     assert report.embedded > 0 and report.chunks > 0
+    # Every seed was read, cleaned and chunked by the Ray Data pipeline, not here.
+    assert report.read_on_ray == len(list(SEEDS.iterdir())) == report.documents
+    assert "Read, cleaned and chunked on the Ray cluster: 5 files" in report.summary()
     assert ray.cluster_resources()["CPU"] == 2
     _same_index(index, seeds_index)
     ours, theirs = open_index(index), open_index(seeds_index)
@@ -137,6 +141,101 @@ def test_a_second_ray_build_embeds_nothing(ray_index: tuple[Path, Any]) -> None:
     index, _ = ray_index
     again = build([str(SEEDS)], index, settings=Settings(ray=RAY), progress=False)
     assert again.embedded == 0 and again.chunks_embedded == 0
+    assert again.up_to_date and again.read_on_ray == 0  # unchanged files are not read again, here or on Ray
+
+
+def _bad_folder(root: Path) -> Path:
+    """A folder with a good text, a binary .txt and a damaged PDF → its path."""
+    from files import two_column_pdf
+
+    docs = root / "docs"
+    docs.mkdir()
+    shutil.copy(SEEDS / sorted(os.listdir(SEEDS))[0], docs / "good.txt")
+    (docs / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    pdf = two_column_pdf(root / "whole.pdf").read_bytes()
+    (docs / "damaged.pdf").write_bytes(pdf[: len(pdf) // 3])
+    return docs
+
+
+@pytest.mark.slow
+def test_bad_files_read_on_ray_are_skipped_with_the_local_reasons(cluster: None, tmp_path: Path) -> None:
+    from pipeline.embedding import HashingEmbedder
+    from pipeline.indexing import build
+
+    docs = _bad_folder(tmp_path)
+    on_ray = build([str(docs)], tmp_path / "ray", Settings(ray=RAY), HashingEmbedder(32), progress=False)
+    here = build([str(docs)], tmp_path / "here", Settings(), HashingEmbedder(32), progress=False)
+    assert on_ray.read_on_ray == 3 and here.read_on_ray == 0
+    assert on_ray.documents == here.documents == 1
+    assert [(Path(s.path).name, s.reason) for s in on_ray.skipped] == [(Path(s.path).name, s.reason)
+                                                                       for s in here.skipped]
+    assert sorted(Path(s.path).name for s in on_ray.skipped) == ["binary.txt", "damaged.pdf"]
+    assert "binary file" in "".join(s.reason for s in on_ray.skipped)
+    _same_index(tmp_path / "ray", tmp_path / "here")
+    # The reading actors end with the job (their reader's worker stopped, not left hanging at exit).
+    deadline = time.monotonic() + 20
+    while _reading_actors() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _reading_actors() == []
+
+
+def _reading_actors() -> list[int]:
+    """PIDs of this test's Ray cluster's reading actors (Ray Data map workers; their raylet is this process's child)."""
+    def parent(pid: int) -> int:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+    out = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"ray::MapWorker") and \
+                    parent(parent(int(entry.name))) == os.getpid():
+                out.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+@pytest.mark.slow
+def test_a_file_over_its_time_on_a_ray_worker_is_skipped_with_the_local_reason(cluster: None, tmp_path: Path) -> None:
+    from pipeline.embedding import HashingEmbedder
+    from pipeline.indexing import build
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SEEDS / sorted(os.listdir(SEEDS))[0], docs / "slow.txt")  # a fresh worker loads its models: > 50 ms
+    settings = Settings(ray=RAY, sources={"read_timeout_s": 0.05})
+    report = build([str(docs)], tmp_path / "ix", settings, HashingEmbedder(32), progress=False)
+    assert report.read_on_ray == 1 and report.documents == 0
+    assert [(Path(s.path).name, "took longer than 0.05 s" in s.reason) for s in report.skipped] == [("slow.txt", True)]
+
+
+@pytest.mark.slow
+def test_a_failed_reading_job_fails_clearly_and_the_previous_index_answers(cluster: None, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.embedding import HashingEmbedder
+    from pipeline.facade import open_index
+    from pipeline.indexing import build, ray_reading
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SEEDS / sorted(os.listdir(SEEDS))[0], docs / "first.txt")
+    index = tmp_path / "index"
+    build([str(docs)], index, Settings(), HashingEmbedder(32), progress=False)
+    generation = os.readlink(index / "current")
+    question = _questions()[0]
+    before = open_index(index, Settings(), HashingEmbedder(32)).ask(question)
+
+    class Broken(ray_reading.ReadStage):  # defined here, so Ray ships it by value: the workers run it
+        def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+            raise RuntimeError("the worker's disk is gone")
+
+    monkeypatch.setattr(ray_reading, "ReadStage", Broken)
+    shutil.copy(SEEDS / sorted(os.listdir(SEEDS))[1], docs / "second.txt")
+    with pytest.raises(RayBuildError, match=r"reading on the Ray cluster at 'local' failed .*the index was not changed"):
+        build([str(docs)], index, Settings(ray=RAY), HashingEmbedder(32), progress=False)
+    assert os.readlink(index / "current") == generation
+    after = open_index(index, Settings(), HashingEmbedder(32)).ask(question)
+    assert (after.text, after.abstained) == (before.text, before.abstained)
 
 
 class _Hook:

@@ -41,11 +41,11 @@ def _settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def add_ray_argument(p: argparse.ArgumentParser) -> None:
-    """``--ray ADDRESS``: embed on a Ray cluster (overrides settings.ray.address)."""
+    """``--ray ADDRESS``: read, chunk and embed on a Ray cluster (overrides settings.ray.address)."""
     p.add_argument(
         "--ray",
         metavar="ADDRESS",
-        help="embed on Ray: 'local' (start Ray here), 'auto' (the cluster this machine joined), "
+        help="read, chunk and embed on Ray: 'local' (start Ray here), 'auto' (the cluster this machine joined), "
         "ray://HOST:PORT (Ray Client); the index is the same as without it",
     )
 

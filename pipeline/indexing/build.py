@@ -127,7 +127,21 @@ def _build(
     g = gather(paths, index_dir, settings, old, reusable, progress, texts, remove, include, prune, keep_roots)
     if old is not None and reusable and not g.fresh and not g.removed and not g.plan.dropped:
         return build_report(
-            index_dir, old.sources(), old, list(g.skipped), (), (), (), len(g.keep_ids), 0, 0, g.encodings, "", True, t0
+            index_dir,
+            old.sources(),
+            old,
+            list(g.skipped),
+            (),
+            (),
+            (),
+            len(g.keep_ids),
+            0,
+            0,
+            g.encodings,
+            "",
+            True,
+            t0,
+            read_on_ray=g.read_on_ray,
         )
     prep = prepare(g, settings, embedder, progress)
     vectors, encoded, new_vectors = embed(prep, old, embedder, settings, progress)
@@ -155,6 +169,7 @@ def _build(
                 if settings.embedder.vectors == "late" and not prep.late and not settings.embedder.with_context
                 else ""
             ),
+            read_on_ray=g.read_on_ray,
         )
     finally:
         new.close()

@@ -10,11 +10,11 @@ give it, so the vectors are the local ones, and a task is long enough (about a s
 Ray's per-task cost is small beside it. Results are put back in input order; progress is
 reported in characters as tasks finish.
 
-Why Ray core actors (``ray.util.ActorPool``) and not Ray Data: the inputs are already in memory
-(the build's reading, cleaning and chunking stay on this machine), the work is one stateful map
-with a model per actor, and the build needs its rows back in order on the driver; an actor pool
-does that in a page, with no dataset planning or extra dependencies (``ray[data]`` pulls pyarrow
-and pandas). Ray is imported inside functions only: a build without ``--ray`` never imports it.
+Why Ray core actors (``ray.util.ActorPool``) here and Ray Data for reading (ray_reading.py): the
+inputs to embed are already in memory on the driver, grouped into tasks by the local batches so
+the vectors come out bit-identical, and the build needs them back in order; an actor pool does
+that in a page. Reading, cleaning and chunking are a map over files, which Ray Data runs as a
+dataset. Ray is imported inside functions only: a build without ``--ray`` never imports it.
 """
 
 from __future__ import annotations

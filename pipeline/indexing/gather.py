@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,7 +16,7 @@ from ..settings import Settings
 from ..store import (
     IndexReader,
 )
-from ..text.reading import BudgetedReader
+from ..text.reading import BudgetedReader, ReadFile
 from ..text.sources import LAID_OUT, discover, file_sha256
 from ..types import Chunk, Document, SkippedFile
 from .plan import RootPlan, display_path, is_under, plan_roots, refuse_mass_removal
@@ -38,6 +38,7 @@ class Gathered:
     encodings: dict[str, str]
     paths_of: dict[str, str]  # file source → its absolute path (the manifest's "paths")
     chunked: dict[str, tuple[Chunk, ...]]  # doc id → chunks made while reading (under the time budget)
+    read_on_ray: int = 0  # files read, cleaned and chunked on the Ray cluster
 
 
 def gather(
@@ -117,6 +118,7 @@ def gather(
         encodings,
         paths_of,
         chunked,
+        files.read_on_ray,
     )
 
 
@@ -131,6 +133,17 @@ class FilesRead:
     seen: set[str]
     paths_of: dict[str, str]  # file source → its absolute path (the manifest's "paths")
     chunked: dict[str, tuple[Chunk, ...]]  # doc id → chunks made while reading (under the time budget)
+    read_on_ray: int = 0  # files read, cleaned and chunked on the Ray cluster
+
+
+@dataclass(frozen=True)
+class _ToRead:
+    """A file to read anew: where it is, the source it is indexed under, whether it was indexed before."""
+
+    found_path: str
+    path: str
+    absolute: str
+    previous: bool
 
 
 def read_files(
@@ -145,54 +158,78 @@ def read_files(
     progress: bool,
 ) -> FilesRead:
     """The files found under the roots → each one kept (same hash, reusable index), read anew (in a worker,
-    under a time budget) or skipped with its reason."""
+    under a time budget; on the Ray cluster when ``settings.ray.address`` is set) or skipped with its reason."""
     out = FilesRead([], [], [], [], [], {}, set(), {}, {})
-    skipped, keep_ids, fresh, added, changed = out.skipped, out.keep_ids, out.fresh, out.added, out.changed
-    encodings, seen_sources, paths_of, chunked = out.encodings, out.seen, out.paths_of, out.chunked
     given_abs = [os.path.abspath(os.fspath(p)) for p in paths]  # their files keep the form given
+    # In the order found: a reason to skip, a document kept, or a file to read (read below, all at once on Ray).
+    steps: list[SkippedFile | _ToRead] = []
+    claimed: set[str] = set()
+    for found_path in found_files:
+        absolute = os.path.abspath(found_path)
+        # A file indexed before keeps the source it was indexed under (its citations and ids stay);
+        # a new one under a recorded (absolute) root is named relative to here when it lies below.
+        path = by_path.get(absolute) or (
+            display_path(absolute) if not any(is_under(absolute, g) for g in given_abs) else found_path
+        )
+        if path in excluded or path in out.seen or path in claimed:
+            continue
+        try:
+            sha = file_sha256(found_path, limit=int(settings.sources.max_file_mb * 1024 * 1024) + 1)
+        except OSError as err:
+            steps.append(SkippedFile(path, f"cannot read: {err.strerror or err}"))
+            continue
+        previous = old_sources.get(path)
+        if reusable and previous and previous[0] == sha:
+            out.keep_ids.append(previous[1])
+            out.seen.add(path)
+            out.paths_of[path] = absolute
+            continue
+        claimed.add(path)
+        steps.append(_ToRead(found_path, path, absolute, previous is not None))
+    todo = [s for s in steps if isinstance(s, _ToRead)]
+    reads, on_ray = _read_all(todo, settings, progress)
+    read_of = dict(zip(map(id, todo), reads, strict=True))
+    for step in steps:
+        if isinstance(step, SkippedFile):
+            out.skipped.append(step)
+        elif isinstance(step, _ToRead):
+            _add_read(out, step, read_of[id(step)], index_dir)
+    return replace(out, read_on_ray=on_ray)
+
+
+def _read_all(todo: Sequence[_ToRead], settings: Settings, progress: bool) -> tuple[list[ReadFile | SkippedFile], int]:
+    """Files to read → what reading each makes of it, in order (and how many were read on Ray): on the Ray cluster
+    when an address is set, else one by one in a worker here."""
+    if settings.ray.address and todo:
+        from .ray_reading import read_on_ray
+
+        return read_on_ray([(t.found_path, t.path) for t in todo], settings, progress)
     reader = BudgetedReader(settings, show_progress=progress)
     try:
-        for found_path in progress_of(found_files, "Reading", progress, unit="file"):
-            absolute = os.path.abspath(found_path)
-            # A file indexed before keeps the source it was indexed under (its citations and ids stay);
-            # a new one under a recorded (absolute) root is named relative to here when it lies below.
-            path = by_path.get(absolute) or (
-                display_path(absolute) if not any(is_under(absolute, g) for g in given_abs) else found_path
-            )
-            if path in excluded or path in seen_sources:
-                continue
-            try:
-                sha = file_sha256(found_path, limit=int(settings.sources.max_file_mb * 1024 * 1024) + 1)
-            except OSError as err:
-                skipped.append(SkippedFile(path, f"cannot read: {err.strerror or err}"))
-                continue
-            previous = old_sources.get(path)
-            if reusable and previous and previous[0] == sha:
-                keep_ids.append(previous[1])
-                seen_sources.add(path)
-                paths_of[path] = absolute
-                continue
-            read = reader.read(found_path, path)
-            if isinstance(read, SkippedFile):
-                skipped.append(read)
-                continue
-            doc = read.doc
-            if read.encoding != "utf-8" or read.format not in ("text", "markdown"):
-                # A PDF, Office file or scan is reported only when OCR read it or some of it was not read.
-                if read.encoding != "utf-8" and (read.format not in LAID_OUT.values() or "OCR" in read.encoding):
-                    encodings[path] = read.encoding
-                text_path = str(index_dir / "current" / "texts" / f"{doc.id}.txt")
-                doc = Document(**{**doc.__dict__, "meta": {**doc.meta, "text_path": text_path}})
-            # When this version of the file was read (the chat's Documents tab shows it; carried over after).
-            doc = Document(**{**doc.__dict__, "meta": {**doc.meta, "indexed": time.strftime("%Y-%m-%d %H:%M")}})
-            chunked[doc.id] = read.chunks
-            fresh.append(doc)
-            seen_sources.add(path)
-            paths_of[path] = absolute
-            (changed if previous else added).append(path)
+        return [reader.read(t.found_path, t.path) for t in progress_of(todo, "Reading", progress, unit="file")], 0
     finally:
         reader.close()  # the worker process ends here, also when the build fails
-    return out
+
+
+def _add_read(out: FilesRead, step: _ToRead, read: ReadFile | SkippedFile, index_dir: Path) -> None:
+    """A file read anew → its document, chunks, encoding and status added to ``out`` (or its skip reason)."""
+    if isinstance(read, SkippedFile):
+        out.skipped.append(read)
+        return
+    path, doc = step.path, read.doc
+    if read.encoding != "utf-8" or read.format not in ("text", "markdown"):
+        # A PDF, Office file or scan is reported only when OCR read it or some of it was not read.
+        if read.encoding != "utf-8" and (read.format not in LAID_OUT.values() or "OCR" in read.encoding):
+            out.encodings[path] = read.encoding
+        text_path = str(index_dir / "current" / "texts" / f"{doc.id}.txt")
+        doc = Document(**{**doc.__dict__, "meta": {**doc.meta, "text_path": text_path}})
+    # When this version of the file was read (the chat's Documents tab shows it; carried over after).
+    doc = Document(**{**doc.__dict__, "meta": {**doc.meta, "indexed": time.strftime("%Y-%m-%d %H:%M")}})
+    out.chunked[doc.id] = read.chunks
+    out.fresh.append(doc)
+    out.seen.add(path)
+    out.paths_of[path] = step.absolute
+    (out.changed if step.previous else out.added).append(path)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ class BuildReport:
     seconds: float = 0.0
     vectors: str = ""  # how vectors were made: 'late', 'encode' or 'pooled' (manifest: embedder.vectors)
     vectors_note: str = ""  # why not the kind the settings asked for
+    read_on_ray: int = 0  # files read, cleaned and chunked on the Ray cluster (settings.ray.address)
 
     def summary(self) -> str:
         """The report → the lines printed by ``build``."""
@@ -62,6 +63,8 @@ class BuildReport:
             lines.append(f"Texts embedded: {self.embedded} (chunks and sentences, each distinct text once)")
         if self.vectors_note:
             lines.append(self.vectors_note)
+        if self.read_on_ray:
+            lines.append(f"Read, cleaned and chunked on the Ray cluster: {self.read_on_ray} files")
         lines.append(f"Near-duplicate groups: {len(self.duplicate_groups)}")
         for g in self.duplicate_groups:
             lines.append("  - " + " ≈ ".join(g))
@@ -92,6 +95,7 @@ def build_report(
     up_to_date: bool,
     t0: float,
     vectors_note: str = "",
+    read_on_ray: int = 0,
 ) -> BuildReport:
     id_to_source = {d: s for s, (_, d) in sources.items()}
     groups = tuple(sorted(tuple(sorted(id_to_source.get(d, d) for d in g)) for g in reader.manifest.duplicate_groups))
@@ -99,6 +103,7 @@ def build_report(
     return BuildReport(
         vectors=reader.manifest.embedder.vectors,
         vectors_note=vectors_note,
+        read_on_ray=read_on_ray,
         index_dir=str(index_dir),
         documents=len(sources),
         chunks=chunks,

@@ -5,8 +5,10 @@ longer than ``sources.read_timeout_s`` (a pathological input that some parser ha
 super-linear time, a file system that stalls) is skipped with a reason and the build goes
 on. A thread cannot do this: a regular expression or a C parser holds the interpreter until
 it returns, so only a process can be stopped. The worker is forked, which costs a few
-milliseconds and shares the already imported modules; where ``fork`` does not exist, files
-are read in this process without a budget.
+milliseconds and shares the already imported modules. In a process connected to Ray (a Ray
+worker reading a build's files, or a build run again in a process with a Ray session) the worker
+comes from a ``forkserver`` instead: Ray's threads hold locks a forked child would inherit held.
+Where neither exists, files are read in this process without a budget.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def _die_with_parent(parent: int) -> None:
             ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
+    if parent and os.getppid() != parent:  # the parent died before prctl took effect (0: started by a forkserver)
         os._exit(1)
 
 
@@ -135,20 +137,20 @@ class BudgetedReader:
         self.show_progress = show_progress
         self._pool: multiprocessing.pool.Pool | None = None
         self._pages: Any = None  # [pages read, pages in all] of the PDF being read, shared with the worker
-        self._ctx: Any = (
-            multiprocessing.get_context("fork")
-            if "fork" in multiprocessing.get_all_start_methods() and not _on_ray()
-            else None
-        )
+        self._ctx: Any = _context()
 
     def read(self, path: str, source: str) -> ReadFile | SkippedFile:
         """A file and the source it is indexed under → what it holds, or why it was skipped (never raises)."""
         if self._ctx is None:
             return _read_or_reason(path, source, self.settings)
         if self._pool is None:
-            _warm_up(self.settings)
+            forked = self._ctx.get_start_method() == "fork"
+            if forked:
+                _warm_up(self.settings)  # inherited by the forked worker; a forkserver's worker warms up itself
             self._pages = self._ctx.Array("i", 2, lock=False)
-            self._pool = self._ctx.Pool(1, initializer=_start_worker, initargs=(os.getpid(), self._pages))
+            # A forkserver's worker is the forkserver's child: it ends with it, and the forkserver with this process.
+            parent = os.getpid() if forked else 0
+            self._pool = self._ctx.Pool(1, initializer=_start_worker, initargs=(parent, self._pages))
         self._pages[0] = self._pages[1] = 0
         pending = self._pool.apply_async(_read_or_reason, (path, source, self.settings))
         return self._wait(pending, source)
@@ -210,9 +212,24 @@ class BudgetedReader:
         self.close()
 
 
+def _context() -> Any:
+    """→ the multiprocessing context a reader's worker is started with: ``fork``; ``forkserver`` when this process
+    is connected to Ray; None (read in this process, no time limit) when neither exists."""
+    methods = multiprocessing.get_all_start_methods()
+    if not _on_ray():
+        return multiprocessing.get_context("fork") if "fork" in methods else None
+    if "forkserver" not in methods:
+        return None
+    ctx = multiprocessing.get_context("forkserver")
+    # Not the default ['__main__']: a Ray worker's main module is Ray's own. The server imports the reader once and
+    # forks each worker from it.
+    ctx.set_forkserver_preload(["pipeline.text.reading"])
+    return ctx
+
+
 def _on_ray() -> bool:
-    """True when this process is connected to Ray (a build on Ray, run again in the same process). Its gRPC threads
-    hold locks a forked child inherits held: a build in a test process connected to a Ray cluster hung reading its
-    first file. Files are then read in this process (without the per-file time limit)."""
+    """True when this process is connected to Ray (a Ray worker, or a build on Ray run again in the same process).
+    Its gRPC threads hold locks a forked child inherits held: a build in a test process connected to a Ray cluster
+    hung reading its first file. Workers then come from a forkserver, a fresh process without those threads."""
     ray = sys.modules.get("ray")
     return ray is not None and bool(ray.is_initialized())
