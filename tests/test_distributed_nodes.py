@@ -39,18 +39,27 @@ def _free_port() -> int:
 
 
 def _cluster_processes(marks: tuple[str, ...]) -> list[int]:
-    """PIDs of the processes whose command line names one of ``marks`` (the cluster's folder or port)."""
-    pids = []
+    """PIDs of the processes whose command line names one of ``marks`` (the cluster's folder or port), and
+    of their descendants: Ray's agents rename their command line ("ray::DashboardAgent") and would be missed."""
+    marked: set[int] = set()
+    parent: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
+            # /proc/PID/stat: "pid (name) state ppid …"; the name may hold spaces, so split after ")".
+            parent[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
         if any(m in cmd for m in marks):
-            pids.append(int(entry.name))
-    return pids
+            marked.add(int(entry.name))
+    grew = True
+    while grew:
+        more = {pid for pid, ppid in parent.items() if ppid in marked and pid not in marked}
+        marked |= more
+        grew = bool(more)
+    return sorted(marked)
 
 
 def _stop(marks: tuple[str, ...]) -> None:
@@ -87,6 +96,8 @@ def two_nodes() -> Iterator[dict[str, str]]:
         yield env
     finally:
         _stop(marks)
+        left = _cluster_processes(marks)
+        assert not left, f"processes of the test's Ray cluster still running: {left}"
 
 
 def _nodes(env: dict[str, str]) -> list[dict[str, object]]:
