@@ -8,7 +8,8 @@ run by a pool of Ray actors, writes each file under its own name in a temporary 
 ``BudgetedReader``: the code a local build runs, with the same per-file time limit (its worker comes from a
 forkserver on Ray, pipeline/text/reading.py), so a file that fails or hangs is skipped with the local
 build's reason and the others go on. Reading, cleaning and chunking stay one stage because the time limit
-holds for all three together, as locally. Results come back as pickled rows and are put in input order.
+holds for all three together, as locally. Results come back as Python objects in a column (Ray moves them
+with its own serialiser, as it does every actor's result) and are put in input order.
 
 A file over ``sources.max_file_mb`` is not shipped: it is skipped here, by the same code, with the same reason.
 Ray is imported inside functions only.
@@ -17,7 +18,6 @@ Ray is imported inside functions only.
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -40,13 +40,14 @@ class ReadStage:
         self.folder = tempfile.mkdtemp(prefix="belegt-read-")
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """A batch of files (columns i, name, source, data) → columns i, result (a pickled ``ReadFile`` or
-        ``SkippedFile``)."""
+        """A batch of files (columns i, name, source, data) → columns i, result (a ``ReadFile`` or
+        ``SkippedFile`` each)."""
+        import numpy as np
+
         try:
-            results = [
-                pickle.dumps(self.read_one(str(name), str(source), bytes(data)))
-                for name, source, data in zip(batch["name"], batch["source"], batch["data"], strict=True)
-            ]
+            results = np.empty(len(batch["i"]), dtype=object)
+            for k, (name, source, data) in enumerate(zip(batch["name"], batch["source"], batch["data"], strict=True)):
+                results[k] = self.read_one(str(name), str(source), bytes(data))
         finally:
             # No reader's worker outlives the batch: Ray may end this actor without warning, and a pool left
             # behind then hangs the actor's exit (its clean-up waits for the worker Ray killed first).
@@ -132,4 +133,4 @@ def _run(rows: list[dict[str, Any]], settings: Settings, address: str, progress:
             f"reading on the Ray cluster at {address!r} failed ({type(err).__name__}: {str(err).splitlines()[0]}); "
             "the index was not changed. Check the cluster (ray status), then build again, or build without --ray"
         ) from err
-    return sorted(((int(r["i"]), pickle.loads(r["result"])) for r in got), key=lambda x: x[0])
+    return sorted(((int(r["i"]), r["result"]) for r in got), key=lambda x: x[0])
