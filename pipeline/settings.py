@@ -242,6 +242,16 @@ class RetrievalSettings(_Section):
             "the outsiders' development documents)."
         ),
     )
+    language_centering: float = Field(
+        1.0,
+        ge=0,
+        description=(
+            "How much of each language's mean vector is taken out of the dense scores (pipeline/query/centering.py): "
+            "1 removes it, so an English question is not drawn to English passages because they are English; 0 "
+            "turns it off. An index in one language is not changed. Over the outsiders' development questions "
+            "(German and English documents) 1 moved hit@1 0.51 → 0.57 and hit@5 0.885 → 0.90."
+        ),
+    )
     follow_sentences: int = Field(
         2,
         ge=0,

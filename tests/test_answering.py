@@ -43,6 +43,9 @@ from pipeline.types import Chunk, Hit, Span
         ("What was the weather like in Shenzhen?", None),
         ("Wie lautet die E-Mail-Adresse der Pressestelle?", "email"),
         ("Telefonnummer Pressestelle Mobilitätsreferat München", "phone"),
+        ("Unter welcher Hotline erreicht man das Bürgerbüro?", "phone"),
+        # A number one does not call is not a telephone number.
+        ("Welche Hausnummer hat das Rathaus?", None),
     ],
 )
 def test_answer_type(question: str, kind: str | None) -> None:

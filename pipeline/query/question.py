@@ -60,13 +60,19 @@ _ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     # Contact details, asked of press releases ("… und wie lautet ihre E-Mail-Adresse?"): last, so that
     # "who is the press contact and what is the phone number" stays a question for a person first.
     ("email", re.compile(r"\b(e-?mail\w*|mail-?adress\w*)\b", re.I)),
-    ("phone", re.compile(r"\b(telefon\w*|phone|rufnummer|\w*nummer|fax)\b", re.I)),
+    # Only numbers one calls: "Kundennummer", "Hausnummer" or "Aktenzeichen" ask for no telephone number.
+    (
+        "phone",
+        re.compile(
+            r"\b(telefon\w*|phone|(?:ruf|handy|mobil|mobilfunk|fax|service)nummer\w*|durchwahl|fax|hotline)\b", re.I
+        ),
+    ),
 )
 # The kinds that have their own feature (``kind_…``); contact kinds count only through type_match/type_miss.
 ANSWER_TYPES = ("person", "money", "number", "date")
 # Where a question asks a second thing: "…, und bis wann?", "When and where …", "… and who decides …".
 _FURTHER_ASK = re.compile(
-    r",?\s+\b(?:und|and|sowie)\s+(?=(?:(?:in|an|auf|bei|bis|seit|unter|von|mit|für|at|in|on|by|under|from|with|for|"
+    r",?\s+\b(?:und|and|sowie)\s+(?=(?:(?:in|an|auf|bei|bis|seit|unter|von|mit|für|at|on|by|under|from|with|for|"
     r"since|until)\s+)?(?:wer|wen|wem|wessen|was|wann|wo|wie|welche\w*|warum|who|whom|whose|what|when|where|which|"
     r"how|why)\b)",
     re.I,

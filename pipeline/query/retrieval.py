@@ -29,6 +29,8 @@ from ..text import crosslingual, lexical
 from ..text.cleaning import is_contact_text
 from ..text.dedup import SAME_REPORT, containment
 from ..types import Chunk, Hit
+from . import centering
+from .centering import Centering
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
@@ -86,6 +88,35 @@ class Retriever:
         self.sources = {d: s for s, (_, d) in reader.sources().items()}
         self.groups = reader.duplicate_groups()
         self._reranker: CrossEncoder | None = None
+        self._centering: tuple[Centering, Centering] | None = None
+        self._doc_languages: dict[str, str] | None = None
+
+    def centering(self) -> tuple[Centering, Centering]:
+        """The index → the language centering of its chunk and of its sentence vectors, estimated on first use
+        from a sample of rows (pipeline/query/centering.py)."""
+        if self._centering is None:
+            r = self.reader
+            chunk_rows = centering.sample_rows(r.rows_in("vectors.npy"))
+            sentence_rows = centering.sample_rows(r.rows_in("sentence_vectors.npy"))
+            self._centering = (
+                centering.fit(r.chunk_vectors(chunk_rows), r.row_languages("chunks", chunk_rows)),
+                centering.fit(r.sentence_vectors_at(sentence_rows), r.row_languages("sentences", sentence_rows)),
+            )
+        return self._centering
+
+    def language_of(self, doc_id: str) -> str:
+        """A document id → its language ('und' when unknown)."""
+        if self._doc_languages is None:
+            self._doc_languages = self.reader.document_languages()
+        return self._doc_languages.get(doc_id, centering.UNKNOWN)
+
+    def offsets(self, qv: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
+        """A question vector → language → what is added to its chunks' and its sentences' cosines."""
+        w = self.settings.language_centering
+        if w <= 0:
+            return {}, {}
+        chunk, sentence = self.centering()
+        return chunk.scores(qv, w), sentence.scores(qv, w)
 
     def search(self, query: str, k: int | None = None, settings: RetrievalSettings | None = None) -> list[Hit]:
         """A query → the k best hits, best first (k defaults to ``top_k``; ``settings`` override for this query)."""
@@ -177,9 +208,12 @@ class Retriever:
         # One read and one product for all candidates' sentences (a read per chunk cost ~1 ms a query at 100k).
         all_sims = self.reader.sentence_vectors_at([r for rs in per_chunk for r in rs]) @ qv
         bounds = np.cumsum([0, *map(len, per_chunk)])
+        chunk_off, sentence_off = self.offsets(qv)
         out = []
         for i, (row, chunk, sim) in enumerate(zip(rows, chunks, chunk_sims)):
-            ssims = all_sims[bounds[i] : bounds[i + 1]]
+            lang = self.language_of(chunk.doc_id)
+            sim = sim + chunk_off.get(lang, 0.0)
+            ssims = all_sims[bounds[i] : bounds[i + 1]] + sentence_off.get(lang, 0.0)
             best = float(ssims.max()) if len(ssims) else float(sim)
             out.append(
                 Candidate(
@@ -228,7 +262,9 @@ class Retriever:
         rows, spans = self.reader.following_sentences(hit.chunk.doc_id, hit.chunk.end, n)
         if not rows:
             return hit
-        scores = self.reader.sentence_vectors_at(rows) @ qv
+        scores = self.reader.sentence_vectors_at(rows) @ qv + self.offsets(qv)[1].get(
+            self.language_of(hit.chunk.doc_id), 0.0
+        )
         return replace(
             hit, following=tuple(spans), sentence_scores=hit.sentence_scores + tuple(float(x) for x in scores)
         )

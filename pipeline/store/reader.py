@@ -261,6 +261,10 @@ class IndexReader:
         """Sentence rows → their vectors (len(rows), dim), read row by row from ``sentence_vectors.npy``."""
         return self._take("sentence_vectors.npy", rows)
 
+    def rows_in(self, name: str) -> int:
+        """``vectors.npy`` or ``sentence_vectors.npy`` → how many rows it holds."""
+        return int((self._vectors if name == "vectors.npy" else self._sentence_vectors).shape[0])
+
     def _take(self, name: str, rows: Sequence[int]) -> np.ndarray:
         """Rows of a vector file → its vectors; a failed read or a row changed since the build → IndexCorrupt.
 
@@ -439,6 +443,21 @@ class IndexReader:
                 }
             )
         return out
+
+    @_reads_sqlite
+    def row_languages(self, table: str, rows: Sequence[int]) -> list[str]:
+        """``"chunks"`` or ``"sentences"`` and rows of it → the language of each row's document, in the order
+        given ('und' where the document has none or the row is not there)."""
+        if table not in ("chunks", "sentences"):
+            raise ValueError(f"row_languages: no table {table!r} (chunks or sentences)")
+        sql = f"SELECT t.row, d.lang FROM {table} t JOIN documents d ON d.id = t.doc_id WHERE t.row IN ({{}})"
+        found = dict(in_batches(self.db, sql, list(rows)))
+        return [found.get(r) or "und" for r in rows]
+
+    @_reads_sqlite
+    def document_languages(self) -> dict[str, str]:
+        """Every document's id → its language ('und' when none was told)."""
+        return {d: lang or "und" for d, lang in self.db.execute("SELECT id, lang FROM documents")}
 
     @_reads_sqlite
     def rows_of(self, doc_ids: Sequence[str]) -> list[int]:
