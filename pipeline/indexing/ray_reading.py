@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -116,16 +117,25 @@ def _run(rows: list[dict[str, Any]], settings: Settings, address: str, progress:
     cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
     actors = max(1, min(len(rows), settings.ray.workers or cpus))
     try:
-        ds = ray.data.from_items(rows).map_batches(
-            ReadStage,
-            fn_constructor_kwargs={"settings": settings},
-            # Files a task: at most 8, so that every actor gets some and a slow file holds up few (each actor
-            # keeps its reader's worker across tasks: a small task starts no new one).
-            batch_size=max(1, min(8, -(-len(rows) // actors))),
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=actors),
-            num_cpus=1,
-        )
+        with warnings.catch_warnings():
+            # max_restarts and max_task_retries reach the actors as ``ray_remote_args``, which Ray 2.60 calls
+            # deprecated (to go in 2.64; constraints.txt pins 2.60) and has no named parameter for yet.
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
+            ds = ray.data.from_items(rows).map_batches(
+                ReadStage,
+                fn_constructor_kwargs={"settings": settings},
+                # Files a task: at most 8, so that every actor gets some and a slow file holds up few (each actor
+                # keeps its reader's worker across tasks: a small task starts no new one).
+                batch_size=max(1, min(8, -(-len(rows) // actors))),
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=actors),
+                num_cpus=1,
+                # An actor killed mid-build (the OOM killer, a lost node) is started again and its batch sent again,
+                # as the encoder actors are (distributed.py); bounded, where Ray Data's default retries for ever:
+                # actors that keep dying end in RayBuildError instead of a build that never ends.
+                max_restarts=2,
+                max_task_retries=2,
+            )
         got = ds.take_all()
     except Exception as err:  # a lost worker or cluster: Ray Data raises several kinds here
         raise RayBuildError(
