@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, SEEDS
 
-from pipeline.indexing import distributed
+from pipeline.indexing import distributed, ray_reading
 from pipeline.indexing.distributed import RayBuildError, units
 from pipeline.settings import Settings
 
@@ -236,6 +236,57 @@ def test_a_failed_reading_job_fails_clearly_and_the_previous_index_answers(clust
     assert os.readlink(index / "current") == generation
     after = open_index(index, Settings(), HashingEmbedder(32)).ask(question)
     assert (after.text, after.abstained) == (before.text, before.abstained)
+
+
+def _read_with(stage: type, docs: Path, index: Path) -> Any:
+    """A Ray build of ``docs`` whose reading actors run ``stage`` (a ReadStage defined in a test: Ray ships it by
+    value) → its report."""
+    from pipeline.embedding import HashingEmbedder
+    from pipeline.indexing import build
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ray_reading, "ReadStage", stage)
+        return build([str(docs)], index, Settings(ray=RAY), HashingEmbedder(32), progress=False)
+
+
+@pytest.mark.slow
+def test_a_reading_actor_killed_mid_build_is_restarted_and_the_build_is_the_local_one(cluster: None,
+                                                                                        tmp_path: Path) -> None:
+    from pipeline.embedding import HashingEmbedder
+    from pipeline.indexing import build
+
+    marker = str(tmp_path / "killed")
+
+    class KilledOnce(ray_reading.ReadStage):
+        def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+            try:  # the first batch anywhere: its actor dies by SIGKILL (the OOM killer, a node lost), task unfinished
+                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                return super().__call__(batch)
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            os.kill(os.getpid(), signal.SIGKILL)
+            raise AssertionError("unreachable")
+
+    report = _read_with(KilledOnce, SEEDS, tmp_path / "ray")
+    here = build([str(SEEDS)], tmp_path / "here", Settings(), HashingEmbedder(32), progress=False)
+    assert os.path.exists(marker)  # an actor was killed mid-batch
+    assert report.read_on_ray == report.documents == here.documents == 5 and not report.skipped
+    _same_index(tmp_path / "ray", tmp_path / "here")
+
+
+@pytest.mark.slow
+def test_reading_actors_that_keep_dying_fail_the_build_clearly(cluster: None, tmp_path: Path) -> None:
+    class AlwaysKilled(ray_reading.ReadStage):
+        def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+            os.kill(os.getpid(), signal.SIGKILL)
+            raise AssertionError("unreachable")
+
+    started = time.monotonic()
+    with pytest.raises(RayBuildError, match=r"reading on the Ray cluster at 'local' failed .*the index was not changed"):
+        _read_with(AlwaysKilled, SEEDS, tmp_path / "ray")
+    assert time.monotonic() - started < 120  # restarts are bounded: no retrying for ever
+    assert not (tmp_path / "ray" / "current").exists()
 
 
 class _Hook:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ Read = ReadFile | SkippedFile
 
 
 class ReadStage:
-    """One Ray Data actor's state: a ``BudgetedReader`` (its worker process kept for the files of one batch)."""
+    """One Ray Data actor's state: a ``BudgetedReader`` (its worker process kept for all the actor's batches)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -44,18 +45,17 @@ class ReadStage:
         ``SkippedFile`` each)."""
         import numpy as np
 
-        try:
-            results = np.empty(len(batch["i"]), dtype=object)
-            for k, (name, source, data) in enumerate(zip(batch["name"], batch["source"], batch["data"], strict=True)):
-                results[k] = self.read_one(str(name), str(source), bytes(data))
-        finally:
-            # No reader's worker outlives the batch: Ray may end this actor without warning, and a pool left
-            # behind then hangs the actor's exit (its clean-up waits for the worker Ray killed first).
-            self.reader.close()
+        results = np.empty(len(batch["i"]), dtype=object)
+        for k, (name, source, data) in enumerate(zip(batch["name"], batch["source"], batch["data"], strict=True)):
+            results[k] = self.read_one(str(name), str(source), bytes(data))
+        # The reader's worker is kept for the next batch (starting one costs ~0.2 s: it loads the language and
+        # sentence models). It cannot hang this actor's exit: it is killed, never waited for (BudgetedReader).
         return {"i": batch["i"], "result": results}
 
     def __del__(self) -> None:
-        # Ray Data drops the stage when its actor ends gracefully.
+        # Ray Data drops the stage when its actor ends gracefully (else the reader's finalizer stops its worker at exit).
+        if hasattr(self, "reader"):
+            self.reader.close()
         shutil.rmtree(getattr(self, "folder", ""), ignore_errors=True)
 
     def read_one(self, name: str, source: str, data: bytes) -> Read:
@@ -117,16 +117,25 @@ def _run(rows: list[dict[str, Any]], settings: Settings, address: str, progress:
     cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
     actors = max(1, min(len(rows), settings.ray.workers or cpus))
     try:
-        ds = ray.data.from_items(rows).map_batches(
-            ReadStage,
-            fn_constructor_kwargs={"settings": settings},
-            # Files a task: each task starts a reader's worker (a fork of a forkserver, which then loads the language
-            # and sentence models, ~0.2 s); at most 8, so that every actor gets some and a slow file holds up few.
-            batch_size=max(1, min(8, -(-len(rows) // actors))),
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=actors),
-            num_cpus=1,
-        )
+        with warnings.catch_warnings():
+            # max_restarts and max_task_retries reach the actors as ``ray_remote_args``, which Ray 2.60 calls
+            # deprecated (to go in 2.64; constraints.txt pins 2.60) and has no named parameter for yet.
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
+            ds = ray.data.from_items(rows).map_batches(
+                ReadStage,
+                fn_constructor_kwargs={"settings": settings},
+                # Files a task: at most 8, so that every actor gets some and a slow file holds up few (each actor
+                # keeps its reader's worker across tasks: a small task starts no new one).
+                batch_size=max(1, min(8, -(-len(rows) // actors))),
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=actors),
+                num_cpus=1,
+                # An actor killed mid-build (the OOM killer, a lost node) is started again and its batch sent again,
+                # as the encoder actors are (distributed.py); bounded, where Ray Data's default retries for ever:
+                # actors that keep dying end in RayBuildError instead of a build that never ends.
+                max_restarts=2,
+                max_task_retries=2,
+            )
         got = ds.take_all()
     except Exception as err:  # a lost worker or cluster: Ray Data raises several kinds here
         raise RayBuildError(

@@ -13,13 +13,15 @@ Where neither exists, files are read in this process without a budget.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
-import multiprocessing.pool
+import multiprocessing.process
 import os
 import signal
 import sys
 import time
+import weakref
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -127,44 +129,53 @@ def _warm_up(settings: Settings) -> None:
 class BudgetedReader:
     """Files → ``ReadFile`` or ``SkippedFile``, each given at most ``settings.sources.read_timeout_s`` seconds.
 
-    One worker process, started at the first file and replaced after a file ran out of time.
-    Use as a context manager (the worker is stopped at the end).
+    One worker process, started at the first file and kept for the next ones; replaced after a file ran out of
+    time or its reading killed the worker. Use as a context manager (the worker is stopped at the end).
+
+    The worker is a plain process on a pipe, not a ``multiprocessing.Pool``: a pool's clean-up at exit takes a lock
+    its worker holds while it waits for a task, so a process whose pool worker was killed first (Ray ends an actor's
+    children before the actor) hung at exit for ever. Nothing here waits on the worker without a timeout, and it is
+    stopped by SIGKILL (it holds nothing worth a graceful end), also at exit if ``close`` was not called.
     """
 
     def __init__(self, settings: Settings, show_progress: bool = False) -> None:
         self.settings = settings
         self.budget = settings.sources.read_timeout_s
         self.show_progress = show_progress
-        self._pool: multiprocessing.pool.Pool | None = None
-        self._pages: Any = None  # [pages read, pages in all] of the PDF being read, shared with the worker
+        self._worker: _Worker | None = None
         self._ctx: Any = _context()
 
     def read(self, path: str, source: str) -> ReadFile | SkippedFile:
         """A file and the source it is indexed under → what it holds, or why it was skipped (never raises)."""
         if self._ctx is None:
             return _read_or_reason(path, source, self.settings)
-        if self._pool is None:
-            forked = self._ctx.get_start_method() == "fork"
-            if forked:
-                _warm_up(self.settings)  # inherited by the forked worker; a forkserver's worker warms up itself
-            self._pages = self._ctx.Array("i", 2, lock=False)
-            # A forkserver's worker is the forkserver's child: it ends with it, and the forkserver with this process.
-            parent = os.getpid() if forked else 0
-            self._pool = self._ctx.Pool(1, initializer=_start_worker, initargs=(parent, self._pages))
-        self._pages[0] = self._pages[1] = 0
-        pending = self._pool.apply_async(_read_or_reason, (path, source, self.settings))
-        return self._wait(pending, source)
+        # Twice at most: a worker killed from outside (between files, or on this one: the OOM killer, Ray ending an
+        # actor's children) is replaced and the file read again; a file that kills a fresh worker too is skipped.
+        for _ in range(2):
+            if self._worker is None:
+                self._worker = _Worker(self._ctx, self.settings)
+            worker = self._worker
+            worker.pages[0] = worker.pages[1] = 0
+            try:
+                worker.conn.send((path, source))
+            except OSError:  # dead already
+                self._stop()
+                continue
+            got = self._wait(worker, source)
+            if got is not None:
+                return got
+        return SkippedFile(
+            source, "its reader's process died while reading it, twice; skipped so the build could go on"
+        )
 
-    def _wait(
-        self, pending: multiprocessing.pool.AsyncResult[ReadFile | SkippedFile], source: str
-    ) -> ReadFile | SkippedFile:
-        """The worker's result, waited for while it makes progress: the budget holds for a whole file, or
-        for each page of a PDF (a 500-page scan takes minutes and is fine; a page that never ends is not).
+    def _wait(self, worker: _Worker, source: str) -> ReadFile | SkippedFile | None:
+        """The worker's result (None: it died), waited for while it makes progress: the budget holds for a whole
+        file, or for each page of a PDF (a 500-page scan takes minutes and is fine; a page that never ends is not).
         A PDF that takes more than a second shows a bar of its pages with an ETA."""
         started = time.monotonic()
         deadline, done, bar = started + self.budget, 0, None
         try:
-            while not pending.ready():
+            while True:
                 now = time.monotonic()
                 if now >= deadline:
                     self._stop()
@@ -174,14 +185,15 @@ class BudgetedReader:
                         "one of its pages); skipped so the build could go on (raise "
                         "sources.read_timeout_s to give it more time)",
                     )
-                pending.wait(min(0.25, deadline - now))
-                if self._pages[0] > done:
-                    done, deadline = self._pages[0], time.monotonic() + self.budget
-                if bar is None and self.show_progress and self._pages[1] > 1 and time.monotonic() - started > 1:
+                if worker.conn.poll(min(0.25, deadline - now)):  # a result, or the end of a worker that died
+                    break
+                if worker.pages[0] > done:
+                    done, deadline = worker.pages[0], time.monotonic() + self.budget
+                if bar is None and self.show_progress and worker.pages[1] > 1 and time.monotonic() - started > 1:
                     from tqdm import tqdm
 
                     bar = tqdm(
-                        total=self._pages[1],
+                        total=worker.pages[1],
                         desc=f"Reading {os.path.basename(source)}",
                         unit="page",
                         file=sys.stderr,
@@ -190,16 +202,20 @@ class BudgetedReader:
                     )
                 if bar is not None:
                     bar.update(done - bar.n)
-            return pending.get()
+            try:
+                got: ReadFile | SkippedFile = worker.conn.recv()
+                return got
+            except (EOFError, OSError):  # the worker died on this file (a crash in a C parser, killed from outside)
+                self._stop()
+                return None
         finally:
             if bar is not None:
                 bar.close()
 
     def _stop(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
 
     def close(self) -> None:
         """Stop the worker (a later ``read`` starts a new one)."""
@@ -210,6 +226,55 @@ class BudgetedReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Worker:
+    """A reader's worker process: files as (path, source) in on a pipe → ``ReadFile`` or ``SkippedFile`` out."""
+
+    def __init__(self, ctx: Any, settings: Settings) -> None:
+        forked = ctx.get_start_method() == "fork"
+        if forked:
+            _warm_up(settings)  # inherited by the forked worker; a forkserver's worker warms up itself
+        self.pages: Any = ctx.Array("i", 2, lock=False)  # [pages read, pages in all] of the PDF being read
+        self.conn, theirs = ctx.Pipe()
+        # A forkserver's worker is the forkserver's child: it ends with it, and the forkserver with this process.
+        parent = os.getpid() if forked else 0
+        # daemon: multiprocessing's own exit clean-up ends it rather than waiting for it to finish.
+        self.process = ctx.Process(target=_serve, args=(theirs, self.conn, parent, self.pages, settings), daemon=True)
+        self.process.start()
+        theirs.close()  # the worker's end lives in the worker only: when it dies, ``recv`` here sees the end
+        # At exit, also when nobody called close (a Ray actor ended by Ray): killed, never waited for unbounded.
+        self._finalizer = weakref.finalize(self, _kill, self.process, self.conn)
+
+    def stop(self) -> None:
+        """Kill the worker and reap it (never waits more than a few seconds, even on a worker already gone)."""
+        self._finalizer()
+
+
+def _kill(process: multiprocessing.process.BaseProcess, conn: Any) -> None:
+    conn.close()
+    with contextlib.suppress(OSError, ValueError, AssertionError):  # already gone, or never started
+        process.kill()
+        process.join(5)  # bounded: a forkserver already killed leaves a pipe that reports the end, not a hang
+
+
+def _serve(conn: Any, ours: Any, parent: int, pages: Any, settings: Settings) -> None:
+    """The worker's loop: (path, source) from ``conn`` → what reading makes of it, sent back; ends when the pipe
+    is closed (its reader is gone)."""
+    ours.close()  # a forked worker's copy of the reader's end: without closing it, the worker never sees the end
+    _start_worker(parent, pages)
+    while True:
+        try:
+            path, source = conn.recv()
+        except (EOFError, OSError):
+            return
+        result = _read_or_reason(path, source, settings)
+        try:
+            conn.send(result)
+        except (EOFError, OSError):
+            return
+        except Exception as err:  # noqa: BLE001 — a result that does not pickle is that file's skip reason
+            conn.send(SkippedFile(source, f"could not be read ({type(err).__name__}: {str(err)[:200]})"))
 
 
 def _context() -> Any:
