@@ -131,15 +131,16 @@ def measure(size: str, work: Path) -> dict[str, Any]:
     say = lambda msg: print(f"[{size}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
     say("building the embedded index …")
     built = _child_scale(["_build", size, str(index_dir), str(work)])
-    say(f"built in {built['build_s']:.0f} s; writing it to Milvus Lite …")
+    # Each step's figures go to stderr as they come, so a run stopped later (memory, time) still has them.
+    say(f"built in {built['build_s']:.0f} s; writing it to Milvus Lite … {json.dumps(built)}")
     mirrored = _child(["_mirror", str(index_dir), str(uri)])
     # Measured once the process has ended: Milvus Lite writes its segments in a thread, some of them at exit.
     mirrored["milvus_disk_mb"] = _dir_mb(uri)
-    say(f"written in {mirrored['milvus_build_s']:.0f} s; serving …")
+    say(f"written in {mirrored['milvus_build_s']:.0f} s; serving … {json.dumps(mirrored)}")
     served = {}
     for kind in ("embedded", "milvus"):
         served[kind] = _child(["_serve", kind, str(index_dir), str(uri), str(work / f"{kind}-{size}.npz")])
-        say(f"{kind}: search p95 {served[kind]['search_ms']['p95']:.1f} ms")
+        say(f"{kind}: search p95 {served[kind]['search_ms']['p95']:.1f} ms {json.dumps(served[kind])}")
     from pipeline.store import IndexReader
 
     reader = IndexReader.open(index_dir)
