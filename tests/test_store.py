@@ -201,12 +201,12 @@ def test_open_follows_a_swap_that_happens_while_it_reads(seeds_copy: Path, tmp_p
     real_init = IndexReader.__init__
     calls: list[Path] = []
 
-    def init_with_a_rebuild_in_between(self: IndexReader, gen_dir: Path) -> None:
+    def init_with_a_rebuild_in_between(self: IndexReader, gen_dir: Path, *rest: frozenset[str]) -> None:
         calls.append(gen_dir)
         if len(calls) == 1:  # `current` was resolved; before the files are read, a build replaces them
             (seeds_copy / "neu.txt").write_text("Die Stadt Moers baut ein Funknetz.", "utf-8")
             build([seeds_copy], index, embedder=hashing, progress=False)
-        real_init(self, gen_dir)
+        real_init(self, gen_dir, *rest)
 
     monkeypatch.setattr(IndexReader, "__init__", init_with_a_rebuild_in_between)
     reader = IndexReader.open(index, with_faiss=True)

@@ -28,6 +28,9 @@ older than the previous one. A reader queries the collection of the generation i
 half-written one; a reader opened before a rebuild keeps answering (its collection is kept one build
 longer, as its files are kept open on disk).
 """
+# Size: over 400 lines on purpose. The whole Milvus store in one module — names, writing a generation's
+# collections, moving the alias, reading — because every part depends on the same collection names and turns
+# pymilvus' errors into the same MilvusUnavailable; split up, each part would import the others.
 
 from __future__ import annotations
 
