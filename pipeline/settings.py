@@ -74,7 +74,7 @@ class StoreSettings(_Section):
             "also writes each generation's chunks (row, document, offsets, text, terms, vector) to a Milvus "
             "collection and points an alias at it; questions take dense candidates from Milvus and BM25 "
             "candidates from Milvus' own BM25 function (pipeline/store/milvus.py). Documents, sentences and "
-            "citations stay in the index directory."
+            "citations stay in the index directory (sentence vectors too, unless milvus_sentences)."
         ),
     )
     milvus_uri: str = Field(
@@ -82,6 +82,17 @@ class StoreSettings(_Section):
         description=(
             "Milvus to use (kind = 'milvus'): a local Milvus Lite file ending in .db (one process at a time), or "
             "http://HOST:19530 for a Milvus server or cluster. Empty: <index directory>/milvus.db."
+        ),
+    )
+    milvus_sentences: bool = Field(
+        False,
+        description=(
+            "With kind = 'milvus': also write each generation's sentence vectors (row, document, offsets, vector) to "
+            "a collection of their own (<chunk collection>_sentences), and have questions read them from there, "
+            "so the serving machine needs no sentence_vectors.npy; answers stay the same. Off by default: each "
+            "question then reads its candidates' sentence vectors from Milvus, on Milvus Lite 96 ms (p50) against "
+            "1 ms from the file at 10k chunks (benchmarks/MILVUS.md). "
+            "Switching it on needs no rebuild: the next build writes the live generation's sentences."
         ),
     )
     milvus_token_env: str = Field(

@@ -13,7 +13,15 @@ import pytest
 from pipeline.embedding import HashingEmbedder
 from pipeline.indexing import build
 from pipeline.manifest import EmbedderRecord, IndexManifest
-from pipeline.store import EmbedderMismatch, IndexBusy, IndexMissing, IndexReader, build_lock
+from pipeline.store import (
+    EmbedderMismatch,
+    IndexBusy,
+    IndexCorrupt,
+    IndexMissing,
+    IndexProblem,
+    IndexReader,
+    build_lock,
+)
 
 from conftest import SEEDS, copy_index
 
@@ -193,12 +201,12 @@ def test_open_follows_a_swap_that_happens_while_it_reads(seeds_copy: Path, tmp_p
     real_init = IndexReader.__init__
     calls: list[Path] = []
 
-    def init_with_a_rebuild_in_between(self: IndexReader, gen_dir: Path) -> None:
+    def init_with_a_rebuild_in_between(self: IndexReader, gen_dir: Path, *rest: frozenset[str]) -> None:
         calls.append(gen_dir)
         if len(calls) == 1:  # `current` was resolved; before the files are read, a build replaces them
             (seeds_copy / "neu.txt").write_text("Die Stadt Moers baut ein Funknetz.", "utf-8")
             build([seeds_copy], index, embedder=hashing, progress=False)
-        real_init(self, gen_dir)
+        real_init(self, gen_dir, *rest)
 
     monkeypatch.setattr(IndexReader, "__init__", init_with_a_rebuild_in_between)
     reader = IndexReader.open(index, with_faiss=True)
@@ -249,3 +257,25 @@ def test_vector_rows_read_at_query_time_equal_the_files(seeds_built: tuple[Path,
     with pytest.raises(IndexError):
         reader.chunk_vectors([len(reader.vectors)])
     reader.close()
+
+
+def test_a_file_another_store_holds_may_be_missing_but_not_damaged(
+    seeds_built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """``elsewhere`` (a Milvus reader with sentence vectors in Milvus): the file may be absent; present, it is
+    checked as always; a reader without ``elsewhere`` still needs it."""
+    index = copy_index(seeds_built[1], tmp_path / "idx")
+    gen = IndexReader.open(index).dir
+    held = frozenset({"sentence_vectors.npy"})
+    (gen / "sentence_vectors.npy").unlink()
+    with pytest.raises(IndexCorrupt, match="sentence_vectors.npy is missing"):
+        IndexReader(gen)
+    reader = IndexReader(gen, held)
+    assert reader.chunks() and reader.sentence_rows_of({reader.chunks()[0].doc_id})
+    with pytest.raises(IndexProblem, match="needs the generation's files"):
+        _ = reader.sentence_vectors
+    reader.close()
+    original = IndexReader.open(seeds_built[1]).dir / "sentence_vectors.npy"
+    (gen / "sentence_vectors.npy").write_bytes(original.read_bytes()[:-64])  # one row's worth cut off
+    with pytest.raises(IndexCorrupt, match="sentence_vectors.npy is truncated"):
+        IndexReader(gen, held)

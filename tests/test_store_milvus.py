@@ -7,6 +7,7 @@ questions: the same generation, so any difference is the store's.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import shutil
@@ -23,7 +24,7 @@ from pipeline.facade import open_index
 from pipeline.indexing import add_texts, build
 from pipeline.indexing.texts import TextInput
 from pipeline.settings import Settings
-from pipeline.store import IndexReader, current_dir, milvus
+from pipeline.store import IndexCorrupt, IndexReader, current_dir, milvus
 from pipeline.text import crosslingual, lexical
 
 QA = [json.loads(line) for line in (ROOT / "benchmarks" / "qa_seeds.jsonl").read_text("utf-8").splitlines() if line]
@@ -294,3 +295,107 @@ def test_a_reader_on_a_generation_without_collection_says_what_to_run(mirrored: 
     store = Settings(store={"kind": "milvus", "milvus_uri": str(mirrored / "milvus.db")}).store
     with pytest.raises(milvus.MilvusUnavailable, match=r"has no collection .* python -m pipeline build --index"):
         milvus.open_reader(other, store)
+
+
+MILVUS_SENTENCES = Settings(store={"kind": "milvus", "milvus_sentences": True})
+
+
+@pytest.fixture(scope="module")
+def sentences_in_milvus(seeds_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A copy of the seeds index with store.milvus_sentences: its live generation's chunks and sentence vectors in
+    Milvus Lite (written by a build that finds nothing changed: switching the setting on needs no rebuild)."""
+    index = tmp_path_factory.mktemp("milvus-sentences") / "index"
+    shutil.copytree(seeds_index, index, symlinks=True)
+    build([], index, MILVUS_SENTENCES, progress=False)
+    yield index
+
+
+@contextlib.contextmanager
+def serving_machine(index: Path) -> Iterator[None]:
+    """An index → the same index without its live generation's ``sentence_vectors.npy`` while in the block, as a
+    serving machine that has no copy of it (the file is put back after: a build needs it)."""
+    live = current_dir(index)
+    assert live is not None
+    aside = live.parent / "sentence_vectors.npy.aside"
+    (live / "sentence_vectors.npy").rename(aside)
+    try:
+        yield
+    finally:
+        aside.rename(live / "sentence_vectors.npy")
+
+
+@pytest.mark.slow
+def test_sentence_vectors_come_from_milvus_as_the_file_has_them(sentences_in_milvus: Path, seeds_index: Path) -> None:
+    original = IndexReader.open(seeds_index)  # the same generation, with its file
+    try:
+        with serving_machine(sentences_in_milvus):
+            reader = open_index(sentences_in_milvus, MILVUS_SENTENCES).reader
+            assert isinstance(reader, milvus.MilvusReader) and reader.sentences.endswith("_sentences")
+            assert reader.dir.name == original.dir.name
+            n = len(original.sentence_vectors)
+            assert reader.n_sentences == n
+            rows = [n - 1, 0, 5, 5, 2, n // 2]  # unordered, repeated: each comes back in its place
+            assert np.array_equal(reader.sentence_vectors_at(rows), original.sentence_vectors_at(rows))  # to the bit
+            assert reader.sentence_vectors_at([]).shape == (0, original.sentence_vectors.shape[1])
+            with pytest.raises(IndexError):
+                reader.sentence_vectors_at([n])
+        # Each sentence row carries its document and offsets, for a Milvus client outside belegt.
+        client = milvus.connect(sentences_in_milvus, MILVUS.store)
+        stored = client.query(reader.sentences, filter=f"row in {rows[:3]}", output_fields=["doc_id", "start", "end"])
+        spans = {r: (d, a, b) for (d, a, b), r in original.sentence_rows_of({s["doc_id"] for s in stored}).items()}
+        assert {s["row"]: (s["doc_id"], s["start"], s["end"]) for s in stored} == {r: spans[r] for r in rows[:3]}
+    finally:
+        original.close()
+
+
+@pytest.mark.slow
+def test_answers_are_the_same_with_sentence_vectors_from_milvus(mirrored: Path, sentences_in_milvus: Path) -> None:
+    """The QA sets' full answers (passages and their sentence scores, citations, answer text) with sentence vectors
+    read from Milvus, without sentence_vectors.npy on the machine, equal those read from the file."""
+    from_file = open_index(sentences_in_milvus, MILVUS)
+    with serving_machine(sentences_in_milvus):
+        from_milvus = open_index(sentences_in_milvus, MILVUS_SENTENCES)
+        assert isinstance(from_file.reader, milvus.MilvusReader) and not from_file.reader.sentences
+        assert from_milvus.reader.dir == from_file.reader.dir  # the same generation: only the store differs
+        compare_answers(from_file, from_milvus)
+
+
+def compare_answers(from_file: object, from_milvus: object) -> None:
+    """Two opened indexes → assert the QA sets' full answers and hits' sentence scores are the same."""
+    questions = qa_questions("qa_seeds.jsonl", "qa_heldout.jsonl", "qa_heldout2.jsonl", "qa_heldout3.jsonl")
+    for q in questions:
+        a, b = from_file.ask(q).to_dict(), from_milvus.ask(q).to_dict()  # type: ignore[attr-defined]
+        a.pop("timings_ms"), b.pop("timings_ms")
+        assert a == b, q
+        hits_a, hits_b = from_file.retriever.search(q), from_milvus.retriever.search(q)  # type: ignore[attr-defined]
+        assert [h.sentence_scores for h in hits_a] == [h.sentence_scores for h in hits_b], q
+
+
+@pytest.mark.slow
+def test_a_reader_needs_the_sentence_collection_or_the_file(mirrored: Path, sentences_in_milvus: Path) -> None:
+    with pytest.raises(milvus.MilvusUnavailable, match=r"has no collection .*_sentences\).*milvus_sentences = true"):
+        open_index(mirrored, MILVUS_SENTENCES)  # written without the setting: no sentence collection
+    with serving_machine(sentences_in_milvus), pytest.raises(IndexCorrupt, match="sentence_vectors.npy is missing"):
+        open_index(sentences_in_milvus, MILVUS)  # the setting off: the file is needed, and not there
+
+
+@pytest.mark.slow
+def test_a_rebuild_writes_the_sentences_and_drops_them_with_their_generation(sentences_in_milvus: Path) -> None:
+    client = milvus.connect(sentences_in_milvus, MILVUS.store)
+    names = []
+    for i in range(2):
+        add_texts([TextInput(f"s{i}", f"Die Ampel Nummer {i} in Raunheim wurde erneuert.")], sentences_in_milvus,
+                  MILVUS_SENTENCES)
+        live = current_dir(sentences_in_milvus)
+        assert live is not None
+        names.append(milvus.collection_of(sentences_in_milvus, live.name))
+        reader = IndexReader(live)
+        try:
+            rows = client.get_collection_stats(milvus.sentences_of(names[-1]))["row_count"]
+            assert rows == len(reader.sentence_vectors)
+        finally:
+            reader.close()
+    kept = {c for c in client.list_collections() if c.startswith(milvus.prefix_of(sentences_in_milvus))}
+    assert kept == {*names, *map(milvus.sentences_of, names)}  # the first generation's two collections dropped
+    hit = open_index(sentences_in_milvus, MILVUS_SENTENCES).retriever.search("Ampel Nummer 1 Raunheim", 1)[0]
+    assert "Nummer 1" in hit.chunk.text

@@ -136,7 +136,7 @@ class Retriever:
         ranked = self.fuse(candidates)
         if self.settings.reranker and ranked:
             ranked = self.rerank(query, ranked)
-        hits = [self._with_following(h, qv) for h in self._collapse_duplicates(ranked, k)]
+        hits = self._with_following(self._collapse_duplicates(ranked, k), qv)
         t2 = time.perf_counter()
         return hits, {"embed_query": (t1 - t0) * 1000, "search": (t2 - t1) * 1000}
 
@@ -254,20 +254,32 @@ class Retriever:
         order = sorted(range(len(head)), key=lambda i: -float(scores[i]))
         return [(head[i][0], float(scores[i]), head[i][2] + "+rerank") for i in order] + ranked[len(head) :]
 
-    def _with_following(self, hit: Hit, qv: np.ndarray) -> Hit:
-        """A hit → the same hit with the sentences right after its chunk (an answer often follows its lead-in)."""
+    def _with_following(self, hits: list[Hit], qv: np.ndarray) -> list[Hit]:
+        """Hits → the same hits, each with the sentences right after its chunk (an answer often follows its lead-in)."""
         n = self.settings.follow_sentences
         if n <= 0:
-            return hit
-        rows, spans = self.reader.following_sentences(hit.chunk.doc_id, hit.chunk.end, n)
-        if not rows:
-            return hit
-        scores = self.reader.sentence_vectors_at(rows) @ qv + self.offsets(qv)[1].get(
-            self.language_of(hit.chunk.doc_id), 0.0
-        )
-        return replace(
-            hit, following=tuple(spans), sentence_scores=hit.sentence_scores + tuple(float(x) for x in scores)
-        )
+            return hits
+        following = [self.reader.following_sentences(h.chunk.doc_id, h.chunk.end, n) for h in hits]
+        # One read of all hits' vectors: from Milvus (store.milvus_sentences) each read is a round trip.
+        vectors = self.reader.sentence_vectors_at([r for rows, _ in following for r in rows])
+        bounds = np.cumsum([0, *(len(rows) for rows, _ in following)])
+        shift = self.offsets(qv)[1]
+        out = []
+        for i, (hit, (rows, spans)) in enumerate(zip(hits, following)):
+            if not rows:
+                out.append(hit)
+                continue
+            # Each hit's product on a copy of its own rows, the shape it had when read alone: the same kernel, the
+            # same bits (a product over all hits' rows at once may round differently).
+            scores = np.array(vectors[bounds[i] : bounds[i + 1]]) @ qv + shift.get(
+                self.language_of(hit.chunk.doc_id), 0.0
+            )
+            out.append(
+                replace(
+                    hit, following=tuple(spans), sentence_scores=hit.sentence_scores + tuple(float(x) for x in scores)
+                )
+            )
+        return out
 
     def _collapse_duplicates(self, ranked: list[tuple[Candidate, float, str]], k: int) -> list[Hit]:
         """The fused list → its first k hits, near-identical passages of duplicate documents folded in."""

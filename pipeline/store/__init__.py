@@ -29,8 +29,9 @@ Modules, lowest first: ``errors`` (what can be wrong, the repair command), ``lay
 ``checks`` (file checks: cheap on open, full on demand), ``vectors`` (FAISS over
 ``vectors.npy``), ``bm25`` (the BM25 matrix), ``rows`` (vector rows read and written),
 ``reader`` (``IndexReader``), ``integrity`` (``python -m pipeline check``), ``writer``
-(``GenerationWriter``), ``milvus`` (``store.kind = "milvus"``: chunks mirrored to Milvus collections,
-candidates searched there; imported only by the modules that open readers and builds, not here).
+(``GenerationWriter``), ``milvus`` (``store.kind = "milvus"``: chunks, and with ``store.milvus_sentences``
+sentence vectors, mirrored to Milvus collections, candidates searched there; imported only by the modules that
+open readers and builds, not here).
 """
 
 from .checks import HASH, HEAD_BYTES, file_entry

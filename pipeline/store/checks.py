@@ -12,7 +12,7 @@ import hashlib
 import os
 import sqlite3
 import stat
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,7 +144,9 @@ def _sqlite_problem(path: Path, name: str) -> str | None:
     return None
 
 
-def cheap_problems(gen: Path, manifest: Mapping[str, Any], with_texts: bool = False) -> Iterator[tuple[str, str]]:
+def cheap_problems(
+    gen: Path, manifest: Mapping[str, Any], with_texts: bool = False, absent_ok: Collection[str] = ()
+) -> Iterator[tuple[str, str]]:
     """A generation and its (parsed) manifest → (file, what is wrong) for what a look at its files
     finds, without reading them.
 
@@ -153,7 +155,8 @@ def cheap_problems(gen: Path, manifest: Mapping[str, Any], with_texts: bool = Fa
     and size (chunk count and dimension from the manifest), SQLite's header and page count,
     FAISS's dimension and count, the BM25 matrix's. Milliseconds even at a million chunks.
     ``texts/`` (decoded copies, never read to answer; one file per non-UTF-8 document) only with
-    ``with_texts`` — thousands of ``stat`` calls are not for every open.
+    ``with_texts`` — thousands of ``stat`` calls are not for every open. Files in ``absent_ok`` (held by another
+    store, e.g. sentence vectors in Milvus) may be missing; when present they are checked as the others.
     """
     try:
         recorded = _recorded(manifest)
@@ -162,9 +165,9 @@ def cheap_problems(gen: Path, manifest: Mapping[str, Any], with_texts: bool = Fa
     except (ValueError, KeyError, TypeError) as err:
         yield "manifest.json", f"manifest.json is damaged or edited ({type(err).__name__}: {err})"
         return
-    bad: set[str] = set()
+    bad = {name for name in absent_ok if not os.path.lexists(gen / name)}
     for name, entry in recorded.items():
-        if name.startswith("texts/") and not with_texts:
+        if (name.startswith("texts/") and not with_texts) or name in bad:
             continue
         problem = file_problem(gen / name, name, entry["size"]) or _head_problem(gen / name, name, entry)
         if problem:

@@ -15,6 +15,12 @@ Each hit comes back with its chunk row, document id, source, offsets and text, s
 outside belegt can cite too; belegt takes the rows and scores them as it scores FAISS's and the BM25
 matrix's rows (``query/retrieval.py``, unchanged apart from asking ``reader.dense_index``).
 
+With ``store.milvus_sentences`` the generation's sentence vectors go to a second collection
+(``<chunk collection>_sentences``: sentence row, document id, offsets, vector), and the reader's
+``sentence_vectors_at`` — how a question scores the sentences it may cite — reads them from there, so
+the serving machine needs no ``sentence_vectors.npy``. The vectors come back as stored (float32) and
+the products are computed here, as from the file: answers are the same to the bit.
+
 Generations: a build writes the new generation's chunks to a collection of its own
 (``<prefix>_gen_…``), flushed and loaded *before* the index directory's ``current`` link moves, then
 points the alias ``<prefix>_chunks`` at it (``alter_alias``: atomic in Milvus) and drops collections
@@ -22,6 +28,9 @@ older than the previous one. A reader queries the collection of the generation i
 half-written one; a reader opened before a rebuild keeps answering (its collection is kept one build
 longer, as its files are kept open on disk).
 """
+# Size: over 400 lines on purpose. The whole Milvus store in one module — names, writing a generation's
+# collections, moving the alias, reading — because every part depends on the same collection names and turns
+# pymilvus' errors into the same MilvusUnavailable; split up, each part would import the others.
 
 from __future__ import annotations
 
@@ -29,7 +38,7 @@ import hashlib
 import os
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +79,11 @@ def prefix_of(index_dir: str | Path) -> str:
 def collection_of(index_dir: str | Path, generation: str) -> str:
     """An index directory and a generation's name (``gen-…``) → the name of that generation's collection."""
     return prefix_of(index_dir) + "_" + re.sub(r"\W", "_", generation, flags=re.ASCII)
+
+
+def sentences_of(collection: str) -> str:
+    """A generation's chunk collection → the name of its sentence collection (``store.milvus_sentences``)."""
+    return collection + "_sentences"
 
 
 def alias_of(index_dir: str | Path) -> str:
@@ -142,6 +156,27 @@ def _rows(gen_dir: Path) -> Iterator[list[dict[str, Any]]]:
         db.close()
 
 
+def _sentence_rows(gen_dir: Path) -> Iterator[list[dict[str, Any]]]:
+    """A finished generation → its sentences (row, document, offsets, vector) as Milvus rows, in row order."""
+    matrix = np.load(gen_dir / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+    db = sqlite3.connect(f"file:{gen_dir / 'index.sqlite3'}?mode=ro", uri=True)
+    try:
+        cursor = db.execute('SELECT row, doc_id, start, "end" FROM sentences ORDER BY row')
+        while batch := cursor.fetchmany(ROWS_PER_INSERT):
+            yield [
+                {
+                    "row": row,
+                    "doc_id": doc_id,
+                    "start": start,
+                    "end": end,
+                    "vector": np.asarray(matrix[row], dtype=np.float32),
+                }
+                for row, doc_id, start, end in batch
+            ]
+    finally:
+        db.close()
+
+
 def _clip(text: str) -> str:
     """Text → at most ``TEXT_BYTES`` bytes of it in UTF-8 (whole characters)."""
     data = text.encode("utf-8")
@@ -191,19 +226,65 @@ def _create(client: MilvusClient, name: str, dim: int, n: int, vector_index: Vec
     client.create_collection(name, schema=schema, index_params=params)
 
 
+def _create_sentences(client: MilvusClient, name: str, dim: int) -> None:
+    """A collection name and the vector dimension → an empty sentence collection. Questions read it by row; its
+    FLAT index is what Milvus needs to load a collection (and lets another client search sentences exactly)."""
+    from pymilvus import DataType
+
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("row", DataType.INT64, is_primary=True)
+    schema.add_field("doc_id", DataType.VARCHAR, max_length=256)
+    schema.add_field("start", DataType.INT64)
+    schema.add_field("end", DataType.INT64)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    params = client.prepare_index_params()
+    params.add_index("vector", index_type="FLAT", metric_type="IP")
+    client.create_collection(name, schema=schema, index_params=params)
+
+
 def write_generation(
     gen_dir: Path, generation: str, index_dir: Path, store: StoreSettings, vector_index: VectorIndexSettings
 ) -> str:
     """A finished generation (files and manifest written, not yet live) → its chunks in a new, flushed and loaded
-    collection; returns the collection's name. A collection of the same name (a killed build's) is replaced."""
-    client = connect(index_dir, store)
-    matrix = np.load(gen_dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
+    collection (and with ``store.milvus_sentences`` its sentences in another); returns the chunk collection's
+    name. A collection of the same name (a killed build's) is replaced."""
     name = collection_of(index_dir, generation)
+    matrix = np.load(gen_dir / "vectors.npy", mmap_mode="r", allow_pickle=False)
+    _write(
+        index_dir,
+        store,
+        name,
+        lambda c: _create(c, name, int(matrix.shape[1]), len(matrix), vector_index),
+        _rows(gen_dir),
+    )
+    if store.milvus_sentences:
+        write_sentences(gen_dir, generation, index_dir, store)
+    return name
+
+
+def write_sentences(gen_dir: Path, generation: str, index_dir: Path, store: StoreSettings) -> str:
+    """A finished generation → its sentence vectors in a new, flushed and loaded collection; returns its name."""
+    name = sentences_of(collection_of(index_dir, generation))
+    dim = int(np.load(gen_dir / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False).shape[1])
+    _write(index_dir, store, name, lambda c: _create_sentences(c, name, dim), _sentence_rows(gen_dir))
+    return name
+
+
+def _write(
+    index_dir: Path,
+    store: StoreSettings,
+    name: str,
+    create: Callable[[MilvusClient], None],
+    batches: Iterator[list[dict[str, Any]]],
+) -> None:
+    """A collection's name, how to create it and its rows → the collection written, flushed and loaded (one of the
+    same name, a killed build's, replaced); any failure → MilvusUnavailable saying the previous index stays live."""
+    client = connect(index_dir, store)
     try:
         if client.has_collection(name):
             client.drop_collection(name)
-        _create(client, name, int(matrix.shape[1]), len(matrix), vector_index)
-        for batch in _rows(gen_dir):
+        create(client)
+        for batch in batches:
             client.insert(name, batch)
         client.flush(name)
         client.load_collection(name)
@@ -214,13 +295,12 @@ def write_generation(
             f"writing collection {name} to Milvus at {uri_of(index_dir, store)!r} failed "
             f"({type(err).__name__}: {err}); the previous index is still live"
         ) from err
-    return name
 
 
 def publish(index_dir: Path, store: StoreSettings) -> None:
     """The live generation's collection → the index's alias moved to it (atomically, in Milvus); of the other
-    collections only the one before it is kept (a reader opened before this build keeps its own), the rest,
-    killed builds' included, are dropped."""
+    generations' collections (chunks and sentences) only the one before it is kept (a reader opened before this
+    build keeps its own), the rest, killed builds' included, are dropped."""
     live = current_dir(index_dir)
     if live is None:
         return
@@ -232,10 +312,12 @@ def publish(index_dir: Path, store: StoreSettings) -> None:
         elif client.describe_alias(alias)["collection_name"] != name:
             client.alter_alias(name, alias)
         # Generation names start with their time (gen-YYYYmmddTHHMMSS-…), so the names sort as they were built.
-        ours = sorted(c for c in client.list_collections() if c.startswith(prefix_of(index_dir) + "_gen_"))
-        keep = {name, *[c for c in ours if c < name][-1:]}
+        # A sentence collection goes with its generation's chunk collection (its name and a suffix).
+        ours = [c for c in client.list_collections() if c.startswith(prefix_of(index_dir) + "_gen_")]
+        chunks = sorted({c.removesuffix(sentences_of("")) for c in ours})
+        keep = {name, *[c for c in chunks if c < name][-1:]}
         for old in ours:
-            if old not in keep:
+            if old.removesuffix(sentences_of("")) not in keep:
                 client.drop_collection(old)
     except Exception as err:
         raise MilvusUnavailable(f"moving alias {alias} to {name} failed ({type(err).__name__}: {err})") from err
@@ -243,20 +325,31 @@ def publish(index_dir: Path, store: StoreSettings) -> None:
 
 def ensure_live(index_dir: Path, store: StoreSettings, vector_index: VectorIndexSettings) -> None:
     """An index whose live generation has no complete collection (built with the embedded store, or a build that
-    found nothing to change) → one written for it; then the alias moved. Nothing is rewritten when it has one."""
+    found nothing to change, or ``store.milvus_sentences`` switched on since) → one written for it; then the
+    alias moved. Nothing is rewritten when it has them."""
     live = current_dir(index_dir)
     if live is None:
         return
-    client = connect(index_dir, store)
     name = collection_of(index_dir, live.name)
+    if _count(index_dir, store, name) != read_manifest(index_dir).chunks:
+        write_generation(live, live.name, index_dir, store, vector_index)
+    elif store.milvus_sentences and _count(index_dir, store, sentences_of(name)) != _sentence_count(live):
+        write_sentences(live, live.name, index_dir, store)
+    publish(index_dir, store)
+
+
+def _count(index_dir: Path, store: StoreSettings, name: str) -> int:
+    """A collection's name → its row count in Milvus (-1 when there is none)."""
+    client = connect(index_dir, store)
     try:
-        present = client.has_collection(name)
-        count = int(client.get_collection_stats(name)["row_count"]) if present else -1
+        return int(client.get_collection_stats(name)["row_count"]) if client.has_collection(name) else -1
     except Exception as err:
         raise MilvusUnavailable(f"Milvus at {uri_of(index_dir, store)!r} cannot be asked ({err})") from err
-    if count != read_manifest(index_dir).chunks:
-        write_generation(live, live.name, index_dir, store, vector_index)
-    publish(index_dir, store)
+
+
+def _sentence_count(gen_dir: Path) -> int:
+    """A generation → how many sentences it has (the rows of its sentence vectors)."""
+    return int(np.load(gen_dir / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False).shape[0])
 
 
 class MilvusDense:
@@ -287,29 +380,62 @@ class MilvusDense:
 
 
 class MilvusReader(IndexReader):
-    """An ``IndexReader`` whose dense and BM25 candidates come from the generation's Milvus collection
-    (everything else — chunks, sentences, documents, offsets — from the generation on disk)."""
+    """An ``IndexReader`` whose dense and BM25 candidates come from the generation's Milvus collection, and with
+    ``store.milvus_sentences`` its sentence vectors too (everything else — chunks, sentences' offsets, documents —
+    from the generation on disk)."""
 
     client: MilvusClient | None = None
     collection = ""
+    sentences = ""  # the sentence collection questions read vectors from; "": sentence_vectors.npy
     uri = ""
 
-    def attach(self, client: MilvusClient, collection: str, uri: str) -> None:
-        """A client and this generation's collection → searches go there; a missing or incomplete one → MilvusUnavailable."""
+    def attach(self, client: MilvusClient, collection: str, uri: str, sentences: bool = False) -> None:
+        """A client and this generation's collection (and, if ``sentences``, its sentence collection) → searches
+        and sentence vectors come from there; a missing or incomplete one → MilvusUnavailable."""
         self.client, self.collection, self.uri = client, collection, uri
+        expected = {collection: ("chunks", self.manifest.chunks)}
+        if sentences:
+            self.sentences = sentences_of(collection)
+            expected[self.sentences] = ("sentences", self.n_sentences)
+        for name, (what, n) in expected.items():
+            try:
+                present = client.has_collection(name)
+                count = int(client.get_collection_stats(name)["row_count"]) if present else 0
+                if present:  # Milvus Lite releases every collection when its process ends; a loaded one stays loaded
+                    client.load_collection(name)
+            except Exception as err:
+                raise MilvusUnavailable(f"Milvus at {uri!r} cannot be asked ({type(err).__name__}: {err})") from err
+            if not present or count != n:
+                found = "has no collection" if not present else f"holds {count} of its {n} {what}"
+                setting = " and store.milvus_sentences = true" if name == self.sentences else ""
+                raise MilvusUnavailable(
+                    f"Milvus at {uri!r} {found} for generation {self.dir.name} of {self.index_dir} ({name}); "
+                    f"build it with store.kind = 'milvus'{setting}: python -m pipeline build --index {self.index_dir}"
+                )
+
+    def sentence_vectors_at(self, rows: Sequence[int]) -> np.ndarray:
+        """Sentence rows → their vectors (len(rows), dim), from the sentence collection when the reader has one
+        (float32 as stored: the same bits as ``sentence_vectors.npy``), else from the file."""
+        if not self.sentences:
+            return super().sentence_vectors_at(rows)
+        if self.client is None:
+            raise MilvusUnavailable(f"the reader of {self.dir} is not attached to Milvus")
+        wanted = sorted({int(r) for r in rows})
+        if wanted and not (0 <= wanted[0] and wanted[-1] < self.n_sentences):
+            raise IndexError(f"sentence row outside 0..{self.n_sentences - 1}")  # the caller's row, as for the file
         try:
-            present = client.has_collection(collection)
-            count = int(client.get_collection_stats(collection)["row_count"]) if present else 0
-            if present:  # Milvus Lite releases every collection when its process ends; a loaded one stays loaded
-                client.load_collection(collection)
+            found = self.client.get(self.sentences, ids=wanted, output_fields=["vector"]) if wanted else []
         except Exception as err:
-            raise MilvusUnavailable(f"Milvus at {uri!r} cannot be asked ({type(err).__name__}: {err})") from err
-        if not present or count != self.manifest.chunks:
-            what = "has no collection" if not present else f"holds {count} of its {self.manifest.chunks} chunks"
             raise MilvusUnavailable(
-                f"Milvus at {uri!r} {what} for generation {self.dir.name} of {self.index_dir} ({collection}); "
-                f"build it with store.kind = 'milvus': python -m pipeline build --index {self.index_dir}"
-            )
+                f"reading sentence vectors from {self.sentences} in Milvus at {self.uri!r} failed "
+                f"({type(err).__name__}: {err})"
+            ) from err
+        by_row = {int(h["row"]): h["vector"] for h in found}
+        if len(by_row) != len(wanted):
+            lost = next(r for r in wanted if r not in by_row)
+            raise MilvusUnavailable(f"{self.sentences} in Milvus at {self.uri!r} has no sentence row {lost}")
+        out = np.asarray([by_row[int(r)] for r in rows], dtype=np.float32)
+        return out.reshape(len(rows), self.manifest.embedder.dim)
 
     @property
     def dense_index(self) -> MilvusDense:
@@ -344,7 +470,7 @@ def open_reader(index_dir: str | Path, store: StoreSettings, with_faiss: bool = 
     ``store.kind`` is 'milvus' (FAISS and the BM25 matrix otherwise)."""
     if store.kind == "embedded":
         return IndexReader.open(index_dir, with_faiss=with_faiss)
-    reader = MilvusReader.open(index_dir)
+    reader = MilvusReader.open(index_dir, elsewhere=_elsewhere(store))
     assert isinstance(reader, MilvusReader)  # open() makes an instance of the class it is called on
     return _attached(reader, index_dir, store)
 
@@ -353,15 +479,25 @@ def open_generation(gen_dir: Path, index_dir: str | Path, store: StoreSettings) 
     """One generation's folder → its reader, searching Milvus when ``store.kind`` is 'milvus'."""
     if store.kind == "embedded":
         return IndexReader(gen_dir)
-    reader = MilvusReader(gen_dir)
+    reader = MilvusReader(gen_dir, _elsewhere(store))
     reader.index_dir = Path(index_dir)
     return _attached(reader, index_dir, store)
+
+
+def _elsewhere(store: StoreSettings) -> frozenset[str]:
+    """Store settings → the generation's files a Milvus reader does not need (their content is in Milvus)."""
+    return frozenset({"sentence_vectors.npy"}) if store.milvus_sentences else frozenset()
 
 
 def _attached(reader: MilvusReader, index_dir: str | Path, store: StoreSettings) -> MilvusReader:
     """A reader of one generation → the same reader searching that generation's collection (closed on failure)."""
     try:
-        reader.attach(connect(index_dir, store), collection_of(index_dir, reader.dir.name), uri_of(index_dir, store))
+        reader.attach(
+            connect(index_dir, store),
+            collection_of(index_dir, reader.dir.name),
+            uri_of(index_dir, store),
+            store.milvus_sentences,
+        )
     except BaseException:
         reader.close()
         raise

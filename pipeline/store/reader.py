@@ -77,8 +77,12 @@ class IndexReader:
     wrote), raises IndexCorrupt naming it and the command that rebuilds the index.
     """
 
-    def __init__(self, gen_dir: Path) -> None:
+    def __init__(self, gen_dir: Path, elsewhere: frozenset[str] = frozenset()) -> None:
+        """A generation's folder → its reader. ``elsewhere``: files whose content this reader reads from another
+        store (``milvus.MilvusReader``: sentence vectors in Milvus): checked when present, allowed to be missing,
+        so a serving machine needs no copy of them."""
         self.dir = gen_dir
+        self.elsewhere = elsewhere
         self.index_dir = gen_dir.parent  # ``open`` sets it to the directory as the caller named it
         self._row_readers: dict[str, RowReader] = {}
         self._db: sqlite3.Connection | None = None  # set by _open_files; kept (closed) after close()
@@ -99,7 +103,7 @@ class IndexReader:
         self._df_table: str | None = None
         self._layout: bool | None = None  # whether this generation has the regions and boxes tables
         self._lexical: bm25.LexicalIndex | None = None
-        for _, problem in cheap_problems(gen_dir, self._raw_manifest):
+        for _, problem in cheap_problems(gen_dir, self._raw_manifest, absent_ok=elsewhere):
             raise self.damaged(problem)
         try:
             self._open_files(dim, n_chunks)
@@ -117,6 +121,7 @@ class IndexReader:
             self.db.execute("SELECT COUNT(*) FROM documents").fetchone()
         except sqlite3.DatabaseError as err:
             raise self.damaged(f"index.sqlite3 is damaged ({err})") from err
+        self.n_sentences = int(n_sentences)
         if counted != n_chunks:
             raise self.damaged(f"index.sqlite3 has {counted} chunks, the manifest says {n_chunks}")
         try:
@@ -124,12 +129,16 @@ class IndexReader:
             # a rebuild has made another one current and deleted this one (open files and mappings
             # outlive the names).
             self._vectors: np.ndarray = self._load("vectors.npy")
-            self._sentence_vectors: np.ndarray = self._load("sentence_vectors.npy")
+            self._sentence_vectors: np.ndarray | None = None
+            if "sentence_vectors.npy" not in self.elsewhere or (gen_dir / "sentence_vectors.npy").exists():
+                self._sentence_vectors = self._load("sentence_vectors.npy")
         except (OSError, ValueError, EOFError) as err:
             raise self.damaged(f"a vector file is missing or truncated ({err})") from err
-        shapes = {"vectors.npy": self._vectors.shape, "sentence_vectors.npy": self._sentence_vectors.shape}
+        shapes = {"vectors.npy": self._vectors.shape}
+        if self._sentence_vectors is not None:
+            shapes["sentence_vectors.npy"] = self._sentence_vectors.shape
         for name, rows in (("vectors.npy", n_chunks), ("sentence_vectors.npy", n_sentences)):
-            if shapes[name] != (rows, dim):
+            if name in shapes and shapes[name] != (rows, dim):
                 raise self.damaged(f"{name} holds {shapes[name]}, expected ({rows}, {dim})")
         # The query-time row readers hold their files open from here on, for the same reason. Rows
         # the build wrote with length 1 are checked for it as they are read (see RowReader).
@@ -204,8 +213,11 @@ class IndexReader:
             raise self.damaged(problems[0] + more)
 
     @classmethod
-    def open(cls, index_dir: str | os.PathLike[str], with_faiss: bool = False) -> IndexReader:
-        """An index directory → a reader of its live generation (its FAISS index loaded too, if asked).
+    def open(
+        cls, index_dir: str | os.PathLike[str], with_faiss: bool = False, elsewhere: frozenset[str] = frozenset()
+    ) -> IndexReader:
+        """An index directory → a reader of its live generation (its FAISS index loaded too, if asked;
+        ``elsewhere`` as for the constructor).
 
         A build may swap ``current`` and delete the generation this was about to open; then
         the files vanish halfway and the new generation is opened instead.
@@ -218,7 +230,7 @@ class IndexReader:
                 )
             reader = None
             try:
-                reader = cls(gen)
+                reader = cls(gen, elsewhere)
                 reader.index_dir = Path(index_dir)
                 if with_faiss:
                     _ = reader.faiss_index  # loaded now, so a damaged file fails here
@@ -262,8 +274,13 @@ class IndexReader:
         return self._take("sentence_vectors.npy", rows)
 
     def rows_in(self, name: str) -> int:
-        """``vectors.npy`` or ``sentence_vectors.npy`` → how many rows it holds."""
-        return int((self._vectors if name == "vectors.npy" else self._sentence_vectors).shape[0])
+        """``vectors.npy`` or ``sentence_vectors.npy`` → how many rows it holds (the index's sentence count when
+        the sentence vectors are held elsewhere, e.g. in Milvus)."""
+        if name == "vectors.npy":
+            return int(self._vectors.shape[0])
+        if self._sentence_vectors is None:
+            return self.n_sentences
+        return int(self._sentence_vectors.shape[0])
 
     def _take(self, name: str, rows: Sequence[int]) -> np.ndarray:
         """Rows of a vector file → its vectors; a failed read or a row changed since the build → IndexCorrupt.
@@ -282,7 +299,13 @@ class IndexReader:
 
     @property
     def sentence_vectors(self) -> np.ndarray:
-        """All sentence vectors, memory-mapped when the reader opened (row i = sentence row i)."""
+        """All sentence vectors, memory-mapped when the reader opened (row i = sentence row i); for builds, which
+        copy rows. A reader without the file (``elsewhere``) → IndexProblem: a build needs the generation whole."""
+        if self._sentence_vectors is None:
+            raise IndexProblem(
+                f"{self.dir / 'sentence_vectors.npy'} is not here (this reader reads sentence vectors from another "
+                "store); a build needs the generation's files"
+            )
         return self._sentence_vectors
 
     @_reads_sqlite
